@@ -13,3 +13,4 @@
 
 pub mod fetch;
 pub mod paths;
+pub mod syntax;
