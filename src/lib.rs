@@ -8,9 +8,19 @@
 //!   the scripted model, and the [`models::ModelManager`] that owns model lifetime.
 //! - [`agents`]: the specialists and their prompts.
 //! - [`coordination`]: the Coordinator and the TaskDecomposer.
-//! - [`sandbox`]: CPython 3.12 on wasmtime + WASI, and pytest inside it.
+//! - [`pipeline`]: `codeswarm run` as a library call.
 //! - [`cli`]: thin command-line shells over the library.
 
+pub mod agents;
+pub mod cli;
+pub mod config;
+pub mod coordination;
 pub mod fetch;
+pub mod fsutil;
+pub mod models;
 pub mod paths;
+pub mod pipeline;
+pub mod progress;
+pub mod report;
+pub mod sandbox_runner;
 pub mod syntax;

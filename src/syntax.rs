@@ -27,11 +27,13 @@ pub fn parse_python(source: &str) -> Tree {
     parser
         .set_language(&tree_sitter_python::LANGUAGE.into())
         .expect("tree-sitter-python grammar matches the tree-sitter version");
-    parser.parse(source, None).expect("parsing without a timeout or cancellation flag always yields a tree")
+    parser
+        .parse(source, None)
+        .expect("parsing without a timeout or cancellation flag always yields a tree")
 }
 
 /// Check Python source. An empty list means tree-sitter found no ERROR or MISSING node.
-/// Problems are reported outermost-first, at most `limit` of them.
+/// Problems are reported outermost-first, at most five of them.
 pub fn check_python(source: &str) -> Vec<SyntaxIssue> {
     let tree = parse_python(source);
     let mut issues = Vec::new();
@@ -42,7 +44,19 @@ pub fn check_python(source: &str) -> Vec<SyntaxIssue> {
 
 /// Render issues as `file:line:col: message` lines.
 pub fn format_issues(file: &str, issues: &[SyntaxIssue]) -> String {
-    issues.iter().map(|i| format!("{file}:{}:{}: {}\n    {}", i.line, i.column, i.message, i.line_text.trim_end())).collect::<Vec<_>>().join("\n")
+    issues
+        .iter()
+        .map(|i| {
+            format!(
+                "{file}:{}:{}: {}\n    {}",
+                i.line,
+                i.column,
+                i.message,
+                i.line_text.trim_end()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn collect(node: Node<'_>, source: &str, out: &mut Vec<SyntaxIssue>) {
@@ -54,7 +68,12 @@ fn collect(node: Node<'_>, source: &str, out: &mut Vec<SyntaxIssue>) {
         return;
     }
     if node.is_error() {
-        let snippet: String = node.utf8_text(source.as_bytes()).unwrap_or("").chars().take(40).collect();
+        let snippet: String = node
+            .utf8_text(source.as_bytes())
+            .unwrap_or("")
+            .chars()
+            .take(40)
+            .collect();
         let snippet = snippet.lines().next().unwrap_or("").trim().to_string();
         let message = if snippet.is_empty() {
             "invalid syntax".to_string()
@@ -73,7 +92,12 @@ fn collect(node: Node<'_>, source: &str, out: &mut Vec<SyntaxIssue>) {
 fn issue(node: Node<'_>, source: &str, message: String) -> SyntaxIssue {
     let pos = node.start_position();
     let line_text = source.lines().nth(pos.row).unwrap_or("").to_string();
-    SyntaxIssue { line: pos.row + 1, column: pos.column + 1, message, line_text }
+    SyntaxIssue {
+        line: pos.row + 1,
+        column: pos.column + 1,
+        message,
+        line_text,
+    }
 }
 
 #[cfg(test)]
@@ -108,5 +132,96 @@ mod tests {
         assert_eq!(issues[0].line, 6, "{issues:?}");
         let formatted = format_issues("solution.py", &issues);
         assert!(formatted.starts_with("solution.py:6:"), "{formatted}");
+    }
+}
+
+/// The header lines (`def f(a, b):`, `class C:`) of top-level functions and classes, and of
+/// methods one level inside classes, for telling a test writer what a solution defines.
+pub fn signatures(source: &str) -> Vec<String> {
+    let tree = parse_python(source);
+    let mut out = vec![];
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    for node in root.children(&mut cursor) {
+        let node = if node.kind() == "decorated_definition" {
+            node.child_by_field_name("definition").unwrap_or(node)
+        } else {
+            node
+        };
+        match node.kind() {
+            "function_definition" => out.push(header(node, source)),
+            "class_definition" => {
+                out.push(header(node, source));
+                if let Some(body) = node.child_by_field_name("body") {
+                    let mut c = body.walk();
+                    for m in body.children(&mut c) {
+                        let m = if m.kind() == "decorated_definition" {
+                            m.child_by_field_name("definition").unwrap_or(m)
+                        } else {
+                            m
+                        };
+                        if m.kind() == "function_definition" {
+                            out.push(format!("    {}", header(m, source)));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Names of top-level functions and classes.
+pub fn defined_names(source: &str) -> Vec<String> {
+    let tree = parse_python(source);
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let mut out = vec![];
+    for node in root.children(&mut cursor) {
+        let node = if node.kind() == "decorated_definition" {
+            node.child_by_field_name("definition").unwrap_or(node)
+        } else {
+            node
+        };
+        if matches!(node.kind(), "function_definition" | "class_definition") {
+            if let Some(n) = node
+                .child_by_field_name("name")
+                .and_then(|n| n.utf8_text(source.as_bytes()).ok())
+            {
+                out.push(n.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn header(node: Node<'_>, source: &str) -> String {
+    let end = node
+        .child_by_field_name("body")
+        .map(|b| b.start_byte())
+        .unwrap_or(node.end_byte());
+    let text = &source[node.start_byte()..end];
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod signature_tests {
+    use super::*;
+
+    #[test]
+    fn signatures_list_functions_classes_and_methods() {
+        let src = "import os\n\ndef add(a: int,\n        b: int) -> int:\n    return a + b\n\n@dataclass\nclass Stack:\n    def push(self, x):\n        pass\n\nX = 1\n";
+        let s = signatures(src);
+        assert_eq!(
+            s,
+            vec![
+                "def add(a: int, b: int) -> int:",
+                "class Stack:",
+                "    def push(self, x):"
+            ]
+        );
+        assert_eq!(defined_names(src), vec!["add", "Stack"]);
     }
 }

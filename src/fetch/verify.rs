@@ -17,7 +17,11 @@ pub(crate) struct HashingWriter<W: Write> {
 
 impl<W: Write> HashingWriter<W> {
     pub(crate) fn new(inner: W) -> Self {
-        Self { inner, hasher: Sha256::new(), written: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            written: 0,
+        }
     }
     pub(crate) fn finish(self) -> (u64, String) {
         (self.written, hex::encode(self.hasher.finalize()))
@@ -54,12 +58,20 @@ pub fn sha256_file(path: &Path) -> Result<(u64, String), FetchError> {
 pub(crate) fn compare(spec: &AssetSpec, size: u64, digest: &str) -> Result<(), FetchError> {
     if let Some(expected) = spec.size {
         if expected != size {
-            return Err(FetchError::Size { what: spec.what.clone(), expected, actual: size });
+            return Err(FetchError::Size {
+                what: spec.what.clone(),
+                expected,
+                actual: size,
+            });
         }
     }
     if let Some(expected) = &spec.sha256 {
         if !expected.eq_ignore_ascii_case(digest) {
-            return Err(FetchError::Sha256 { what: spec.what.clone(), expected: expected.clone(), actual: digest.to_string() });
+            return Err(FetchError::Sha256 {
+                what: spec.what.clone(),
+                expected: expected.clone(),
+                actual: digest.to_string(),
+            });
         }
     }
     Ok(())
@@ -100,10 +112,16 @@ impl Verified {
         let (size, mtime) = Self::fingerprint(path)?;
         if let Some(expected) = spec.size {
             if expected != size {
-                return Err(FetchError::Size { what: format!("{} ({})", spec.what, path.display()), expected, actual: size });
+                return Err(FetchError::Size {
+                    what: format!("{} ({})", spec.what, path.display()),
+                    expected,
+                    actual: size,
+                });
             }
         }
-        let Some(expected) = &spec.sha256 else { return Ok(()) };
+        let Some(expected) = &spec.sha256 else {
+            return Ok(());
+        };
         if let Ok(stamp) = std::fs::read_to_string(Self::stamp_path(path)) {
             let fields: Vec<&str> = stamp.split_whitespace().collect();
             if fields.len() == 3
@@ -115,7 +133,10 @@ impl Verified {
             }
         }
         let (_, digest) = sha256_file(path)?;
-        let named = AssetSpec { what: format!("{} ({})", spec.what, path.display()), ..spec.clone() };
+        let named = AssetSpec {
+            what: format!("{} ({})", spec.what, path.display()),
+            ..spec.clone()
+        };
         compare(&named, size, &digest)?;
         let stamp = Self::stamp_path(path);
         std::fs::write(&stamp, format!("{size} {mtime} {digest}\n")).map_err(io_err(&stamp))

@@ -41,7 +41,12 @@ impl Entry {
     }
 
     pub fn spec(&self) -> AssetSpec {
-        AssetSpec { what: self.name.clone(), size: self.size, sha256: self.sha256.clone(), source: self.source.clone() }
+        AssetSpec {
+            what: self.name.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            source: self.source.clone(),
+        }
     }
 
     /// Fetch (if needed) and verify; returns the path and whether it was fetched now.
@@ -62,13 +67,18 @@ pub struct Registry {
 impl Registry {
     /// The registry shipped with this build.
     pub fn builtin() -> Self {
-        Self::parse(REGISTRY_TOML).expect("embedded models/registry.toml is valid (checked by tests)")
+        Self::parse(REGISTRY_TOML)
+            .expect("embedded models/registry.toml is valid (checked by tests)")
     }
 
     pub fn parse(text: &str) -> Result<Self, RegistryError> {
-        let reg: Registry = toml::from_str(text).map_err(|e| RegistryError::Parse(e.to_string()))?;
+        let reg: Registry =
+            toml::from_str(text).map_err(|e| RegistryError::Parse(e.to_string()))?;
         if reg.get(&reg.default).is_none() {
-            return Err(RegistryError::Parse(format!("default model `{}` is not listed", reg.default)));
+            return Err(RegistryError::Parse(format!(
+                "default model `{}` is not listed",
+                reg.default
+            )));
         }
         Ok(reg)
     }
@@ -84,45 +94,76 @@ impl Registry {
     fn lookup(&self, name: &str) -> Result<&Entry, RegistryError> {
         self.get(name).ok_or_else(|| RegistryError::Unknown {
             name: name.to_string(),
-            known: self.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+            known: self
+                .models
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         })
     }
 
     /// Resolve `--model`: an existing path (or anything that looks like one) is taken as is;
     /// otherwise a registry name, fetched on first use when `auto_pull` is set.
-    pub fn resolve(&self, arg: Option<&str>, auto_pull: bool, progress: &dyn Progress) -> Result<ResolvedModel, RegistryError> {
+    pub fn resolve(
+        &self,
+        arg: Option<&str>,
+        auto_pull: bool,
+        progress: &dyn Progress,
+    ) -> Result<ResolvedModel, RegistryError> {
         let arg = arg.unwrap_or(&self.default);
-        let looks_like_path = arg.ends_with(".gguf") || arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR);
+        let looks_like_path =
+            arg.ends_with(".gguf") || arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR);
         if looks_like_path && self.get(arg).is_none() {
             let path = PathBuf::from(arg);
             if !path.is_file() {
                 return Err(RegistryError::MissingPath(path));
             }
-            let entry = self.models.iter().find(|m| Path::new(&m.file).file_name() == path.file_name()).cloned();
+            let entry = self
+                .models
+                .iter()
+                .find(|m| Path::new(&m.file).file_name() == path.file_name())
+                .cloned();
             // A file that carries a registry file name is verified against that entry.
             if let Some(e) = &entry {
                 fetch::Verified::check(&path, &e.spec())?;
             }
-            let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| arg.to_string());
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_else(|| arg.to_string());
             return Ok(ResolvedModel { name, path, entry });
         }
         let entry = self.lookup(arg)?;
         let path = entry.path();
         if path.exists() || auto_pull {
             if !path.exists() && matches!(entry.source, Source::Manual { .. }) {
-                return Err(FetchError::Manual { what: entry.name.clone(), hint: manual_hint(entry) }.into());
+                return Err(FetchError::Manual {
+                    what: entry.name.clone(),
+                    hint: manual_hint(entry),
+                }
+                .into());
             }
             entry.pull(progress)?;
         } else {
-            return Err(RegistryError::NotPulled { name: entry.name.clone() });
+            return Err(RegistryError::NotPulled {
+                name: entry.name.clone(),
+            });
         }
-        Ok(ResolvedModel { name: entry.name.clone(), path, entry: Some(entry.clone()) })
+        Ok(ResolvedModel {
+            name: entry.name.clone(),
+            path,
+            entry: Some(entry.clone()),
+        })
     }
 }
 
 fn manual_hint(entry: &Entry) -> String {
     match &entry.source {
-        Source::Manual { hint } => hint.replace("$CODESWARM_HOME/models/", &format!("{}/", crate::paths::models_dir().display())),
+        Source::Manual { hint } => hint.replace(
+            "$CODESWARM_HOME/models/",
+            &format!("{}/", crate::paths::models_dir().display()),
+        ),
         _ => String::new(),
     }
 }

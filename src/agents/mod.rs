@@ -1,0 +1,182 @@
+//! The specialists (CodeGenerator, TestWriter, Debugger, Reviewer) and what they share: the
+//! [`Crew`] that renders prompts, asks the model through the [`ModelManager`], records every
+//! call, and re-prompts when Python output does not parse.
+
+pub mod code_generator;
+pub mod debugger;
+pub mod extract;
+pub mod prompts;
+pub mod reviewer;
+pub mod test_writer;
+
+use minijinja::context;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::models::{
+    AgentRole, GenRequest, Generation, Message, ModelError, ModelManager, Sampling,
+};
+use crate::report::CallRecord;
+use crate::syntax;
+use prompts::{PromptError, Prompts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+}
+
+/// Python produced by an agent after syntax checking and retries.
+#[derive(Debug, Clone, Serialize)]
+pub struct PyReply {
+    /// The last code extracted (valid or not); `None` if no reply contained code.
+    pub code: Option<String>,
+    /// Whether `code` parses.
+    pub valid: bool,
+    /// Re-prompts made (syntax errors or missing code).
+    pub retries: u32,
+    /// What each retry was about.
+    pub problems: Vec<String>,
+    /// The last raw reply.
+    pub reply: String,
+}
+
+impl PyReply {
+    /// The code if it parses.
+    pub fn valid_code(&self) -> Option<&str> {
+        self.code.as_deref().filter(|_| self.valid)
+    }
+}
+
+/// Shared machinery for the agents of one run.
+pub struct Crew<'a> {
+    pub models: &'a mut ModelManager,
+    pub config: &'a Config,
+    pub prompts: &'a Prompts,
+    /// Every call made, in order.
+    pub calls: Vec<CallRecord>,
+    /// Candidate index: 0 uses each role's sampling, later candidates sample differently.
+    pub candidate: u32,
+}
+
+impl<'a> Crew<'a> {
+    pub fn new(models: &'a mut ModelManager, config: &'a Config, prompts: &'a Prompts) -> Self {
+        Self {
+            models,
+            config,
+            prompts,
+            calls: vec![],
+            candidate: 0,
+        }
+    }
+
+    pub fn sampling(&self, role: AgentRole) -> Sampling {
+        self.config.candidate_sampling(role, self.candidate)
+    }
+
+    /// The opening turn every agent uses: the shared system prompt, then the rendered
+    /// template. All agent templates begin with the task, so consecutive calls share a long
+    /// prompt prefix and the model reuses its KV cache for it.
+    pub fn opening<S: Serialize>(
+        &self,
+        template: &str,
+        ctx: S,
+    ) -> Result<Vec<Message>, AgentError> {
+        Ok(vec![
+            Message::system(self.prompts.render("system", context! {})?),
+            Message::user(self.prompts.render(template, ctx)?),
+        ])
+    }
+
+    /// One model call, recorded.
+    pub fn chat(
+        &mut self,
+        role: AgentRole,
+        messages: &[Message],
+    ) -> Result<Generation, AgentError> {
+        let sampling = self.sampling(role);
+        let model = self.models.model_for(role)?;
+        let name = model.name().to_string();
+        let g = model.generate(&GenRequest {
+            agent: role,
+            messages,
+            sampling: &sampling,
+        })?;
+        tracing::debug!(agent = %role, prompt = g.prompt_tokens, reused = g.reused_tokens, generated = g.generated_tokens, "model call");
+        self.calls.push(CallRecord {
+            agent: role,
+            model: name,
+            messages: messages.to_vec(),
+            response: g.text.clone(),
+            prompt_tokens: g.prompt_tokens,
+            reused_tokens: g.reused_tokens,
+            evaluated_tokens: g.evaluated_tokens,
+            generated_tokens: g.generated_tokens,
+            prompt_seconds: g.prompt_seconds,
+            generate_seconds: g.generate_seconds,
+            finish: g.finish,
+        });
+        Ok(g)
+    }
+
+    /// Ask for a Python file; re-prompt (in the same conversation) with the exact syntax
+    /// problems, or with the absence of code, up to `limits.syntax_retries` times.
+    pub fn ask_python(
+        &mut self,
+        role: AgentRole,
+        mut messages: Vec<Message>,
+        file: &str,
+    ) -> Result<PyReply, AgentError> {
+        let retries = self.config.limits.syntax_retries;
+        let mut out = PyReply {
+            code: None,
+            valid: false,
+            retries: 0,
+            problems: vec![],
+            reply: String::new(),
+        };
+        for attempt in 0..=retries {
+            let g = self.chat(role, &messages)?;
+            out.reply = g.text.clone();
+            let feedback = match extract::python_code(&g.text) {
+                None => {
+                    out.problems.push("no Python code in the reply".into());
+                    self.prompts.render("no_code_retry", context! { file })?
+                }
+                Some(code) => {
+                    let issues = syntax::check_python(&code);
+                    out.code = Some(code);
+                    if issues.is_empty() {
+                        out.valid = true;
+                        return Ok(out);
+                    }
+                    let described = issues
+                        .iter()
+                        .map(|i| {
+                            format!(
+                                "Line {}, column {}: {}\n    {}",
+                                i.line,
+                                i.column,
+                                i.message,
+                                i.line_text.trim_end()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    out.problems.push(format!("syntax: {}", issues[0]));
+                    self.prompts
+                        .render("syntax_retry", context! { file, issues => described })?
+                }
+            };
+            if attempt == retries {
+                break;
+            }
+            out.retries += 1;
+            messages.push(Message::assistant(g.text));
+            messages.push(Message::user(feedback));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,68 @@
+//! The command line: one thin shell per command over a library function. Errors become a
+//! message on stderr and exit code 2; each command documents its own success codes.
+
+mod models;
+mod opts;
+mod run;
+
+use clap::{Parser, Subcommand};
+
+pub use opts::ModelOpts;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "codeswarm",
+    version,
+    about = "A local multi-agent coding system: one small GGUF model, specialists in turn, generated Python run only inside a WASI sandbox."
+)]
+pub struct Cli {
+    /// More log output (-v: info and llama.cpp's own log; -vv: debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the multi-agent pipeline on a coding task.
+    Run(run::RunArgs),
+    /// Run the seed's example task ("Write a fibonacci function") on the default model.
+    Demo(run::DemoArgs),
+    /// List, fetch and inspect models.
+    #[command(subcommand)]
+    Models(models::ModelsCmd),
+}
+
+/// Set up logging: quiet by default (warnings from codeswarm only, llama.cpp silent).
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,llama-cpp-2=off,llama_cpp_2=off,wasmtime=warn,cranelift=warn",
+        1 => "info,llama-cpp-2=info,llama_cpp_2=info,wasmtime=warn,cranelift=warn",
+        _ => "debug,wasmtime=info,cranelift=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose > 0)
+        .try_init();
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn main_with(cli: Cli) -> i32 {
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Demo(a) => run::demo(a),
+        Command::Models(c) => models::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Options shared by every command that talks to a model.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::agents::prompts::Prompts;
+use crate::config::Config;
+use crate::models::memory::{parse_size, KvType};
+use crate::models::scripted::DEFAULT_SCRIPT;
+use crate::models::{ManagerSettings, ModelManager, Registry};
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ModelOpts {
+    /// Model: a registry name (`codeswarm models list`) or a path to a .gguf file.
+    #[arg(long, env = "CODESWARM_MODEL")]
+    pub model: Option<String>,
+    /// Context size in tokens (default: the planner picks up to 8192 within the memory budget).
+    #[arg(long)]
+    pub ctx: Option<u32>,
+    /// KV cache type.
+    #[arg(long, value_enum, default_value_t = KvType::F16)]
+    pub kv_type: KvType,
+    /// RAM budget for the model (e.g. 4GiB; default: available RAM minus 1.25 GiB).
+    #[arg(long, value_parser = parse_size)]
+    pub ram_budget: Option<u64>,
+    /// VRAM budget with the `cuda` build (default 8GiB).
+    #[arg(long, value_parser = parse_size)]
+    pub vram_budget: Option<u64>,
+    /// Layers to offload to the GPU (default: planned from the budget).
+    #[arg(long)]
+    pub gpu_layers: Option<u32>,
+    /// CPU threads for llama.cpp (default: all cores).
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Use the scripted model instead of a real one (architecture checks, demos without weights).
+    #[arg(long)]
+    pub mock: bool,
+    /// Script for --mock (default: the built-in fibonacci script).
+    #[arg(long, requires = "mock")]
+    pub script: Option<PathBuf>,
+    /// Config file merged over the defaults (limits, sampling, per-role models).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Directory of prompt overrides (NAME.md replaces the built-in prompt NAME).
+    #[arg(long)]
+    pub prompts: Option<PathBuf>,
+}
+
+impl ModelOpts {
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        Ok(Config::load(self.config.as_deref())?)
+    }
+
+    pub fn load_prompts(&self) -> anyhow::Result<Prompts> {
+        Ok(Prompts::load(self.prompts.as_deref())?)
+    }
+
+    pub fn manager(&self, config: &Config, quiet: bool) -> anyhow::Result<ModelManager> {
+        let mock_script = if self.mock {
+            Some(match &self.script {
+                Some(p) => (
+                    p.display().to_string(),
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read --script {}", p.display()))?,
+                ),
+                None => ("fibonacci".to_string(), DEFAULT_SCRIPT.to_string()),
+            })
+        } else {
+            None
+        };
+        let settings = ManagerSettings {
+            model: self.model.clone(),
+            role_models: config.role_models(),
+            ctx: self.ctx,
+            preferred_ctx: None,
+            kv_type: self.kv_type,
+            ram_budget: self.ram_budget,
+            vram_budget: self.vram_budget,
+            gpu_layers: self.gpu_layers,
+            threads: self.threads,
+            mock_script,
+            auto_pull: true,
+            quiet,
+        };
+        Ok(ModelManager::new(Registry::builtin(), settings))
+    }
+}

@@ -1,0 +1,117 @@
+//! `codeswarm run` and `codeswarm demo`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::opts::ModelOpts;
+use crate::pipeline;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The coding task.
+    #[arg(
+        long,
+        conflicts_with = "task_file",
+        required_unless_present = "task_file"
+    )]
+    pub task: Option<String>,
+    /// Read the task from a file.
+    #[arg(long)]
+    pub task_file: Option<PathBuf>,
+    /// Output directory for solution.py, test_solution.py and report.json.
+    #[arg(long, default_value = "codeswarm-out")]
+    pub out: PathBuf,
+    /// Sampling seed for every agent.
+    #[arg(long)]
+    pub seed: Option<u32>,
+    /// Candidate solutions to generate and rank by tests.
+    #[arg(long)]
+    pub samples: Option<u32>,
+    /// Print report.json to stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Output directory.
+    #[arg(long, default_value = "codeswarm-demo")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+/// The seed's example task.
+pub const DEMO_TASK: &str = "Write a fibonacci function";
+
+/// Exit 0 when the final tests pass, 1 when they do not (or no code was produced).
+pub fn run(a: RunArgs) -> anyhow::Result<i32> {
+    let task = match (&a.task, &a.task_file) {
+        (Some(t), _) => t.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read --task-file {}", f.display()))?,
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let report = execute(&task, &a.out, a.seed, a.samples, a.json, &a.model)?;
+    Ok(if report.success { 0 } else { 1 })
+}
+
+/// Exit 0 whenever the pipeline completes; the summary says whether the tests passed.
+pub fn demo(a: DemoArgs) -> anyhow::Result<i32> {
+    execute(DEMO_TASK, &a.out, None, None, a.json, &a.model)?;
+    Ok(0)
+}
+
+fn execute(
+    task: &str,
+    out: &std::path::Path,
+    seed: Option<u32>,
+    samples: Option<u32>,
+    json: bool,
+    opts: &ModelOpts,
+) -> anyhow::Result<crate::coordination::RunReport> {
+    if task.trim().is_empty() {
+        return Err(pipeline::PipelineError::EmptyTask.into());
+    }
+    crate::fsutil::ensure_writable_dir(out).map_err(anyhow::Error::msg)?;
+    let mut config = opts.load_config()?;
+    if let Some(s) = seed {
+        config.set_seed(s);
+    }
+    if let Some(k) = samples {
+        config.limits.samples = k.max(1);
+    }
+    let prompts = opts.load_prompts()?;
+    let mut manager = opts.manager(&config, json)?;
+    let runner = crate::sandbox_runner::open(json)?;
+    let outcome = pipeline::run_task(
+        task,
+        &mut manager,
+        &config,
+        &prompts,
+        runner
+            .as_ref()
+            .map(|r| r as &dyn crate::coordination::TestRunner),
+    )?;
+    let written = pipeline::write_outputs(out, &outcome)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+    } else {
+        print!("{}", pipeline::summary(&outcome.report));
+        println!(
+            "wrote {}",
+            written
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(outcome.report)
+}

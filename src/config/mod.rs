@@ -1,0 +1,224 @@
+//! Configuration: limits, sandbox settings, sampling per role and per-role models. Defaults
+//! live in `defaults.toml` (embedded); a user file is merged over them key by key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::models::{AgentRole, Sampling};
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {detail}")]
+    Invalid { path: PathBuf, detail: String },
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub syntax_retries: u32,
+    pub debug_rounds: u32,
+    pub review_rounds: u32,
+    pub plan_retries: u32,
+    pub max_subtasks: usize,
+    pub samples: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    pub timeout_seconds: u64,
+    pub memory_mb: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub limits: Limits,
+    pub sandbox: SandboxSettings,
+    sampling: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    pub models: BTreeMap<String, String>,
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Config {
+    /// The built-in defaults.
+    pub fn defaults() -> Self {
+        Self::from_tables(
+            DEFAULTS.parse().expect("embedded defaults are valid TOML"),
+            None,
+        )
+        .expect("embedded defaults are valid")
+    }
+
+    fn from_tables(
+        mut base: toml::Table,
+        over: Option<(&Path, toml::Table)>,
+    ) -> Result<Self, ConfigError> {
+        let path = over
+            .as_ref()
+            .map(|(p, _)| p.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("<defaults>"));
+        if let Some((_, o)) = over {
+            merge(&mut base, o);
+        }
+        let cfg: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        for role in cfg.sampling.keys().chain(cfg.models.keys()) {
+            if role != "default" && role != "candidates" && AgentRole::parse(role).is_none() {
+                return Err(ConfigError::Invalid {
+                    path,
+                    detail: format!("unknown role `{role}`"),
+                });
+            }
+        }
+        for role in AgentRole::ALL {
+            cfg.sampling_table(role.as_str())
+                .map_err(|detail| ConfigError::Invalid {
+                    path: path.clone(),
+                    detail,
+                })?;
+        }
+        Ok(cfg)
+    }
+
+    /// Defaults merged with `path` (if given), else with the user config file if it exists.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let user = path.map(Path::to_path_buf).or_else(|| {
+            let p = dirs::config_dir()?.join("codeswarm").join("config.toml");
+            p.exists().then_some(p)
+        });
+        let base: toml::Table = DEFAULTS.parse().expect("embedded defaults are valid TOML");
+        match user {
+            None => Self::from_tables(base, None),
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                let over: toml::Table =
+                    text.parse()
+                        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                            path: p.clone(),
+                            detail: e.to_string(),
+                        })?;
+                Self::from_tables(base, Some((&p, over)))
+            }
+        }
+    }
+
+    fn sampling_table(&self, key: &str) -> Result<Sampling, String> {
+        let mut t = self.sampling.get("default").cloned().unwrap_or_default();
+        if let Some(o) = self.sampling.get(key) {
+            merge(&mut t, o.clone());
+        }
+        toml::Value::Table(t)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("[sampling.{key}]: {e}"))
+    }
+
+    /// Sampling settings for `role` (default table merged with the role's table).
+    pub fn sampling(&self, role: AgentRole) -> Sampling {
+        self.sampling_table(role.as_str())
+            .expect("validated at load")
+    }
+
+    /// Sampling for candidate number `index` (0-based) of `role`: the first candidate uses the
+    /// role's settings, later ones the `[sampling.candidates]` overrides and a distinct seed.
+    pub fn candidate_sampling(&self, role: AgentRole, index: u32) -> Sampling {
+        let mut s = self.sampling(role);
+        if index > 0 {
+            if let Some(c) = self.sampling.get("candidates") {
+                let mut t: toml::Table = toml::Value::try_from(&s)
+                    .ok()
+                    .and_then(|v| v.as_table().cloned())
+                    .unwrap_or_default();
+                merge(&mut t, c.clone());
+                if let Ok(merged) = toml::Value::Table(t).try_into() {
+                    s = merged;
+                }
+            }
+            s.seed = s.seed.wrapping_add(index.wrapping_mul(7919));
+        }
+        s
+    }
+
+    /// Use `seed` for every role (`--seed`).
+    pub fn set_seed(&mut self, seed: u32) {
+        self.sampling.entry("default".into()).or_default();
+        for t in self.sampling.values_mut() {
+            t.insert("seed".into(), toml::Value::Integer(seed as i64));
+        }
+    }
+
+    /// Per-role model overrides.
+    pub fn role_models(&self) -> BTreeMap<AgentRole, String> {
+        self.models
+            .iter()
+            .filter_map(|(k, v)| AgentRole::parse(k).map(|r| (r, v.clone())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_roles_override_default_sampling() {
+        let c = Config::defaults();
+        assert_eq!(c.limits.syntax_retries, 3);
+        assert_eq!(c.sampling(AgentRole::Reviewer).max_tokens, 200);
+        assert_eq!(c.sampling(AgentRole::CodeGenerator).max_tokens, 1024);
+        assert_eq!(c.sampling(AgentRole::CodeGenerator).temperature, 0.0);
+        let cand = c.candidate_sampling(AgentRole::CodeGenerator, 2);
+        assert!(cand.temperature > 0.0);
+        assert_ne!(cand.seed, c.sampling(AgentRole::CodeGenerator).seed);
+    }
+
+    #[test]
+    fn user_file_merges_over_defaults_and_unknown_roles_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[limits]\ndebug_rounds = 5\n[sampling.debugger]\ntemperature = 0.2\n[models]\nreviewer = \"x.gguf\"\n").unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.limits.debug_rounds, 5);
+        assert_eq!(c.limits.syntax_retries, 3);
+        assert_eq!(c.sampling(AgentRole::Debugger).temperature, 0.2);
+        assert_eq!(
+            c.role_models()
+                .get(&AgentRole::Reviewer)
+                .map(String::as_str),
+            Some("x.gguf")
+        );
+        std::fs::write(&p, "[sampling.wizard]\ntemperature = 1.0\n").unwrap();
+        let err = Config::load(Some(&p)).unwrap_err().to_string();
+        assert!(err.contains("wizard"), "{err}");
+        std::fs::write(&p, "[limits]\ndebug_roundz = 1\n").unwrap();
+        assert!(Config::load(Some(&p)).is_err());
+    }
+}

@@ -1,0 +1,396 @@
+//! Tests as the judge: the [`TestRunner`] seam the Coordinator runs tests through (the WASI
+//! sandbox implements it), the results it hands back, the failure report the Debugger reads,
+//! and the task's own examples turned into a test file the agents cannot edit.
+
+use serde::Serialize;
+
+/// The file holding the task's stated examples.
+pub const EXAMPLES_FILE: &str = "test_task_examples.py";
+
+/// Runs pytest on a set of files in isolation.
+pub trait TestRunner {
+    /// Run pytest on `test_files` in a fresh directory that contains exactly `files`
+    /// (relative path, content). Err only when the runner itself failed (not the tests).
+    fn run_tests(
+        &self,
+        files: &[(String, String)],
+        test_files: &[String],
+    ) -> Result<TestRun, String>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaseOutcome {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestCase {
+    /// pytest node id, e.g. `test_solution.py::test_add`.
+    pub id: String,
+    pub outcome: CaseOutcome,
+    pub message: String,
+    /// Trimmed traceback.
+    pub details: String,
+}
+
+/// One test run.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TestRun {
+    /// Why it ran (`candidate 2`, `debug round 1`, `final`, ...).
+    pub label: String,
+    /// How the sandboxed process ended: `exited(N)`, `timeout`, `memory exceeded`, `trap: ...`.
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub cases: Vec<TestCase>,
+    /// The end of pytest's output (collection errors live here).
+    pub output_tail: String,
+    pub seconds: f64,
+}
+
+impl TestRun {
+    fn count(&self, o: CaseOutcome) -> usize {
+        self.cases.iter().filter(|c| c.outcome == o).count()
+    }
+    pub fn passed(&self) -> usize {
+        self.count(CaseOutcome::Passed)
+    }
+    pub fn failed(&self) -> usize {
+        self.count(CaseOutcome::Failed) + self.count(CaseOutcome::Error)
+    }
+    /// Every collected test passed, at least one ran, and pytest exited 0.
+    pub fn all_passed(&self) -> bool {
+        self.exit_code == Some(0) && self.passed() > 0 && self.failed() == 0
+    }
+    fn in_file(&self, file: &str) -> impl Iterator<Item = &TestCase> {
+        let prefix = format!("{file}::");
+        self.cases.iter().filter(move |c| c.id.starts_with(&prefix))
+    }
+    /// (passed, total) of the task's examples.
+    pub fn examples(&self) -> (usize, usize) {
+        let all: Vec<_> = self.in_file(EXAMPLES_FILE).collect();
+        (
+            all.iter()
+                .filter(|c| c.outcome == CaseOutcome::Passed)
+                .count(),
+            all.len(),
+        )
+    }
+    /// Ranking key: examples passed, then tests passed, then fewer failures.
+    pub fn score(&self) -> (usize, usize, i64) {
+        (self.examples().0, self.passed(), -(self.failed() as i64))
+    }
+    /// Which tests passed, in id order (for agreement between candidates).
+    pub fn signature(&self) -> Vec<(String, bool)> {
+        let mut v: Vec<_> = self
+            .cases
+            .iter()
+            .map(|c| (c.id.clone(), c.outcome == CaseOutcome::Passed))
+            .collect();
+        v.sort();
+        v
+    }
+    pub fn summary(&self) -> String {
+        if self.cases.is_empty() {
+            return format!("no test results ({})", self.status);
+        }
+        let skipped = self.count(CaseOutcome::Skipped);
+        let mut s = format!("{} passed, {} failed", self.passed(), self.failed());
+        if skipped > 0 {
+            s += &format!(", {skipped} skipped");
+        }
+        let (ep, et) = self.examples();
+        if et > 0 {
+            s += &format!(" (task examples: {ep}/{et} pass)");
+        }
+        s
+    }
+
+    /// What the Debugger reads: failing test ids, assertion messages, trimmed tracebacks, and
+    /// the output tail when nothing ran (collection errors, timeouts), within `max_chars`.
+    pub fn failure_report(&self, max_chars: usize) -> String {
+        let mut s = format!("Test results: {}.\n", self.summary());
+        if self.cases.is_empty() || self.exit_code.map(|c| c >= 2).unwrap_or(true) {
+            s += &format!(
+                "pytest ended with {}. Output:\n{}\n",
+                self.status,
+                tail_lines(&self.output_tail, 25)
+            );
+        }
+        for c in self
+            .cases
+            .iter()
+            .filter(|c| matches!(c.outcome, CaseOutcome::Failed | CaseOutcome::Error))
+        {
+            let kind = if c.outcome == CaseOutcome::Error {
+                "ERROR"
+            } else {
+                "FAILED"
+            };
+            s += &format!(
+                "\n{kind} {} - {}\n",
+                c.id,
+                c.message.lines().next().unwrap_or("")
+            );
+            let d = tail_lines(&c.details, 12);
+            if !d.trim().is_empty() {
+                s += &format!("{d}\n");
+            }
+            if s.len() > max_chars {
+                break;
+            }
+        }
+        if s.len() > max_chars {
+            let mut cut = max_chars;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s += "\n[... report truncated]";
+        }
+        s
+    }
+}
+
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// An example stated in a task: an expression and the literal it should equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub expr: String,
+    pub expected: String,
+}
+
+/// Examples in a task: doctest lines (`>>> expr` then the expected output), `assert expr ==
+/// value` lines, and `expr == value` / `expr -> value` / `expr returns value` phrases, kept only
+/// when the expression is a call and the expected value is a Python literal.
+pub fn extract_examples(task: &str) -> Vec<Example> {
+    let mut out: Vec<Example> = vec![];
+    let lines: Vec<&str> = task.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let t = lines[i].trim();
+        if let Some(expr) = t.strip_prefix(">>> ") {
+            let mut expected = vec![];
+            let mut j = i + 1;
+            while j < lines.len() {
+                let n = lines[j].trim();
+                if n.is_empty()
+                    || n.starts_with(">>>")
+                    || n.starts_with("\"\"\"")
+                    || n.starts_with("'''")
+                {
+                    break;
+                }
+                expected.push(n);
+                j += 1;
+            }
+            if expected.len() == 1 {
+                push(&mut out, expr.trim(), expected[0]);
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    let re = regex::Regex::new(r"(?m)(?:^|\s|`)(?:assert\s+)?([A-Za-z_][A-Za-z0-9_.]*\((?:[^()\n]|\([^()\n]*\))*\))\s*(?:==|->|=>|returns|should return|should be)\s*(.+?)\s*(?:`|$|[,;]\s|\.\s|\.$)").expect("static regex");
+    for cap in re.captures_iter(task) {
+        push(
+            &mut out,
+            cap[1].trim(),
+            cap[2].trim().trim_end_matches(['.', ',', ';']),
+        );
+    }
+    out
+}
+
+fn push(out: &mut Vec<Example>, expr: &str, expected: &str) {
+    let is_call = {
+        let t = crate::syntax::parse_python(expr);
+        let root = t.root_node();
+        !root.has_error()
+            && root.named_child_count() == 1
+            && root
+                .named_child(0)
+                .and_then(|s| s.named_child(0))
+                .map(|e| e.kind() == "call")
+                .unwrap_or(false)
+    };
+    let e = Example {
+        expr: expr.to_string(),
+        expected: expected.to_string(),
+    };
+    // print() shows str(), not the value: such an example cannot be compared as a value.
+    if expr.starts_with("print(") {
+        return;
+    }
+    if is_call && is_literal(expected) && !out.contains(&e) {
+        out.push(e);
+    }
+}
+
+/// Whether `src` is a Python literal (numbers, strings, True/False/None, and lists, tuples,
+/// sets and dicts of literals).
+pub fn is_literal(src: &str) -> bool {
+    let tree = crate::syntax::parse_python(src);
+    let root = tree.root_node();
+    if root.has_error() || root.named_child_count() != 1 {
+        return false;
+    }
+    let Some(stmt) = root.named_child(0) else {
+        return false;
+    };
+    if stmt.kind() != "expression_statement" || stmt.named_child_count() != 1 {
+        return false;
+    }
+    fn lit(n: tree_sitter::Node<'_>) -> bool {
+        match n.kind() {
+            "integer" | "float" | "string" | "concatenated_string" | "true" | "false" | "none" => {
+                true
+            }
+            "unary_operator" => n.named_child(0).map(lit).unwrap_or(false),
+            "list" | "tuple" | "set" | "parenthesized_expression" | "dictionary" | "pair" => {
+                let mut c = n.walk();
+                let all = n.named_children(&mut c).all(lit);
+                all
+            }
+            _ => false,
+        }
+    }
+    stmt.named_child(0).map(lit).unwrap_or(false)
+}
+
+/// A pytest file checking the examples against `solution.py`; `None` when there are none.
+pub fn examples_test_file(examples: &[Example]) -> Option<String> {
+    if examples.is_empty() {
+        return None;
+    }
+    let mut s = String::from(
+        "# The examples stated in the task. Generated by codeswarm; agents never edit this file.\nfrom solution import *\n\n\ndef _same(got, expected):\n    if isinstance(got, float) or isinstance(expected, float):\n        try:\n            return abs(got - expected) <= 1e-6 * max(1.0, abs(expected))\n        except TypeError:\n            return False\n    return got == expected\n",
+    );
+    for (i, e) in examples.iter().enumerate() {
+        s += &format!(
+            "\n\ndef test_example_{n}():\n    got = {expr}\n    expected = {exp}\n    assert _same(got, expected), f\"{{got!r}} != {{expected!r}} for {q}\"\n",
+            n = i + 1,
+            expr = e.expr,
+            exp = e.expected,
+            q = e.expr.replace('\\', "\\\\").replace('"', "\\\"").replace('{', "{{").replace('}', "}}"),
+        );
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doctest_examples_are_extracted() {
+        let task = "def add(a, b):\n    \"\"\"Add.\n    >>> add(1, 2)\n    3\n    >>> add('a', 'b')\n    'ab'\n    >>> print(add(1, 1))\n    2\n    \"\"\"\n";
+        let ex = extract_examples(task);
+        assert_eq!(
+            ex,
+            vec![
+                Example {
+                    expr: "add(1, 2)".into(),
+                    expected: "3".into()
+                },
+                Example {
+                    expr: "add('a', 'b')".into(),
+                    expected: "'ab'".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn prose_examples_need_a_call_and_a_literal() {
+        let ex = extract_examples("Write fib(n). For example fib(10) == 55, and fib(1) returns 1. fib(n) is the sum of two numbers.");
+        assert_eq!(ex.len(), 2, "{ex:?}");
+        assert_eq!(
+            ex[0],
+            Example {
+                expr: "fib(10)".into(),
+                expected: "55".into()
+            }
+        );
+        assert_eq!(
+            ex[1],
+            Example {
+                expr: "fib(1)".into(),
+                expected: "1".into()
+            }
+        );
+        assert!(extract_examples("Write a fibonacci function").is_empty());
+        assert!(extract_examples("sort(x) should be fast").is_empty());
+    }
+
+    #[test]
+    fn literal_detection() {
+        for l in [
+            "1",
+            "-2.5",
+            "'a'",
+            "[1, (2, 'x')]",
+            "{'a': [1]}",
+            "None",
+            "True",
+            "(1,)",
+        ] {
+            assert!(is_literal(l), "{l}");
+        }
+        for l in ["x", "f(1)", "1 + 2", "the sum", "[x]"] {
+            assert!(!is_literal(l), "{l}");
+        }
+    }
+
+    #[test]
+    fn examples_file_parses_and_escapes_quotes() {
+        let f = examples_test_file(&[Example {
+            expr: "f(\"a{b}\")".into(),
+            expected: "'x'".into(),
+        }])
+        .unwrap();
+        assert!(crate::syntax::check_python(&f).is_empty(), "{f}");
+        assert!(f.contains("def test_example_1"));
+        assert!(examples_test_file(&[]).is_none());
+    }
+
+    #[test]
+    fn run_accounting() {
+        let case = |id: &str, o| TestCase {
+            id: id.into(),
+            outcome: o,
+            message: "assert 1 == 2".into(),
+            details: "E   assert 1 == 2".into(),
+        };
+        let run = TestRun {
+            exit_code: Some(1),
+            status: "exited(1)".into(),
+            cases: vec![
+                case("test_solution.py::test_a", CaseOutcome::Passed),
+                case("test_solution.py::test_b", CaseOutcome::Failed),
+                case("test_task_examples.py::test_example_1", CaseOutcome::Passed),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(run.passed(), 2);
+        assert_eq!(run.failed(), 1);
+        assert!(!run.all_passed());
+        assert_eq!(run.examples(), (1, 1));
+        assert_eq!(run.score(), (1, 2, -1));
+        let rep = run.failure_report(10_000);
+        assert!(
+            rep.contains("FAILED test_solution.py::test_b - assert 1 == 2"),
+            "{rep}"
+        );
+        assert!(!rep.contains("test_a"));
+        assert!(run.failure_report(40).len() < 80);
+    }
+}

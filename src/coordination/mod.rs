@@ -1,0 +1,9 @@
+//! Coordination: the TaskDecomposer turns a request into a plan, the Coordinator runs the plan
+//! one specialist at a time and passes artifacts between them, with tests as the judge.
+
+pub mod coordinator;
+pub mod decomposer;
+pub mod judge;
+
+pub use coordinator::{Coordinator, RunOutcome, RunReport};
+pub use judge::{TestRun, TestRunner};

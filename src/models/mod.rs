@@ -1,0 +1,222 @@
+//! Models: the [`Model`] trait every agent talks to, its two implementations (the llama.cpp
+//! backend and the deterministic [`scripted::ScriptedModel`]), and the [`ModelManager`] that is
+//! the only owner of model lifetime and memory.
+
+pub mod gguf;
+pub mod llama;
+pub mod manager;
+pub mod memory;
+pub mod registry;
+pub mod scripted;
+
+pub use manager::{ManagerSettings, ModelManager};
+pub use registry::{Registry, ResolvedModel};
+
+use serde::{Deserialize, Serialize};
+
+/// Who is asking: selects prompts, sampling, the scripted reply and (optionally) the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRole {
+    Coordinator,
+    CodeGenerator,
+    TestWriter,
+    Debugger,
+    Reviewer,
+    /// Repository mode: picks files and functions to edit.
+    Localizer,
+    /// Repository mode: writes search/replace edits.
+    Repairer,
+    /// A plain one-shot prompt (the baseline the pipeline is measured against).
+    Single,
+}
+
+impl AgentRole {
+    pub const ALL: [AgentRole; 8] = [
+        AgentRole::Coordinator,
+        AgentRole::CodeGenerator,
+        AgentRole::TestWriter,
+        AgentRole::Debugger,
+        AgentRole::Reviewer,
+        AgentRole::Localizer,
+        AgentRole::Repairer,
+        AgentRole::Single,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentRole::Coordinator => "coordinator",
+            AgentRole::CodeGenerator => "code_generator",
+            AgentRole::TestWriter => "test_writer",
+            AgentRole::Debugger => "debugger",
+            AgentRole::Reviewer => "reviewer",
+            AgentRole::Localizer => "localizer",
+            AgentRole::Repairer => "repairer",
+            AgentRole::Single => "single",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for AgentRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    System,
+    User,
+    Assistant,
+}
+
+impl ChatRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatRole::System => "system",
+            ChatRole::User => "user",
+            ChatRole::Assistant => "assistant",
+        }
+    }
+}
+
+impl Message {
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: ChatRole::System,
+            content: content.into(),
+        }
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: ChatRole::User,
+            content: content.into(),
+        }
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: ChatRole::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// Sampling settings for one generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sampling {
+    /// 0 means greedy.
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: i32,
+    pub seed: u32,
+    pub max_tokens: u32,
+    /// Generation stops when the text ends with one of these (the stop string is removed).
+    pub stop: Vec<String>,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            temperature: 0.0,
+            top_p: 0.95,
+            top_k: 40,
+            seed: 42,
+            max_tokens: 1024,
+            stop: vec![],
+        }
+    }
+}
+
+/// One request to a model.
+#[derive(Debug, Clone)]
+pub struct GenRequest<'a> {
+    pub agent: AgentRole,
+    pub messages: &'a [Message],
+    pub sampling: &'a Sampling,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    /// The model emitted an end-of-generation token.
+    EndOfText,
+    /// A stop string matched.
+    StopString,
+    /// `max_tokens` reached.
+    Length,
+    /// The context window is full.
+    ContextFull,
+}
+
+/// The result of one generation, with the accounting the reports need.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Generation {
+    pub text: String,
+    /// Tokens in the rendered prompt.
+    pub prompt_tokens: u32,
+    /// Prompt tokens whose KV entries were reused from the previous call (shared prefix).
+    pub reused_tokens: u32,
+    /// Prompt tokens actually evaluated (`prompt_tokens - reused_tokens`).
+    pub evaluated_tokens: u32,
+    pub generated_tokens: u32,
+    pub prompt_seconds: f64,
+    pub generate_seconds: f64,
+    pub finish: Finish,
+}
+
+/// Errors from a model backend.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: {reason}\n  fix: re-download with `codeswarm models pull NAME`, or pass a valid GGUF file with --model")]
+    BadGguf {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("memory plan does not fit: {0}")]
+    DoesNotFit(String),
+    #[error("llama.cpp could not load {path}: {reason}")]
+    Load {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("llama.cpp failed during generation: {0}")]
+    Inference(String),
+    #[error("prompt of {prompt} tokens does not fit the context of {n_ctx} tokens (with {reserve} reserved for the answer)")]
+    PromptTooLong {
+        prompt: usize,
+        n_ctx: usize,
+        reserve: usize,
+    },
+    #[error("chat template: {0}")]
+    Template(String),
+    #[error("scripted model: {0}")]
+    Script(String),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+}
+
+/// What every model backend offers the agents.
+pub trait Model: Send {
+    /// A short name for reports.
+    fn name(&self) -> &str;
+    /// Generate a reply to `req.messages` (the chat template is applied by the backend).
+    fn generate(&mut self, req: &GenRequest<'_>) -> Result<Generation, ModelError>;
+    /// Count tokens with the model's own tokenizer (used to budget prompts).
+    fn count_tokens(&self, text: &str) -> usize;
+    /// The context window in tokens.
+    fn n_ctx(&self) -> usize;
+}

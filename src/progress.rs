@@ -1,0 +1,39 @@
+//! Progress bars for long operations (downloads, batches, evaluations). They draw on stderr
+//! only when it is a terminal, so logs and `--json` output stay clean.
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A bar for byte transfers (hidden until a length is set).
+pub fn bytes_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg}\n  [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A bar counting items (instances, problems).
+pub fn items_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("[{elapsed_precise}] [{bar:30}] {pos}/{len} eta {eta} {msg}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A spinner for one long step of unknown length.
+pub fn spinner(msg: impl Into<String>) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("static template"),
+    );
+    bar.set_message(msg.into());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
