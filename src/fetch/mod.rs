@@ -163,8 +163,19 @@ impl Progress for indicatif::ProgressBar {
 /// full sha256 check) matches its size and modification time; otherwise it is re-hashed.
 pub fn ensure(spec: &AssetSpec, dest: &Path, progress: &dyn Progress) -> Result<bool, FetchError> {
     if dest.exists() {
-        Verified::check(dest, spec)?;
-        return Ok(false);
+        match Verified::check(dest, spec) {
+            Ok(()) => return Ok(false),
+            // A damaged file in our cache is fetched again (the cache is ours to repair).
+            Err(e @ (FetchError::Size { .. } | FetchError::Sha256 { .. }))
+                if !matches!(spec.source, Source::Manual { .. }) =>
+            {
+                tracing::warn!("{e}; fetching it again");
+                eprintln!("warning: {e}; fetching it again");
+                std::fs::remove_file(dest).map_err(io_err(dest))?;
+                let _ = std::fs::remove_file(verify::stamp_path(dest));
+            }
+            Err(e) => return Err(e),
+        }
     }
     if let Source::Manual { hint } = &spec.source {
         return Err(FetchError::Manual {

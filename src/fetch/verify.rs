@@ -80,11 +80,15 @@ pub(crate) fn compare(spec: &AssetSpec, size: u64, digest: &str) -> Result<(), F
 /// The verification stamp `<file>.verified`: "size mtime_nanos sha256".
 pub struct Verified;
 
+pub(crate) fn stamp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".verified");
+    PathBuf::from(s)
+}
+
 impl Verified {
     fn stamp_path(path: &Path) -> PathBuf {
-        let mut s = path.as_os_str().to_owned();
-        s.push(".verified");
-        PathBuf::from(s)
+        stamp_path(path)
     }
 
     fn fingerprint(path: &Path) -> Result<(u64, u128), FetchError> {

@@ -29,7 +29,8 @@ pub struct GgufInfo {
     /// Bytes of each transformer block (`blk.N.*`), in order.
     #[serde(skip)]
     pub layer_bytes: Vec<u64>,
-    /// Bytes of the output head (`output.*`, or the tied embedding when there is none).
+    /// Bytes of the output head (`output.*`, `output_norm.*`; the tied embedding when the
+    /// file has no `output.weight`).
     pub output_bytes: u64,
     pub n_layer: u32,
     pub n_embd: u32,
@@ -176,6 +177,7 @@ impl GgufInfo {
                 String::from_utf8_lossy(&magic)
             )));
         }
+        super::llama::route_logs();
         let cpath = CString::new(path.to_string_lossy().as_bytes())
             .map_err(|_| bad("path contains a NUL byte".into()))?;
         let params = sys::gguf_init_params {
@@ -227,6 +229,7 @@ impl GgufInfo {
         let mut layer_bytes = vec![0u64; n_layer as usize];
         let mut output_bytes = 0u64;
         let mut token_embd_bytes = 0u64;
+        let mut has_output_weight = false;
         let mut by_type: std::collections::BTreeMap<String, u64> = Default::default();
         let mut n_vocab = ctx.arr_len("tokenizer.ggml.tokens").unwrap_or(0) as u32;
         for i in 0..n_tensors as i64 {
@@ -259,7 +262,8 @@ impl GgufInfo {
                         *slot += size;
                     }
                 }
-            } else if name.starts_with("output.") {
+            } else if name.starts_with("output.") || name.starts_with("output_norm.") {
+                has_output_weight |= name == "output.weight";
                 output_bytes += size;
             } else if name.starts_with("token_embd.") {
                 token_embd_bytes += size;
@@ -268,8 +272,8 @@ impl GgufInfo {
                 }
             }
         }
-        if output_bytes == 0 {
-            output_bytes = token_embd_bytes; // tied embeddings
+        if !has_output_weight {
+            output_bytes += token_embd_bytes; // tied embeddings
         }
         if data_end > file_size {
             return Err(bad(format!(

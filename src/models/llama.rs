@@ -29,7 +29,7 @@ pub fn backend() -> Result<&'static LlamaBackend, ModelError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
-            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            route_logs();
             LlamaBackend::init().map_err(|e| e.to_string())
         })
         .as_ref()
@@ -37,6 +37,12 @@ pub fn backend() -> Result<&'static LlamaBackend, ModelError> {
             path: Default::default(),
             reason: format!("llama.cpp backend: {e}"),
         })
+}
+
+/// Route llama.cpp's and ggml's log output into `tracing` (once per process).
+pub fn route_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default()));
 }
 
 type Ctx<'a> = LlamaContext<'a>;

@@ -1,0 +1,157 @@
+//! Bad input gets a clear error naming the thing and the fix, and exit code 2: missing,
+//! truncated, corrupt and foreign model files, a wrong sha256, an unknown model name, an empty
+//! task, an unwritable --out, and a memory plan that does not fit.
+
+mod common;
+
+use common::{codeswarm, gguf_writer, stderr};
+
+fn expect_error(args: &[&str], needles: &[&str]) {
+    let o = codeswarm(args, &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "args {args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "args {args:?}: expected `{n}` in:\n{err}");
+    }
+}
+
+#[test]
+fn missing_truncated_corrupt_and_foreign_model_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.gguf");
+    expect_error(
+        &["models", "info", missing.to_str().unwrap()],
+        &["does not exist", "missing.gguf"],
+    );
+
+    let trunc = dir.path().join("trunc.gguf");
+    gguf_writer::tiny(&trunc, true);
+    expect_error(
+        &["models", "info", trunc.to_str().unwrap()],
+        &["truncated", "fix:"],
+    );
+
+    let foreign = dir.path().join("foreign.gguf");
+    std::fs::write(&foreign, b"\x7fELF not a model").unwrap();
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "x",
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+            "--model",
+            foreign.to_str().unwrap(),
+        ],
+        &["not a GGUF file", "foreign.gguf"],
+    );
+}
+
+#[test]
+fn wrong_sha256_of_a_known_model_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // Same name and size as the registry's default model, wrong content (a sparse file).
+    let fake = dir.path().join("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    std::fs::File::create(&fake)
+        .unwrap()
+        .set_len(491_400_064)
+        .unwrap();
+    expect_error(
+        &["models", "info", fake.to_str().unwrap()],
+        &[
+            "sha256 mismatch",
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ],
+    );
+    // And a wrong size is named as such.
+    std::fs::File::create(&fake).unwrap().set_len(1000).unwrap();
+    expect_error(
+        &["models", "info", fake.to_str().unwrap()],
+        &["expected 491400064 bytes, got 1000"],
+    );
+}
+
+#[test]
+fn unknown_model_name_lists_the_known_ones() {
+    expect_error(
+        &["models", "info", "no-such-model"],
+        &[
+            "unknown model `no-such-model`",
+            "qwen2.5-coder-0.5b-instruct-q4_k_m",
+        ],
+    );
+    expect_error(
+        &["models", "pull", "no-such-model"],
+        &["unknown model `no-such-model`"],
+    );
+}
+
+#[test]
+fn empty_task_and_unwritable_out() {
+    let dir = tempfile::tempdir().unwrap();
+    expect_error(
+        &["run", "--task", "  ", "--out", dir.path().to_str().unwrap()],
+        &["task is empty", "--task"],
+    );
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "write f",
+            "--mock",
+            "--out",
+            file.join("sub").to_str().unwrap(),
+        ],
+        &["cannot create output directory", "--out"],
+    );
+    let empty_task_file = dir.path().join("task.txt");
+    std::fs::write(&empty_task_file, "\n").unwrap();
+    expect_error(
+        &[
+            "run",
+            "--task-file",
+            empty_task_file.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &["task is empty"],
+    );
+    expect_error(
+        &[
+            "run",
+            "--task-file",
+            dir.path().join("nope.txt").to_str().unwrap(),
+        ],
+        &["cannot read --task-file"],
+    );
+}
+
+#[test]
+fn plan_that_cannot_fit_the_budget_is_refused_with_numbers() {
+    common::default_model();
+    let dir = tempfile::tempdir().unwrap();
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "write f",
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--ram-budget",
+            "300MiB",
+        ],
+        &["does not fit", "weights 463.0 MiB", "RAM budget 300.0 MiB"],
+    );
+    expect_error(
+        &[
+            "models",
+            "info",
+            "qwen2.5-coder-0.5b-instruct-q4_k_m",
+            "--ram-budget",
+            "lots",
+        ],
+        &["lots"],
+    );
+}

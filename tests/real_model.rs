@@ -1,0 +1,129 @@
+//! The real default model on the CPU (kept few and short): the engine's KV prefix reuse, stop
+//! strings and token limits, and `codeswarm run` end to end.
+
+mod common;
+
+use codeswarm::models::{
+    AgentRole, Finish, GenRequest, ManagerSettings, Message, ModelManager, Registry, Sampling,
+};
+
+fn manager() -> ModelManager {
+    common::default_model();
+    ModelManager::new(
+        Registry::builtin(),
+        ManagerSettings {
+            ctx: Some(2048),
+            quiet: true,
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
+    let mut m = manager();
+    let model = m.model_for(AgentRole::CodeGenerator).unwrap();
+    let system = Message::system("You are a helpful assistant. Answer briefly.");
+    let s = Sampling {
+        max_tokens: 8,
+        ..Sampling::default()
+    };
+    let first = [system.clone(), Message::user("Name a prime number.")];
+    let a = model
+        .generate(&GenRequest {
+            agent: AgentRole::CodeGenerator,
+            messages: &first,
+            sampling: &s,
+        })
+        .unwrap();
+    assert_eq!(a.reused_tokens, 0);
+    assert_eq!(a.evaluated_tokens, a.prompt_tokens);
+    assert!(a.generated_tokens >= 1 && a.generated_tokens <= 8);
+    if a.finish == Finish::Length {
+        assert_eq!(a.generated_tokens, 8);
+    }
+
+    // Same system prompt, different question: the shared prefix comes from the KV cache.
+    let second = [system.clone(), Message::user("Name an even number.")];
+    let b = model
+        .generate(&GenRequest {
+            agent: AgentRole::CodeGenerator,
+            messages: &second,
+            sampling: &s,
+        })
+        .unwrap();
+    assert!(b.reused_tokens >= 10, "system prompt reused: {b:?}");
+    assert_eq!(b.reused_tokens + b.evaluated_tokens, b.prompt_tokens);
+    assert!(b.evaluated_tokens < b.prompt_tokens);
+
+    // Identical prompt: everything but the last token is reused, and greedy output repeats.
+    let c = model
+        .generate(&GenRequest {
+            agent: AgentRole::CodeGenerator,
+            messages: &second,
+            sampling: &s,
+        })
+        .unwrap();
+    assert_eq!(c.evaluated_tokens, 1);
+    assert_eq!(c.text, b.text);
+
+    // A stop string ends generation and is not part of the text.
+    let count = [Message::user("Count from 1 to 20 separated by commas.")];
+    let st = Sampling {
+        max_tokens: 64,
+        stop: vec!["5".into()],
+        ..Sampling::default()
+    };
+    let d = model
+        .generate(&GenRequest {
+            agent: AgentRole::CodeGenerator,
+            messages: &count,
+            sampling: &st,
+        })
+        .unwrap();
+    assert_eq!(d.finish, Finish::StopString, "{d:?}");
+    assert!(
+        !d.text.contains('5') && d.text.contains('4'),
+        "{:?}",
+        d.text
+    );
+    assert!(m.loads.len() == 1 && m.loads[0].plan.n_ctx == 2048);
+    assert!(
+        m.model_for(AgentRole::Reviewer)
+            .unwrap()
+            .count_tokens("def f(x):\n    return x")
+            >= 5
+    );
+    assert_eq!(m.loads.len(), 1, "same model for every role: loaded once");
+}
+
+#[test]
+fn codeswarm_run_on_the_default_model_produces_a_parsing_solution() {
+    common::default_model();
+    let out = tempfile::tempdir().unwrap();
+    let o = common::codeswarm(
+        &["run", "--task", "Write a Python function is_palindrome(s) that returns True when the string s reads the same forwards and backwards.", "--out", out.path().to_str().unwrap(), "--seed", "1"],
+        &[],
+    );
+    let err = common::stderr(&o);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "pipeline must complete: {err}"
+    );
+    let code = std::fs::read_to_string(out.path().join("solution.py")).unwrap();
+    assert!(codeswarm::syntax::check_python(&code).is_empty(), "{code}");
+    assert!(
+        codeswarm::syntax::defined_names(&code).contains(&"is_palindrome".to_string()),
+        "{code}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    assert!(report["totals"]["calls"].as_u64().unwrap() >= 3);
+    assert!(
+        report["totals"]["reused_tokens"].as_u64().unwrap() > 0,
+        "agents share a prompt prefix"
+    );
+    assert_eq!(report["mock"], false);
+    let stdout = common::stdout(&o);
+    assert!(stdout.contains("final tests:"), "{stdout}");
+}
