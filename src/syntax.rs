@@ -135,6 +135,28 @@ mod tests {
     }
 }
 
+/// The longest prefix of `source` that ends before a top-level statement, parses, and still
+/// contains `must_contain` (used to keep the complete part of a reply cut off mid-way).
+pub fn complete_prefix(source: &str, must_contain: &str) -> Option<String> {
+    let lines: Vec<&str> = source.lines().collect();
+    for cut in (1..lines.len()).rev() {
+        let l = lines[cut];
+        if l.is_empty()
+            || l.starts_with(' ')
+            || l.starts_with('\t')
+            || l.starts_with(')')
+            || l.starts_with(']')
+        {
+            continue;
+        }
+        let candidate = format!("{}\n", lines[..cut].join("\n").trim_end());
+        if candidate.contains(must_contain) && check_python(&candidate).is_empty() {
+            return Some(candidate);
+        }
+    }
+    None
+}
+
 /// The header lines (`def f(a, b):`, `class C:`) of top-level functions and classes, and of
 /// methods one level inside classes, for telling a test writer what a solution defines.
 pub fn signatures(source: &str) -> Vec<String> {
@@ -209,6 +231,16 @@ fn header(node: Node<'_>, source: &str) -> String {
 #[cfg(test)]
 mod signature_tests {
     use super::*;
+
+    #[test]
+    fn complete_prefix_drops_a_cut_off_tail() {
+        let src = "from solution import *\n\ndef test_a():\n    assert f(1) == 1\n\ndef test_b():\n    assert f(2) == [1,\n";
+        assert_eq!(
+            complete_prefix(src, "def test").unwrap(),
+            "from solution import *\n\ndef test_a():\n    assert f(1) == 1\n"
+        );
+        assert_eq!(complete_prefix("def test_a(:\n", "def test"), None);
+    }
 
     #[test]
     fn signatures_list_functions_classes_and_methods() {

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::models::{
-    AgentRole, GenRequest, Generation, Message, ModelError, ModelManager, Sampling,
+    AgentRole, Finish, GenRequest, Generation, Message, ModelError, ModelManager, Sampling,
 };
 use crate::report::CallRecord;
 use crate::syntax;
@@ -130,6 +130,7 @@ impl<'a> Crew<'a> {
         file: &str,
     ) -> Result<PyReply, AgentError> {
         let retries = self.config.limits.syntax_retries;
+        let salvage_tests = file.starts_with("test_");
         let mut out = PyReply {
             code: None,
             valid: false,
@@ -147,11 +148,24 @@ impl<'a> Crew<'a> {
                 }
                 Some(code) => {
                     let issues = syntax::check_python(&code);
-                    out.code = Some(code);
                     if issues.is_empty() {
+                        out.code = Some(code);
                         out.valid = true;
                         return Ok(out);
                     }
+                    // A test file cut off at the token limit keeps its complete tests.
+                    if salvage_tests && g.finish == Finish::Length {
+                        if let Some(kept) = syntax::complete_prefix(&code, "def test") {
+                            out.problems.push(format!(
+                                "cut off at the token limit; kept the {} complete lines",
+                                kept.lines().count()
+                            ));
+                            out.code = Some(kept);
+                            out.valid = true;
+                            return Ok(out);
+                        }
+                    }
+                    out.code = Some(code);
                     let described = issues
                         .iter()
                         .map(|i| {

