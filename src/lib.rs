@@ -9,6 +9,8 @@
 //! - [`agents`]: the specialists and their prompts.
 //! - [`coordination`]: the Coordinator and the TaskDecomposer.
 //! - [`pipeline`]: `codeswarm run` as a library call.
+//! - [`repo`]: repository mode: mirror checkout, repo map, ranking, search/replace edits,
+//!   patches, and fixture repositories.
 //! - [`cli`]: thin command-line shells over the library.
 
 pub mod agents;
@@ -21,6 +23,7 @@ pub mod models;
 pub mod paths;
 pub mod pipeline;
 pub mod progress;
+pub mod repo;
 pub mod report;
 pub mod sandbox_runner;
 pub mod syntax;
