@@ -347,7 +347,7 @@ impl MirrorCache {
             .unwrap_or(0);
         let tmp = dir.with_extension(format!("tmp-{}-{stamp}", std::process::id()));
         let result = (|| {
-            let repo = Repository::init_bare(&tmp).map_err(|e| CheckoutError::Worktree {
+            let repo = Repository::init_bare(&tmp).map_err(|e| CheckoutError::BrokenMirror {
                 path: tmp.clone(),
                 message: e.message().to_string(),
             })?;

@@ -554,6 +554,51 @@ pub fn apply_block(
     block: &EditBlock,
     path: &str,
 ) -> Result<(String, MatchKind, usize), EditError> {
+    let result = apply_block_as_written(content, block, path);
+    if let Err(EditError::NoMatch { .. }) = &result {
+        // A model may copy `NNNN| ` line-number prefixes from a numbered listing.
+        if let Some(search) = strip_line_numbers(&block.search, true) {
+            let replace =
+                strip_line_numbers(&block.replace, false).unwrap_or_else(|| block.replace.clone());
+            let cleaned = EditBlock {
+                search,
+                replace,
+                ..block.clone()
+            };
+            if let Ok(ok) = apply_block_as_written(content, &cleaned, path) {
+                return Ok(ok);
+            }
+        }
+    }
+    result
+}
+
+/// `text` without `NNNN| ` prefixes ([`super::map::source_of`] style). With `all`, every
+/// non-blank line must carry one (else `None`); otherwise only prefixed lines are changed.
+fn strip_line_numbers(text: &str, all: bool) -> Option<String> {
+    static R: OnceLock<Regex> = OnceLock::new();
+    let prefix = re(&R, r"^\s*\d+ ?\| ?");
+    let mut any = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        match prefix.find(line) {
+            Some(m) => {
+                any = true;
+                out.push_str(&line[m.end()..]);
+            }
+            None if all && !line.trim().is_empty() => return None,
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    any.then_some(out)
+}
+
+fn apply_block_as_written(
+    content: Option<&str>,
+    block: &EditBlock,
+    path: &str,
+) -> Result<(String, MatchKind, usize), EditError> {
     let number = block.number;
     if block.search.trim().is_empty() {
         return match content {
@@ -983,6 +1028,22 @@ mod tests {
         assert!(
             msg.contains("geo.py lines 6-7") && msg.contains("    6|     def volume(self):"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn copied_line_numbers_are_tolerated() {
+        let search = "   6|     def volume(self):\n   7|         return self.w * self.h\n";
+        let replace = "   6|     def volume(self):\n   7|         return 0\n";
+        let out = apply_edits(
+            &files(&[("geo.py", SRC)]),
+            &[block("geo.py", search, replace)],
+        );
+        assert!(out.is_clean(), "{}", out.error_report());
+        assert!(
+            out.files["geo.py"].ends_with("    def volume(self):\n        return 0\n"),
+            "{}",
+            out.files["geo.py"]
         );
     }
 

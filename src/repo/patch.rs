@@ -259,24 +259,27 @@ fn binary_files(text: &str) -> Vec<String> {
 /// git-style patches: drop Markdown fences around the patch, give each `--- X` / `+++ Y` pair
 /// without a `diff --git` header one, add the `a/` and `b/` prefixes, and cut timestamps.
 pub fn normalize_patch_text(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
+    // Raw lines keep their endings: content lines of CRLF files end in `\r\n`.
+    let raw: Vec<&str> = text.split_inclusive('\n').collect();
+    let bare = |l: &str| l.trim_end_matches(['\n', '\r']).to_string();
     let is_fence = |l: &str| {
         let t = l.trim();
         t == "```" || (t.starts_with("```") && !t[3..].contains(' ') && t.len() <= 12)
     };
-    let start = lines.iter().position(|l| !l.trim().is_empty()).unwrap_or(0);
-    let end = lines
-        .iter()
-        .rposition(|l| !l.trim().is_empty())
-        .map(|e| e + 1)
-        .unwrap_or(0);
-    let mut body: &[&str] = if start < end { &lines[start..end] } else { &[] };
-    if body.len() >= 2 && is_fence(body[0]) && is_fence(body[body.len() - 1]) {
-        body = &body[1..body.len() - 1];
+    // Only a fence pair around the whole patch is removed; a blank context line is a single
+    // space and must stay.
+    let mut body: &[&str] = &raw;
+    let first = raw.iter().position(|l| !l.trim().is_empty());
+    let last = raw.iter().rposition(|l| !l.trim().is_empty());
+    if let (Some(first), Some(last)) = (first, last) {
+        if first < last && is_fence(raw[first]) && is_fence(raw[last]) {
+            body = &raw[first + 1..last];
+        }
     }
-    let strip_path = |raw: &str| -> String {
-        let p = raw.split('\t').next().unwrap_or(raw).trim();
-        p.to_string()
+    let header_path = |l: &str| -> String {
+        let p = bare(l);
+        let p = &p[4..];
+        p.split('\t').next().unwrap_or(p).trim().to_string()
     };
     let mut out = String::with_capacity(text.len() + 64);
     let mut in_git_header = false;
@@ -290,8 +293,7 @@ pub fn normalize_patch_text(text: &str) -> String {
         }
         let next = body.get(i + 1).copied().unwrap_or("");
         if !in_git_header && line.starts_with("--- ") && next.starts_with("+++ ") {
-            let old = strip_path(&line[4..]);
-            let new = strip_path(&next[4..]);
+            let (old, new) = (header_path(line), header_path(next));
             let prefixed = |p: &str, prefix: &str| {
                 if p == "/dev/null" || p.starts_with(&format!("{prefix}/")) {
                     p.to_string()
@@ -321,7 +323,9 @@ pub fn normalize_patch_text(text: &str) -> String {
             continue;
         }
         out.push_str(line);
-        out.push('\n');
+        if !line.ends_with('\n') {
+            out.push('\n');
+        }
         i += 1;
     }
     out
@@ -663,6 +667,9 @@ mod tests {
             "n = 1\n"
         );
         assert!(!dir.path().join("old.py").exists());
+        // Blank context lines at the end and CRLF content survive normalization.
+        let crlf = "diff --git a/w.py b/w.py\n--- a/w.py\n+++ b/w.py\n@@ -1,2 +1,2 @@\n-x = 1\r\n+x = 2\r\n \r\n \n";
+        assert_eq!(normalize_patch_text(crlf), crlf);
         // A git-style patch is left as it is.
         let git_style =
             "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-a = 2\n+a = 3\n";
