@@ -14,9 +14,11 @@
 //! - [`cli`]: thin command-line shells over the library.
 
 pub mod agents;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod coordination;
+pub mod eval;
 pub mod fetch;
 pub mod fsutil;
 pub mod models;

@@ -1,6 +1,7 @@
 //! The command line: one thin shell per command over a library function. Errors become a
 //! message on stderr and exit code 2; each command documents its own success codes.
 
+mod bench;
 mod models;
 mod opts;
 mod run;
@@ -32,6 +33,9 @@ pub enum Command {
     /// List, fetch and inspect models.
     #[command(subcommand)]
     Models(models::ModelsCmd),
+    /// Speed and memory benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 /// Set up logging: quiet by default (warnings from codeswarm only, llama.cpp silent).
@@ -57,6 +61,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Run(a) => run::run(a),
         Command::Demo(a) => run::demo(a),
         Command::Models(c) => models::run(c),
+        Command::Bench(c) => bench::run(c),
     };
     match result {
         Ok(code) => code,

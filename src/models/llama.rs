@@ -105,7 +105,8 @@ impl LlamaEngine {
             .with_n_threads(settings.n_threads)
             .with_n_threads_batch(settings.n_threads)
             .with_type_k(kv)
-            .with_type_v(kv);
+            .with_type_v(kv)
+            .with_no_perf(false);
         let template = model.chat_template(None).ok();
         let mut err = None;
         let loaded = Loaded::try_new(model, |m| {
@@ -327,6 +328,20 @@ impl Model for LlamaEngine {
 
     fn n_ctx(&self) -> usize {
         self.n_ctx
+    }
+
+    fn engine_timings(&mut self) -> Option<super::EngineTimings> {
+        let t = self.loaded.with_dependent_mut(|_, ctx| ctx.timings());
+        Some(super::EngineTimings {
+            prompt_ms: t.t_p_eval_ms(),
+            prompt_tokens: t.n_p_eval().max(0) as u64,
+            eval_ms: t.t_eval_ms(),
+            eval_tokens: t.n_eval().max(0) as u64,
+        })
+    }
+
+    fn reset_engine_timings(&mut self) {
+        self.loaded.with_dependent_mut(|_, ctx| ctx.reset_timings());
     }
 }
 

@@ -125,6 +125,8 @@ pub struct Sampling {
     pub max_tokens: u32,
     /// Generation stops when the text ends with one of these (the stop string is removed).
     pub stop: Vec<String>,
+    /// Keep generating past end-of-text tokens (benchmarks only).
+    pub ignore_eos: bool,
 }
 
 impl Default for Sampling {
@@ -136,6 +138,7 @@ impl Default for Sampling {
             seed: 42,
             max_tokens: 1024,
             stop: vec![],
+            ignore_eos: false,
         }
     }
 }
@@ -219,4 +222,18 @@ pub trait Model: Send {
     fn count_tokens(&self, text: &str) -> usize;
     /// The context window in tokens.
     fn n_ctx(&self) -> usize;
+    /// llama.cpp's own timing counters since the last reset (None for non-llama models).
+    fn engine_timings(&mut self) -> Option<EngineTimings> {
+        None
+    }
+    fn reset_engine_timings(&mut self) {}
+}
+
+/// llama.cpp's internal performance counters (`llama_perf_context`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct EngineTimings {
+    pub prompt_ms: f64,
+    pub prompt_tokens: u64,
+    pub eval_ms: f64,
+    pub eval_tokens: u64,
 }

@@ -1,0 +1,3 @@
+//! Measuring quality: HumanEval with one prompt versus the whole pipeline, side by side.
+
+pub mod humaneval;
