@@ -11,9 +11,12 @@
 //! - [`pipeline`]: `codeswarm run` as a library call.
 //! - [`repo`]: repository mode: mirror checkout, repo map, ranking, search/replace edits,
 //!   patches, and fixture repositories.
+//! - [`batch`]: SWE-bench batch runs: instances, shards, the predictions file, the resumable
+//!   runner over a solver, merging, reports and local evaluation.
 //! - [`cli`]: thin command-line shells over the library.
 
 pub mod agents;
+pub mod batch;
 pub mod bench;
 pub mod cli;
 pub mod config;

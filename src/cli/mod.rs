@@ -1,9 +1,13 @@
 //! The command line: one thin shell per command over a library function. Errors become a
 //! message on stderr and exit code 2; each command documents its own success codes.
 
+pub mod batch;
 mod bench;
+pub mod evaluate;
+pub mod merge_preds;
 mod models;
 mod opts;
+pub mod report;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +40,14 @@ pub enum Command {
     /// Speed and memory benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Solve SWE-bench instances into a predictions file (resumable, shardable).
+    Batch(batch::BatchArgs),
+    /// Merge shard predictions files into one, deduplicating by instance id.
+    MergePreds(merge_preds::MergePredsArgs),
+    /// Summarize a batch run directory (table, optional self-contained HTML).
+    Report(report::ReportArgs),
+    /// Evaluate predictions locally with the sandboxed test executor (no Docker).
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 /// Set up logging: quiet by default (warnings from codeswarm only, llama.cpp silent).
@@ -62,6 +74,10 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Demo(a) => run::demo(a),
         Command::Models(c) => models::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Batch(a) => batch::run(a),
+        Command::MergePreds(a) => merge_preds::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
     };
     match result {
         Ok(code) => code,

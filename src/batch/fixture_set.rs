@@ -1,0 +1,74 @@
+//! An instance set in the official SWE-bench format built from the fixture repositories
+//! ([`crate::repo::fixture`]), for tests and demos that need no network: `repo` is
+//! `codeswarm-fixtures/<name>`, resolved through [`url_template`] to the local repositories;
+//! `FAIL_TO_PASS` / `PASS_TO_PASS` are JSON-encoded strings as in the dataset; `patch` is the
+//! gold patch; `test_patch` adds one more test file (listed in `PASS_TO_PASS`), so an
+//! evaluation that forgets the test patch cannot resolve anything.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::repo::fixture::FixtureRepo;
+
+/// The owner part of every fixture instance's `repo`.
+pub const FIXTURE_OWNER: &str = "codeswarm-fixtures";
+
+/// The test file the test patch adds, and its single test's node id.
+pub const ADDED_TEST_FILE: &str = "tests/test_from_test_patch.py";
+pub const ADDED_TEST_ID: &str = "tests/test_from_test_patch.py::test_added_by_test_patch";
+
+/// The instance id of a fixture (`codeswarm-fixtures__<name>-1`).
+pub fn instance_id(fixture: &FixtureRepo) -> String {
+    format!("{FIXTURE_OWNER}__{}-1", fixture.name)
+}
+
+/// The URL template resolving `codeswarm-fixtures/<name>` to `<repos_parent>/<name>`, where
+/// the fixtures were built.
+pub fn url_template(repos_parent: &Path) -> String {
+    format!("{}/{{name}}", repos_parent.display())
+}
+
+/// The test patch of a fixture: a new test file importing the package.
+pub fn test_patch(fixture: &FixtureRepo) -> String {
+    let package = fixture
+        .buggy_file
+        .split('/')
+        .next()
+        .unwrap_or(&fixture.name)
+        .to_string();
+    format!(
+        "diff --git a/{f} b/{f}\nnew file mode 100644\n--- /dev/null\n+++ b/{f}\n@@ -0,0 +1,3 @@\n+def test_added_by_test_patch():\n+    import {package}\n+    assert {package}.__name__ == \"{package}\"\n",
+        f = ADDED_TEST_FILE
+    )
+}
+
+/// One fixture as an instance, in the dataset's field format.
+pub fn instance_value(fixture: &FixtureRepo) -> Value {
+    let mut p2p = fixture.passing_tests.clone();
+    p2p.push(ADDED_TEST_ID.to_string());
+    json!({
+        "instance_id": instance_id(fixture),
+        "repo": format!("{FIXTURE_OWNER}/{}", fixture.name),
+        "base_commit": fixture.base_commit,
+        "problem_statement": fixture.issue,
+        "hints_text": "",
+        "created_at": "2023-11-14T22:13:20Z",
+        "version": "0.1",
+        "FAIL_TO_PASS": serde_json::to_string(&fixture.failing_tests).expect("strings serialize"),
+        "PASS_TO_PASS": serde_json::to_string(&p2p).expect("strings serialize"),
+        "test_patch": test_patch(fixture),
+        "patch": fixture.gold_patch,
+        "environment_setup_commit": fixture.base_commit,
+    })
+}
+
+/// Write `fixtures` as a `.jsonl` instances file.
+pub fn write_instances(path: &Path, fixtures: &[FixtureRepo]) -> std::io::Result<()> {
+    let mut text = String::new();
+    for f in fixtures {
+        text.push_str(&instance_value(f).to_string());
+        text.push('\n');
+    }
+    crate::fsutil::write_atomic(path, text.as_bytes())
+}

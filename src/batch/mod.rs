@@ -1,0 +1,42 @@
+//! SWE-bench batch runs: solve many instances with one solver, write the predictions file the
+//! official harness reads, resume after any interruption, split the work into shards, merge
+//! shard outputs, report on a run, and evaluate predictions locally.
+//!
+//! One job per module:
+//! - [`instances`]: read instances (`.json` array or `.jsonl`), report malformed entries by
+//!   line or index, filter them (`--instance-ids`, `--limit`, `--shard`); the [`SolverView`]
+//!   is all a solver may see of an instance.
+//! - [`shard`]: the deterministic `I/N` partition (0-based).
+//! - [`predictions`]: the append-only predictions file (one whole line per `write`, fsync,
+//!   torn last line repaired).
+//! - [`manifest`]: `RUN_DIR/manifest.json`, the run's settings and progress.
+//! - [`runner`]: the batch loop over a [`Solver`], with time limits, panics, Ctrl-C and resume.
+//! - [`merge`]: `codeswarm merge-preds`.
+//! - [`report`] and [`html`]: `codeswarm report` (a table and a self-contained HTML page).
+//! - [`evaluate`]: local evaluation through a [`TestExecutor`] (the WASI sandbox in the CLI).
+//! - [`lock`]: the non-blocking lock files guarding a run directory and a predictions file.
+//! - [`fixture_set`]: an instance set in the official format built from the fixture
+//!   repositories, for tests and demos without network.
+
+pub mod evaluate;
+pub mod fixture_set;
+pub mod html;
+pub mod instances;
+pub mod lock;
+pub mod manifest;
+pub mod merge;
+pub mod predictions;
+pub mod report;
+pub mod runner;
+pub mod shard;
+
+pub use evaluate::{
+    evaluate, EvalOptions, EvalReport, ExecError, TestExecutor, TestOutcome, TestResults,
+};
+pub use instances::{Filter, Instance, SolverView};
+pub use predictions::Prediction;
+pub use runner::{
+    run_batch, BatchConfig, BatchSummary, CancelReason, CancelToken, InstanceDir, Interrupt,
+    SolveContext, SolveError, SolveOutcome, Solver,
+};
+pub use shard::Shard;

@@ -1,0 +1,462 @@
+//! The predictions file: one JSON line per instance,
+//! `{"instance_id": …, "model_name_or_path": …, "model_patch": …}`, exactly what the official
+//! SWE-bench harness reads with `--predictions_path`.
+//!
+//! Durability: each line is appended whole by a single `write(2)` on an `O_APPEND` file and
+//! then `fsync`ed, so a crash (kill -9, power loss) can at worst leave the *last* line torn.
+//! [`PredictionsWriter::open`] detects a torn tail (bytes after the last newline), reports it
+//! and truncates it away before anything is appended (a tail that is a whole prediction only
+//! missing its newline is completed instead). A short write is rolled back at once. The set of
+//! finished instances is the set of ids with a complete line.
+//!
+//! A complete line in the middle of the file that is not a prediction cannot come from a crash
+//! (only from an edit); it is an error naming the line rather than something to drop silently.
+//!
+//! [`read_predictions`] reads without changing anything (for `merge-preds`, `evaluate`).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::lock::{LockError, TryLock};
+
+/// One prediction, in the harness's field order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub instance_id: String,
+    pub model_name_or_path: String,
+    /// Unified diff against the base commit; empty when the solver produced none.
+    pub model_patch: String,
+}
+
+impl Prediction {
+    /// The line written to the file, newline included. Non-empty patches end with a newline
+    /// (`git apply` rejects a last hunk line without one).
+    pub fn to_line(&self) -> String {
+        let mut p = self.clone();
+        if !p.model_patch.is_empty() && !p.model_patch.ends_with('\n') {
+            p.model_patch.push('\n');
+        }
+        let mut line = serde_json::to_string(&p).expect("strings always serialize");
+        line.push('\n');
+        line
+    }
+}
+
+/// Why the predictions file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictionsError {
+    #[error("predictions file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("predictions file {} line {line} is not a prediction ({message}); every line must be {{\"instance_id\", \"model_name_or_path\", \"model_patch\"}}: fix or delete that line", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("short write to predictions file {} ({written} of {len} bytes, rolled back); is the disk full?", path.display())]
+    ShortWrite {
+        path: PathBuf,
+        written: usize,
+        len: usize,
+    },
+    #[error(transparent)]
+    Locked(#[from] LockError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PredictionsError + '_ {
+    move |source| PredictionsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Bytes after the last newline, left by an interrupted append.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TornTail {
+    /// Byte offset where the torn line starts (the length of the complete part).
+    pub offset: u64,
+    pub bytes: usize,
+    /// The tail is a whole prediction missing only its newline.
+    pub complete_json: bool,
+}
+
+/// A predictions file as read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadPredictions {
+    /// Complete lines in order, with their 1-based line numbers.
+    pub lines: Vec<(usize, Prediction)>,
+    /// Bytes after the last newline, if any.
+    pub torn: Option<TornTail>,
+    /// Ids with more than one line (the last line wins, as in the harness).
+    pub duplicates: Vec<String>,
+}
+
+impl ReadPredictions {
+    /// Ids with a complete line.
+    pub fn finished(&self) -> HashSet<String> {
+        self.lines
+            .iter()
+            .map(|(_, p)| p.instance_id.clone())
+            .collect()
+    }
+
+    /// id → prediction (the last line of an id wins).
+    pub fn by_id(&self) -> HashMap<String, Prediction> {
+        self.lines
+            .iter()
+            .map(|(_, p)| (p.instance_id.clone(), p.clone()))
+            .collect()
+    }
+}
+
+/// Parse the text of a predictions file (`path` names it in errors).
+pub fn parse_predictions(bytes: &[u8], path: &Path) -> Result<ReadPredictions, PredictionsError> {
+    let complete_len = bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let mut read = ReadPredictions::default();
+    let mut seen = HashSet::new();
+    for (n, raw) in bytes[..complete_len].split(|&b| b == b'\n').enumerate() {
+        let line = String::from_utf8_lossy(raw);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let p =
+            serde_json::from_str::<Prediction>(&line).map_err(|e| PredictionsError::Corrupt {
+                path: path.to_path_buf(),
+                line: n + 1,
+                message: e.to_string(),
+            })?;
+        if !seen.insert(p.instance_id.clone()) && !read.duplicates.contains(&p.instance_id) {
+            read.duplicates.push(p.instance_id.clone());
+        }
+        read.lines.push((n + 1, p));
+    }
+    let tail = &bytes[complete_len..];
+    if !tail.is_empty() {
+        let text = String::from_utf8_lossy(tail);
+        let whole = serde_json::from_str::<Prediction>(&text);
+        read.torn = Some(TornTail {
+            offset: complete_len as u64,
+            bytes: tail.len(),
+            complete_json: whole.is_ok(),
+        });
+        if let Ok(p) = whole {
+            if !seen.insert(p.instance_id.clone()) && !read.duplicates.contains(&p.instance_id) {
+                read.duplicates.push(p.instance_id.clone());
+            }
+            let line_no = bytes[..complete_len]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            read.lines.push((line_no, p));
+        }
+    }
+    Ok(read)
+}
+
+/// Read a predictions file without changing it; a missing file reads as empty. A torn tail is
+/// reported in [`ReadPredictions::torn`] and left out (unless it is a whole prediction).
+pub fn read_predictions(path: &Path) -> Result<ReadPredictions, PredictionsError> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_predictions(&bytes, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ReadPredictions::default()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// The appender, holding the file's lock for as long as it lives.
+#[derive(Debug)]
+pub struct PredictionsWriter {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    finished: HashSet<String>,
+    _lock: TryLock,
+}
+
+/// What opening found and repaired.
+#[derive(Debug, Clone, Default)]
+pub struct OpenReport {
+    pub torn: Option<TornTail>,
+    pub lines: usize,
+    pub duplicates: Vec<String>,
+}
+
+/// The lock file guarding `path`: `.<file name>.lock` beside it.
+pub fn lock_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "predictions".into());
+    path.with_file_name(format!(".{name}.lock"))
+}
+
+impl PredictionsWriter {
+    /// Open (creating it and its directory if needed) for appending: take the lock, read the
+    /// finished set, and repair a torn last line.
+    pub fn open(path: &Path) -> Result<(PredictionsWriter, OpenReport), PredictionsError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let lock = TryLock::acquire(
+            &lock_path(path),
+            &format!("predictions file {}", path.display()),
+        )?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let read = parse_predictions(&bytes, path)?;
+        let mut len = bytes.len() as u64;
+        if let Some(torn) = &read.torn {
+            if torn.complete_json {
+                tracing::warn!(file = %path.display(), "last prediction line lacked its newline; completed it");
+                file.write_all(b"\n").map_err(io_err(path))?;
+                len += 1;
+            } else {
+                tracing::warn!(file = %path.display(), bytes = torn.bytes, "removed a torn last line (an append was interrupted); that instance will be solved again");
+                file.set_len(torn.offset).map_err(io_err(path))?;
+                len = torn.offset;
+            }
+            file.sync_all().map_err(io_err(path))?;
+        }
+        for id in &read.duplicates {
+            tracing::warn!(file = %path.display(), instance = %id, "instance has several prediction lines; the last one counts");
+        }
+        let report = OpenReport {
+            torn: read.torn.clone(),
+            lines: read.lines.len(),
+            duplicates: read.duplicates.clone(),
+        };
+        Ok((
+            PredictionsWriter {
+                path: path.to_path_buf(),
+                file,
+                len,
+                finished: read.finished(),
+                _lock: lock,
+            },
+            report,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Ids with a complete line.
+    pub fn finished(&self) -> &HashSet<String> {
+        &self.finished
+    }
+
+    /// Append one prediction: one `write`, then `fsync`. A short write is truncated away.
+    pub fn append(&mut self, prediction: &Prediction) -> Result<(), PredictionsError> {
+        let line = prediction.to_line();
+        let bytes = line.as_bytes();
+        let written = loop {
+            match self.file.write(bytes) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Nothing or part of the line may be on disk: roll back.
+                    let _ = self.file.set_len(self.len);
+                    return Err(io_err(&self.path)(e));
+                }
+            }
+        };
+        if written != bytes.len() {
+            let _ = self.file.set_len(self.len);
+            let _ = self.file.sync_all();
+            return Err(PredictionsError::ShortWrite {
+                path: self.path.clone(),
+                written,
+                len: bytes.len(),
+            });
+        }
+        self.file.sync_data().map_err(io_err(&self.path))?;
+        self.len += written as u64;
+        self.finished.insert(prediction.instance_id.clone());
+        Ok(())
+    }
+
+    /// Rewrite the file atomically without the lines of `ids` (for `--redo`); returns how many
+    /// lines were dropped.
+    pub fn remove(&mut self, ids: &HashSet<String>) -> Result<usize, PredictionsError> {
+        let bytes = std::fs::read(&self.path).map_err(io_err(&self.path))?;
+        let read = parse_predictions(&bytes, &self.path)?;
+        let mut kept = String::new();
+        let mut dropped = 0;
+        for (_, p) in &read.lines {
+            if ids.contains(&p.instance_id) {
+                dropped += 1;
+            } else {
+                kept.push_str(&p.to_line());
+            }
+        }
+        if dropped == 0 {
+            return Ok(0);
+        }
+        crate::fsutil::write_atomic(&self.path, kept.as_bytes()).map_err(io_err(&self.path))?;
+        self.file = OpenOptions::new()
+            .append(true)
+            .read(true)
+            .open(&self.path)
+            .map_err(io_err(&self.path))?;
+        self.len = kept.len() as u64;
+        self.finished = read
+            .lines
+            .into_iter()
+            .map(|(_, p)| p.instance_id)
+            .filter(|id| !ids.contains(id))
+            .collect();
+        Ok(dropped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pred(id: &str, patch: &str) -> Prediction {
+        Prediction {
+            instance_id: id.into(),
+            model_name_or_path: "m".into(),
+            model_patch: patch.into(),
+        }
+    }
+
+    #[test]
+    fn lines_have_the_harness_fields_in_order() {
+        let line = pred("a", "diff --git a/x b/x").to_line();
+        assert_eq!(
+            line,
+            "{\"instance_id\":\"a\",\"model_name_or_path\":\"m\",\"model_patch\":\"diff --git a/x b/x\\n\"}\n"
+        );
+        assert_eq!(
+            pred("b", "").to_line(),
+            "{\"instance_id\":\"b\",\"model_name_or_path\":\"m\",\"model_patch\":\"\"}\n"
+        );
+    }
+
+    #[test]
+    fn append_then_reopen_finds_the_finished_set() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("sub/preds.jsonl");
+        let (mut w, report) = PredictionsWriter::open(&path).unwrap();
+        assert_eq!(report.lines, 0);
+        w.append(&pred("a", "p\n")).unwrap();
+        w.append(&pred("b", "")).unwrap();
+        assert!(w.finished().contains("a"));
+        // A second writer on the same file is refused while the first lives.
+        assert!(matches!(
+            PredictionsWriter::open(&path),
+            Err(PredictionsError::Locked(_))
+        ));
+        drop(w);
+        let (w, report) = PredictionsWriter::open(&path).unwrap();
+        assert_eq!(report.lines, 2);
+        assert!(report.torn.is_none());
+        assert_eq!(w.finished().len(), 2);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_and_truncated_before_appending() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("preds.jsonl");
+        let good = pred("a", "p\n").to_line();
+        let torn = &pred("b", "q\n").to_line()[..20];
+        std::fs::write(&path, format!("{good}{torn}")).unwrap();
+        let read = read_predictions(&path).unwrap();
+        assert_eq!(read.finished(), HashSet::from(["a".to_string()]));
+        assert_eq!(read.torn.as_ref().unwrap().bytes, 20);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().len(),
+            good.len() + 20,
+            "reading changes nothing"
+        );
+
+        let (mut w, report) = PredictionsWriter::open(&path).unwrap();
+        let t = report.torn.unwrap();
+        assert_eq!(
+            (t.offset, t.bytes, t.complete_json),
+            (good.len() as u64, 20, false)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            good,
+            "torn line truncated away"
+        );
+        w.append(&pred("b", "q\n")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, format!("{good}{}", pred("b", "q\n").to_line()));
+    }
+
+    #[test]
+    fn a_whole_last_line_without_newline_is_completed() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("preds.jsonl");
+        let line = pred("a", "p\n").to_line();
+        std::fs::write(&path, line.trim_end()).unwrap();
+        let (w, report) = PredictionsWriter::open(&path).unwrap();
+        assert!(report.torn.unwrap().complete_json);
+        assert!(w.finished().contains("a"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), line);
+    }
+
+    #[test]
+    fn a_corrupt_middle_line_is_an_error_naming_it() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("preds.jsonl");
+        std::fs::write(
+            &path,
+            format!(
+                "{}garbage\n{}",
+                pred("a", "").to_line(),
+                pred("b", "").to_line()
+            ),
+        )
+        .unwrap();
+        let err = PredictionsWriter::open(&path).unwrap_err();
+        assert!(
+            matches!(err, PredictionsError::Corrupt { line: 2, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("line 2"));
+    }
+
+    #[test]
+    fn remove_rewrites_without_those_ids() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("preds.jsonl");
+        let (mut w, _) = PredictionsWriter::open(&path).unwrap();
+        for id in ["a", "b", "c"] {
+            w.append(&pred(id, "")).unwrap();
+        }
+        let dropped = w.remove(&HashSet::from(["b".to_string()])).unwrap();
+        assert_eq!(dropped, 1);
+        assert!(!w.finished().contains("b"));
+        w.append(&pred("b", "new\n")).unwrap();
+        let read = read_predictions(&path).unwrap();
+        let ids: Vec<&str> = read
+            .lines
+            .iter()
+            .map(|(_, p)| p.instance_id.as_str())
+            .collect();
+        assert_eq!(ids, ["a", "c", "b"]);
+        assert_eq!(read.by_id()["b"].model_patch, "new\n");
+    }
+}

@@ -1,0 +1,232 @@
+//! `codeswarm report RUN_DIR`: gather a run directory's per-instance results and patches, and
+//! print them as a table (instance, status, seconds, tokens, patch lines) with totals. The HTML
+//! page is [`super::html`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::manifest::Manifest;
+use super::predictions::read_predictions;
+use super::runner::{changed_lines, InstanceResult, InstanceStatus, PATCH_FILE, TRAJECTORY_FILE};
+
+/// Why a run directory could not be reported on.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{} is not a codeswarm run directory (no manifest.json and no instances/); pass the --run-dir of a `codeswarm batch` run (default: PREDICTIONS.run beside the predictions file)", path.display())]
+    NotARunDir { path: PathBuf },
+    #[error(transparent)]
+    Manifest(#[from] super::manifest::ManifestError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One instance of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportRow {
+    pub instance_id: String,
+    /// `result.json`, when the instance got that far.
+    pub result: Option<InstanceResult>,
+    /// The status word shown: the result's, or `recorded` (a prediction line without a
+    /// result.json) or `incomplete` (a directory without either).
+    pub status: String,
+    /// The patch the solver returned (`patch.diff`), else the recorded prediction's.
+    pub patch: String,
+    /// Whether the predictions file has a line for it.
+    pub in_predictions: bool,
+    /// `instances/<id>/trajectory.json`, when present.
+    pub trajectory: Option<PathBuf>,
+}
+
+impl ReportRow {
+    pub fn seconds(&self) -> Option<f64> {
+        self.result.as_ref().map(|r| r.seconds)
+    }
+
+    pub fn tokens(&self) -> Option<u64> {
+        self.result.as_ref().map(|r| r.tokens)
+    }
+
+    pub fn patch_lines(&self) -> usize {
+        changed_lines(&self.patch)
+    }
+}
+
+/// A run directory, read.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_dir: PathBuf,
+    pub manifest: Option<Manifest>,
+    pub rows: Vec<ReportRow>,
+}
+
+/// Totals over a report's rows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub instances: usize,
+    pub patched: usize,
+    pub no_patch: usize,
+    pub failed: usize,
+    pub other: usize,
+    pub seconds: f64,
+    pub tokens: u64,
+}
+
+impl RunReport {
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            instances: self.rows.len(),
+            ..Totals::default()
+        };
+        for row in &self.rows {
+            match row.result.as_ref().map(|r| r.status) {
+                Some(InstanceStatus::Patched) => t.patched += 1,
+                Some(InstanceStatus::NoPatch) => t.no_patch += 1,
+                Some(s) if s.is_failure() => t.failed += 1,
+                _ => t.other += 1,
+            }
+            t.seconds += row.seconds().unwrap_or(0.0);
+            t.tokens += row.tokens().unwrap_or(0);
+        }
+        t
+    }
+}
+
+/// Read `run_dir`: its manifest, `instances/*/`, and the predictions file the manifest names.
+pub fn load_run(run_dir: &Path) -> Result<RunReport, ReportError> {
+    let manifest = Manifest::load(run_dir)?;
+    let instances_dir = run_dir.join("instances");
+    if manifest.is_none() && !instances_dir.is_dir() {
+        return Err(ReportError::NotARunDir {
+            path: run_dir.to_path_buf(),
+        });
+    }
+    let predictions = match &manifest {
+        Some(m) => match read_predictions(&m.settings.predictions) {
+            Ok(read) => read.by_id(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the predictions file; reporting from the run directory only");
+                Default::default()
+            }
+        },
+        None => Default::default(),
+    };
+    let mut rows: BTreeMap<String, ReportRow> = BTreeMap::new();
+    if instances_dir.is_dir() {
+        let entries = std::fs::read_dir(&instances_dir).map_err(|source| ReportError::Io {
+            path: instances_dir.clone(),
+            source,
+        })?;
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            if !dir.is_dir() {
+                continue;
+            }
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let result = InstanceResult::load(&dir);
+            let patch = std::fs::read_to_string(dir.join(PATCH_FILE)).unwrap_or_default();
+            let trajectory = Some(dir.join(TRAJECTORY_FILE)).filter(|p| p.is_file());
+            let status = match &result {
+                Some(r) => r.status.as_str().to_string(),
+                None if predictions.contains_key(&id) => "recorded".into(),
+                None => "incomplete".into(),
+            };
+            rows.insert(
+                id.clone(),
+                ReportRow {
+                    in_predictions: predictions.contains_key(&id),
+                    instance_id: id,
+                    result,
+                    status,
+                    patch,
+                    trajectory,
+                },
+            );
+        }
+    }
+    for (id, p) in &predictions {
+        let row = rows.entry(id.clone()).or_insert_with(|| ReportRow {
+            instance_id: id.clone(),
+            result: None,
+            status: "recorded".into(),
+            patch: String::new(),
+            in_predictions: true,
+            trajectory: None,
+        });
+        if row.patch.is_empty() {
+            row.patch = p.model_patch.clone();
+        }
+    }
+    Ok(RunReport {
+        run_dir: run_dir.to_path_buf(),
+        manifest,
+        rows: rows.into_values().collect(),
+    })
+}
+
+/// The summary table, as printed by `codeswarm report`.
+pub fn render_table(report: &RunReport) -> String {
+    let headers = ["instance", "status", "seconds", "tokens", "patch lines"];
+    let cells: Vec<[String; 5]> = report
+        .rows
+        .iter()
+        .map(|r| {
+            [
+                r.instance_id.clone(),
+                r.status.clone(),
+                r.seconds().map_or("-".into(), |s| format!("{s:.1}")),
+                r.tokens().map_or("-".into(), |t| t.to_string()),
+                r.patch_lines().to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let fmt_row = |out: &mut String, row: &[String]| {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i < 2 {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    };
+    fmt_row(&mut out, &headers.map(String::from));
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    let _ = writeln!(out, "{}", rule.join("  "));
+    for row in &cells {
+        fmt_row(&mut out, row);
+    }
+    let t = report.totals();
+    let _ = writeln!(
+        out,
+        "{} instances: {} patched, {} without patch, {} failed{}; {:.1} s, {} tokens",
+        t.instances,
+        t.patched,
+        t.no_patch,
+        t.failed,
+        if t.other > 0 {
+            format!(", {} other", t.other)
+        } else {
+            String::new()
+        },
+        t.seconds,
+        t.tokens
+    );
+    out
+}

@@ -1,0 +1,978 @@
+//! The batch loop: solve each selected instance with a [`Solver`], record its artifacts and its
+//! prediction line, and keep going whatever happens to one instance.
+//!
+//! Per instance, under `RUN_DIR/instances/<instance_id>/` (each file written atomically):
+//! `trajectory.json`, `patch.diff` (what the solver returned), `log.txt` and `result.json`
+//! ([`InstanceResult`]: status, reason, seconds, tokens, patch lines). The prediction line is
+//! appended last: it is the commit point, so an instance counts as finished exactly when its
+//! line is complete, and a rerun skips finished instances (unless `--redo`, which first
+//! rewrites the predictions file without the selected instances' lines).
+//!
+//! Failure containment: a solver error, a panic (caught with `catch_unwind`) or the time limit
+//! turns into an empty `model_patch` with the reason in `result.json`; the batch goes on. Two
+//! things stop a batch: set-up errors (unreadable input, run directory in use, disk errors) and
+//! [`SolveError::Unavailable`] (the solver cannot work at all, e.g. the model is missing), which
+//! records nothing for the instance so a later run solves it.
+//!
+//! Time limit and Ctrl-C are cooperative: the [`CancelToken`] handed to the solver is cancelled
+//! at the deadline ([`CancelReason::TimeLimit`]) or on the first Ctrl-C
+//! ([`CancelReason::Interrupted`]); the solver is expected to poll it and return. A result that
+//! arrives after the deadline is a time-out (empty patch). After the first Ctrl-C no new
+//! instance is started; the instance in flight is recorded if it still returned a patch, and
+//! otherwise left unrecorded (status `interrupted` in its `result.json`, no prediction line) so
+//! that rerunning the same command solves it. A second Ctrl-C exits at once with code 130;
+//! like kill -9 at any moment, that loses at most the instance in flight (a torn last line is
+//! repaired on the next start).
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::instances::{load_instances, Filter, FilterError, Instance, InstancesError, SolverView};
+use super::lock::{LockError, TryLock};
+use super::manifest::{now_rfc3339, Manifest, ManifestError, Progress, RunSettings};
+use super::predictions::{read_predictions, Prediction, PredictionsError, PredictionsWriter};
+
+/// Why a cancel token was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// Ctrl-C.
+    Interrupted,
+    /// The per-instance time limit passed.
+    TimeLimit,
+}
+
+/// A cooperative cancellation flag shared with a solver. The first reason set wins.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicU8>);
+
+impl CancelToken {
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Cancel with `reason` (ignored when already cancelled).
+    pub fn cancel(&self, reason: CancelReason) {
+        let code = match reason {
+            CancelReason::Interrupted => 1,
+            CancelReason::TimeLimit => 2,
+        };
+        let _ = self
+            .0
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != 0
+    }
+
+    pub fn reason(&self) -> Option<CancelReason> {
+        match self.0.load(Ordering::SeqCst) {
+            1 => Some(CancelReason::Interrupted),
+            2 => Some(CancelReason::TimeLimit),
+            _ => None,
+        }
+    }
+}
+
+/// Ctrl-C state shared between a signal handler and the runner: how many interrupts arrived,
+/// and the token of the instance in flight (cancelled by the first interrupt).
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    count: Arc<AtomicU32>,
+    current: Arc<Mutex<Option<CancelToken>>>,
+}
+
+impl Interrupt {
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    /// Record one interrupt: stop taking instances and cancel the one in flight. Returns how
+    /// many interrupts have arrived.
+    pub fn trigger(&self) -> u32 {
+        let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Ok(current) = self.current.lock() {
+            if let Some(token) = current.as_ref() {
+                token.cancel(CancelReason::Interrupted);
+            }
+        }
+        n
+    }
+
+    /// Whether an interrupt has arrived.
+    pub fn requested(&self) -> bool {
+        self.count.load(Ordering::SeqCst) > 0
+    }
+
+    fn set_current(&self, token: Option<CancelToken>) {
+        if let Ok(mut current) = self.current.lock() {
+            if let Some(t) = &token {
+                if self.requested() {
+                    t.cancel(CancelReason::Interrupted);
+                }
+            }
+            *current = token;
+        }
+    }
+
+    /// Handle Ctrl-C (SIGINT) for the rest of the process: the first one calls
+    /// [`Interrupt::trigger`], the second exits at once with code 130.
+    pub fn install_ctrl_c_handler(&self) -> std::io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<()>>();
+        let this = self.clone();
+        std::thread::Builder::new()
+            .name("ctrl-c".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    // Register before reporting ready, so no early Ctrl-C is missed.
+                    let mut signal =
+                        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+                            Ok(s) => {
+                                let _ = ready_tx.send(Ok(()));
+                                s
+                            }
+                            Err(e) => {
+                                let _ = ready_tx.send(Err(e));
+                                return;
+                            }
+                        };
+                    while signal.recv().await.is_some() {
+                        if this.trigger() == 1 {
+                            eprintln!(
+                                "\ninterrupted: no new instance will start; the one in flight is being cancelled \
+                                 (press Ctrl-C again to exit at once)"
+                            );
+                        } else {
+                            eprintln!("\ninterrupted twice: exiting now; rerun the same command to resume");
+                            std::process::exit(130);
+                        }
+                    }
+                });
+            })?;
+        ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the Ctrl-C thread died")))
+    }
+}
+
+/// The directory of one instance's artifacts, `RUN_DIR/instances/<id>/`.
+#[derive(Debug, Clone)]
+pub struct InstanceDir {
+    root: PathBuf,
+}
+
+impl InstanceDir {
+    /// The directory (exists while the solver runs).
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// A scratch directory for worktrees and temporary files, created on demand and removed
+    /// when the instance is finished.
+    pub fn scratch(&self) -> std::io::Result<PathBuf> {
+        let dir = self.root.join("scratch");
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+}
+
+/// What a solver hands back for one instance.
+#[derive(Debug, Clone, Default)]
+pub struct SolveOutcome {
+    /// The unified diff against the base commit; `None` or empty when there is none.
+    pub patch: Option<String>,
+    /// Why there is no patch (or notes on the one there is).
+    pub reason: Option<String>,
+    /// Model tokens spent (prompt + generated).
+    pub tokens: u64,
+    /// The agents' steps, written to `trajectory.json`.
+    pub trajectory: Value,
+    /// Free-form log, written to `log.txt`.
+    pub log: String,
+}
+
+/// Why a solver returned no outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError {
+    /// The solver saw the cancel token and stopped.
+    #[error("cancelled")]
+    Cancelled,
+    /// This instance failed; the batch goes on.
+    #[error("{message}")]
+    Failed {
+        message: String,
+        tokens: u64,
+        trajectory: Value,
+        log: String,
+    },
+    /// The solver cannot work on any instance (model missing, pipeline not wired): the batch
+    /// stops as a set-up error and nothing is recorded for the instance.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl SolveError {
+    /// A failure with a message only.
+    pub fn failed(message: impl Into<String>) -> SolveError {
+        SolveError::Failed {
+            message: message.into(),
+            tokens: 0,
+            trajectory: Value::Null,
+            log: String::new(),
+        }
+    }
+}
+
+/// What the runner gives a solver besides the instance.
+#[derive(Debug)]
+pub struct SolveContext<'a> {
+    /// This instance's artifact directory (see [`InstanceDir::scratch`] for work space).
+    pub dir: &'a InstanceDir,
+    /// Poll it; return (e.g. [`SolveError::Cancelled`]) soon after it is cancelled.
+    pub cancel: &'a CancelToken,
+    /// When the time limit runs out (`None`: no limit).
+    pub deadline: Option<Instant>,
+}
+
+/// Something that turns an instance into a patch. It only ever sees a [`SolverView`].
+pub trait Solver {
+    fn solve(
+        &mut self,
+        instance: &SolverView,
+        ctx: &SolveContext<'_>,
+    ) -> Result<SolveOutcome, SolveError>;
+}
+
+/// How an instance ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceStatus {
+    /// A non-empty, well-formed patch.
+    Patched,
+    /// The solver finished without a patch.
+    NoPatch,
+    /// The solver returned an error (or an unusable patch).
+    Failed,
+    /// The solver panicked.
+    Panicked,
+    /// The time limit passed.
+    TimedOut,
+    /// Ctrl-C stopped it; not recorded in the predictions, solved again on rerun.
+    Interrupted,
+}
+
+impl InstanceStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InstanceStatus::Patched => "patched",
+            InstanceStatus::NoPatch => "no_patch",
+            InstanceStatus::Failed => "failed",
+            InstanceStatus::Panicked => "panicked",
+            InstanceStatus::TimedOut => "timed_out",
+            InstanceStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// Errors, panics and time-outs.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            InstanceStatus::Failed | InstanceStatus::Panicked | InstanceStatus::TimedOut
+        )
+    }
+}
+
+/// `RUN_DIR/instances/<id>/result.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceResult {
+    pub instance_id: String,
+    pub status: InstanceStatus,
+    pub reason: Option<String>,
+    pub seconds: f64,
+    pub tokens: u64,
+    /// Added plus removed lines of the recorded patch.
+    pub patch_lines: usize,
+    pub model: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+impl InstanceResult {
+    /// Read `dir/result.json`, if there is a readable one.
+    pub fn load(dir: &Path) -> Option<InstanceResult> {
+        let text = std::fs::read_to_string(dir.join(RESULT_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+pub const RESULT_FILE: &str = "result.json";
+pub const PATCH_FILE: &str = "patch.diff";
+pub const TRAJECTORY_FILE: &str = "trajectory.json";
+pub const LOG_FILE: &str = "log.txt";
+
+/// Added plus removed lines of a unified diff.
+pub fn changed_lines(patch: &str) -> usize {
+    patch
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') && !l.starts_with("+++"))
+                || (l.starts_with('-') && !l.starts_with("---"))
+        })
+        .count()
+}
+
+/// Why a batch could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Instances(#[from] InstancesError),
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error("{} holds no valid instance ({skipped} malformed entries skipped, see the warnings above); check the file's format", path.display())]
+    NoInstances { path: PathBuf, skipped: usize },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Predictions(#[from] PredictionsError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the solver cannot run (stopped at instance {instance_id}, nothing recorded for it): {message}")]
+    SolverUnavailable {
+        instance_id: String,
+        message: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BatchError + '_ {
+    move |source| BatchError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Everything a batch run needs besides the solver.
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    pub instances: PathBuf,
+    pub predictions: PathBuf,
+    /// Default: [`default_run_dir`] of the predictions file.
+    pub run_dir: Option<PathBuf>,
+    /// `model_name_or_path` in every prediction.
+    pub model_name: String,
+    pub filter: Filter,
+    /// Per-instance time limit (`None`: none).
+    pub time_limit: Option<Duration>,
+    pub repo_url_template: String,
+    /// Extra site-packages for the sandbox (recorded; the solver factory uses it).
+    pub site: Option<PathBuf>,
+    /// Solve the selected instances again even when they have a prediction, and accept
+    /// changed settings.
+    pub redo: bool,
+    /// Draw a progress bar (and per-instance lines when stderr is not a terminal).
+    pub show_progress: bool,
+}
+
+/// `preds.jsonl` → `preds.run/` beside it.
+pub fn default_run_dir(predictions: &Path) -> PathBuf {
+    let stem = predictions
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "predictions".into());
+    predictions.with_file_name(format!("{stem}.run"))
+}
+
+/// What a batch run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BatchSummary {
+    pub run_dir: PathBuf,
+    pub predictions: PathBuf,
+    /// Instances selected by the filters.
+    pub selected: usize,
+    /// Selected instances already finished before this run (skipped).
+    pub skipped_done: usize,
+    /// Instances solved and recorded by this run.
+    pub solved: usize,
+    pub patched: usize,
+    pub no_patch: usize,
+    /// Errors, panics, time-outs.
+    pub failed: usize,
+    /// True when Ctrl-C stopped the run before every selected instance was done.
+    pub interrupted: bool,
+    /// Selected instances still without a prediction.
+    pub remaining: usize,
+    pub tokens: u64,
+    pub seconds: f64,
+    /// Malformed input entries skipped.
+    pub input_problems: usize,
+    /// A torn last line was removed from the predictions file at start.
+    pub repaired_torn_line: bool,
+}
+
+impl std::fmt::Display for BatchSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} selected: {} solved now ({} patched, {} without patch, {} failed), {} already done, {} remaining",
+            self.selected, self.solved, self.patched, self.no_patch, self.failed, self.skipped_done, self.remaining
+        )?;
+        let tps = if self.seconds > 0.0 {
+            self.tokens as f64 / self.seconds
+        } else {
+            0.0
+        };
+        writeln!(
+            f,
+            "{} tokens in {:.1} s ({tps:.1} tokens/s)",
+            self.tokens, self.seconds
+        )?;
+        if self.input_problems > 0 {
+            writeln!(
+                f,
+                "{} malformed input entries skipped (see {})",
+                self.input_problems,
+                self.run_dir.join(INPUT_PROBLEMS_FILE).display()
+            )?;
+        }
+        if self.repaired_torn_line {
+            writeln!(f, "a torn last line of the predictions file was repaired")?;
+        }
+        write!(
+            f,
+            "predictions: {}\nrun directory: {}",
+            self.predictions.display(),
+            self.run_dir.display()
+        )?;
+        if self.interrupted {
+            write!(f, "\ninterrupted: rerun the same command to resume")?;
+        }
+        Ok(())
+    }
+}
+
+/// Skipped input entries of the latest invocation.
+pub const INPUT_PROBLEMS_FILE: &str = "input-problems.json";
+
+/// Run the batch described by `config` with `solver`; `interrupt` is the Ctrl-C state (see
+/// [`Interrupt::install_ctrl_c_handler`]).
+pub fn run_batch(
+    config: &BatchConfig,
+    solver: &mut dyn Solver,
+    interrupt: &Interrupt,
+) -> Result<BatchSummary, BatchError> {
+    let started = Instant::now();
+    let set = load_instances(&config.instances)?;
+    set.warn_problems();
+    if set.instances.is_empty() {
+        return Err(BatchError::NoInstances {
+            path: config.instances.clone(),
+            skipped: set.problems.len(),
+        });
+    }
+    let selected: Vec<&Instance> = config.filter.apply(&set)?;
+
+    let predictions_path =
+        std::path::absolute(&config.predictions).map_err(io_err(&config.predictions))?;
+    let run_dir = match &config.run_dir {
+        Some(d) => d.clone(),
+        None => default_run_dir(&predictions_path),
+    };
+    std::fs::create_dir_all(run_dir.join("instances")).map_err(io_err(&run_dir))?;
+    let _run_lock = TryLock::acquire(
+        &run_dir.join(".lock"),
+        &format!("run directory {}", run_dir.display()),
+    )?;
+
+    let settings = RunSettings {
+        model: config.model_name.clone(),
+        instances_file: std::path::absolute(&config.instances)
+            .map_err(io_err(&config.instances))?,
+        instances_sha256: set.sha256.clone(),
+        predictions: predictions_path.clone(),
+        filter: config.filter.clone(),
+        time_limit_s: config.time_limit.map(|d| d.as_secs()),
+        repo_url_template: config.repo_url_template.clone(),
+        site: config.site.clone(),
+        codeswarm_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let mut manifest = match Manifest::load(&run_dir)? {
+        Some(old) => old.resume(settings, config.redo, &run_dir)?,
+        None => Manifest::new(settings),
+    };
+    manifest.invocations += 1;
+
+    let problems_path = run_dir.join(INPUT_PROBLEMS_FILE);
+    let problems_json = serde_json::to_string_pretty(&set.problems).expect("problems serialize");
+    crate::fsutil::write_atomic(&problems_path, problems_json.as_bytes())
+        .map_err(io_err(&problems_path))?;
+
+    let (mut writer, open_report) = PredictionsWriter::open(&predictions_path)?;
+    let selected_ids: HashSet<String> = selected.iter().map(|i| i.id().to_string()).collect();
+    if config.redo {
+        let dropped = writer.remove(&selected_ids)?;
+        if dropped > 0 {
+            tracing::info!(
+                dropped,
+                "--redo: removed the selected instances' earlier predictions"
+            );
+        }
+    }
+
+    // Progress counts over the selection, including what earlier runs finished.
+    let existing = read_predictions(&predictions_path)?.by_id();
+    let mut progress = Progress {
+        selected: selected.len(),
+        ..Progress::default()
+    };
+    for inst in &selected {
+        if let Some(p) = existing.get(inst.id()) {
+            count_done(
+                &mut progress,
+                &run_dir,
+                inst.id(),
+                !p.model_patch.trim().is_empty(),
+            );
+        }
+    }
+    progress.remaining = progress.selected - progress.done;
+    manifest.progress = progress.clone();
+    manifest.state = "running".into();
+    manifest.save(&run_dir)?;
+
+    let todo: Vec<&Instance> = selected
+        .iter()
+        .copied()
+        .filter(|i| !writer.finished().contains(i.id()))
+        .collect();
+    let mut summary = BatchSummary {
+        run_dir: run_dir.clone(),
+        predictions: predictions_path.clone(),
+        selected: selected.len(),
+        skipped_done: selected.len() - todo.len(),
+        input_problems: set.problems.len(),
+        repaired_torn_line: open_report.torn.as_ref().is_some_and(|t| !t.complete_json),
+        ..BatchSummary::default()
+    };
+    if summary.skipped_done > 0 {
+        tracing::info!(skipped = summary.skipped_done, "instances already in the predictions file are skipped (use --redo to solve them again)");
+    }
+
+    let bar = if config.show_progress {
+        crate::progress::items_bar(selected.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_position(summary.skipped_done as u64);
+    bar.reset_eta();
+    let mut solve_seconds = 0.0f64;
+    let mut tokens_now = 0u64;
+
+    for inst in &todo {
+        if interrupt.requested() {
+            summary.interrupted = true;
+            break;
+        }
+        bar.set_message(format!(
+            "patched {} · failed {} · {:.0} tok/s · {}",
+            summary.patched,
+            summary.failed,
+            if solve_seconds > 0.0 {
+                tokens_now as f64 / solve_seconds
+            } else {
+                0.0
+            },
+            inst.id()
+        ));
+        let record = match solve_one(inst, solver, &run_dir, config, interrupt) {
+            Ok(r) => r,
+            Err(OneError::Unavailable(message)) => {
+                bar.finish_and_clear();
+                manifest.state = "aborted".into();
+                manifest.save(&run_dir)?;
+                return Err(BatchError::SolverUnavailable {
+                    instance_id: inst.id().to_string(),
+                    message,
+                });
+            }
+            Err(OneError::Batch(e)) => {
+                bar.finish_and_clear();
+                manifest.state = "aborted".into();
+                let _ = manifest.save(&run_dir);
+                return Err(e);
+            }
+        };
+        solve_seconds += record.result.seconds;
+        tokens_now += record.result.tokens;
+        summary.tokens += record.result.tokens;
+        let status = record.result.status;
+        if status == InstanceStatus::Interrupted {
+            summary.interrupted = true;
+            line(
+                &bar,
+                config,
+                format!("{}: interrupted, not recorded", inst.id()),
+            );
+            break;
+        }
+        writer.append(&Prediction {
+            instance_id: inst.id().to_string(),
+            model_name_or_path: config.model_name.clone(),
+            model_patch: record.model_patch.clone(),
+        })?;
+        summary.solved += 1;
+        match status {
+            InstanceStatus::Patched => summary.patched += 1,
+            s if s.is_failure() => summary.failed += 1,
+            _ => summary.no_patch += 1,
+        }
+        count_done(
+            &mut manifest.progress,
+            &run_dir,
+            inst.id(),
+            status == InstanceStatus::Patched,
+        );
+        manifest.progress.remaining = manifest
+            .progress
+            .selected
+            .saturating_sub(manifest.progress.done);
+        manifest.save(&run_dir)?;
+        bar.inc(1);
+        line(
+            &bar,
+            config,
+            format!(
+                "[{}/{}] {}: {}{} ({:.1} s, {} tokens)",
+                manifest.progress.done,
+                selected.len(),
+                inst.id(),
+                status.as_str(),
+                record
+                    .result
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {}", first_line(r)))
+                    .unwrap_or_default(),
+                record.result.seconds,
+                record.result.tokens
+            ),
+        );
+    }
+    bar.finish_and_clear();
+    if interrupt.requested() && manifest.progress.remaining > 0 {
+        summary.interrupted = true;
+    }
+    summary.remaining = manifest.progress.remaining;
+    summary.seconds = started.elapsed().as_secs_f64();
+    manifest.state = if summary.interrupted {
+        "interrupted"
+    } else {
+        "completed"
+    }
+    .into();
+    manifest.save(&run_dir)?;
+    Ok(summary)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+fn line(bar: &indicatif::ProgressBar, config: &BatchConfig, text: String) {
+    tracing::info!("{text}");
+    if !config.show_progress {
+        return;
+    }
+    if bar.is_hidden() {
+        eprintln!("{text}");
+    } else {
+        bar.println(text);
+    }
+}
+
+fn count_done(progress: &mut Progress, run_dir: &Path, id: &str, patched: bool) {
+    progress.done += 1;
+    if patched {
+        progress.patched += 1;
+    } else {
+        progress.empty += 1;
+    }
+    if let Some(r) = InstanceResult::load(&run_dir.join("instances").join(id)) {
+        progress.tokens += r.tokens;
+        if r.status.is_failure() {
+            progress.failed += 1;
+        }
+    }
+}
+
+struct Record {
+    result: InstanceResult,
+    model_patch: String,
+}
+
+enum OneError {
+    Unavailable(String),
+    Batch(BatchError),
+}
+
+/// Cancels `token` at `deadline` unless dropped first.
+struct Watchdog {
+    stop: Option<mpsc::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(token: CancelToken, deadline: Option<Instant>) -> Watchdog {
+        let Some(deadline) = deadline else {
+            return Watchdog {
+                stop: None,
+                handle: None,
+            };
+        };
+        let (tx, rx) = mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("time-limit".into())
+            .spawn(move || {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(wait) {
+                    tracing::warn!("time limit reached; cancelling the instance");
+                    token.cancel(CancelReason::TimeLimit);
+                }
+            })
+            .ok();
+        Watchdog {
+            stop: Some(tx),
+            handle,
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".into()
+    }
+}
+
+fn solve_one(
+    inst: &Instance,
+    solver: &mut dyn Solver,
+    run_dir: &Path,
+    config: &BatchConfig,
+    interrupt: &Interrupt,
+) -> Result<Record, OneError> {
+    let root = run_dir.join("instances").join(inst.id());
+    let dir_err = |source: std::io::Error| {
+        OneError::Batch(BatchError::Io {
+            path: root.clone(),
+            source,
+        })
+    };
+    if root.exists() {
+        // Leftovers of an attempt that never got its prediction line.
+        std::fs::remove_dir_all(&root).map_err(dir_err)?;
+    }
+    std::fs::create_dir_all(&root).map_err(dir_err)?;
+    let dir = InstanceDir { root: root.clone() };
+
+    let token = CancelToken::new();
+    interrupt.set_current(Some(token.clone()));
+    let started_at = now_rfc3339();
+    let started = Instant::now();
+    let deadline = config.time_limit.map(|d| started + d);
+    let watchdog = Watchdog::start(token.clone(), deadline);
+    tracing::info!(instance = inst.id(), "solving");
+    let outcome = {
+        let ctx = SolveContext {
+            dir: &dir,
+            cancel: &token,
+            deadline,
+        };
+        // The solver sees the SolverView only.
+        let view: &SolverView = &inst.view;
+        catch_unwind(AssertUnwindSafe(|| solver.solve(view, &ctx)))
+    };
+    drop(watchdog);
+    interrupt.set_current(None);
+    let seconds = started.elapsed().as_secs_f64();
+    let over_time = deadline.is_some_and(|d| Instant::now() > d)
+        || token.reason() == Some(CancelReason::TimeLimit);
+    let interrupted = token.reason() == Some(CancelReason::Interrupted);
+    let limit_text = || {
+        format!(
+            "time limit of {} s exceeded",
+            config.time_limit.map(|d| d.as_secs()).unwrap_or(0)
+        )
+    };
+
+    let (status, reason, patch, tokens, trajectory, log): (
+        InstanceStatus,
+        Option<String>,
+        Option<String>,
+        u64,
+        Value,
+        String,
+    ) = match outcome {
+        Err(payload) => {
+            let msg = panic_message(payload.as_ref());
+            tracing::error!(instance = inst.id(), panic = %msg, "the solver panicked; going on with the next instance");
+            (
+                InstanceStatus::Panicked,
+                Some(format!("the solver panicked: {msg}")),
+                None,
+                0,
+                Value::Null,
+                String::new(),
+            )
+        }
+        Ok(Err(SolveError::Unavailable(message))) => {
+            let _ = std::fs::remove_dir_all(&root);
+            return Err(OneError::Unavailable(message));
+        }
+        Ok(Err(SolveError::Cancelled)) => {
+            if interrupted {
+                (
+                    InstanceStatus::Interrupted,
+                    Some("interrupted by Ctrl-C".into()),
+                    None,
+                    0,
+                    Value::Null,
+                    String::new(),
+                )
+            } else if over_time {
+                (
+                    InstanceStatus::TimedOut,
+                    Some(limit_text()),
+                    None,
+                    0,
+                    Value::Null,
+                    String::new(),
+                )
+            } else {
+                (
+                    InstanceStatus::Failed,
+                    Some("the solver stopped as cancelled, but nothing cancelled it".into()),
+                    None,
+                    0,
+                    Value::Null,
+                    String::new(),
+                )
+            }
+        }
+        Ok(Err(SolveError::Failed {
+            message,
+            tokens,
+            trajectory,
+            log,
+        })) => {
+            let status = if interrupted {
+                InstanceStatus::Interrupted
+            } else if over_time {
+                InstanceStatus::TimedOut
+            } else {
+                InstanceStatus::Failed
+            };
+            let reason = match status {
+                InstanceStatus::TimedOut => format!("{}: {message}", limit_text()),
+                InstanceStatus::Interrupted => format!("interrupted by Ctrl-C: {message}"),
+                _ => message,
+            };
+            (status, Some(reason), None, tokens, trajectory, log)
+        }
+        Ok(Ok(out)) => {
+            let patch = out.patch.filter(|p| !p.trim().is_empty());
+            let status = if over_time {
+                InstanceStatus::TimedOut
+            } else if patch.is_some() {
+                InstanceStatus::Patched
+            } else if interrupted {
+                InstanceStatus::Interrupted
+            } else {
+                InstanceStatus::NoPatch
+            };
+            let reason = match status {
+                InstanceStatus::TimedOut => Some(limit_text()),
+                InstanceStatus::NoPatch => Some(
+                    out.reason
+                        .unwrap_or_else(|| "the solver produced no patch".into()),
+                ),
+                InstanceStatus::Interrupted => Some("interrupted by Ctrl-C".into()),
+                _ => out.reason,
+            };
+            (status, reason, patch, out.tokens, out.trajectory, out.log)
+        }
+    };
+
+    // The patch recorded in the predictions: only a well-formed one from a patched instance.
+    let (status, reason, model_patch) = match (&status, &patch) {
+        (InstanceStatus::Patched, Some(p)) => match crate::repo::patch::parse_patch(p) {
+            Ok(_) => (status, reason, p.clone()),
+            Err(e) => (
+                InstanceStatus::Failed,
+                Some(format!("the solver's patch is not a usable diff: {e}")),
+                String::new(),
+            ),
+        },
+        _ => (status, reason, String::new()),
+    };
+
+    let write = |name: &str, bytes: &[u8]| -> Result<(), OneError> {
+        let path = root.join(name);
+        crate::fsutil::write_atomic(&path, bytes)
+            .map_err(|source| OneError::Batch(BatchError::Io { path, source }))
+    };
+    let trajectory_text =
+        serde_json::to_string_pretty(&trajectory).unwrap_or_else(|_| "null".into());
+    write(TRAJECTORY_FILE, trajectory_text.as_bytes())?;
+    write(PATCH_FILE, patch.as_deref().unwrap_or("").as_bytes())?;
+    write(LOG_FILE, log.as_bytes())?;
+    let result = InstanceResult {
+        instance_id: inst.id().to_string(),
+        status,
+        reason,
+        seconds,
+        tokens,
+        patch_lines: changed_lines(&model_patch),
+        model: config.model_name.clone(),
+        started_at,
+        finished_at: now_rfc3339(),
+    };
+    let result_text = serde_json::to_string_pretty(&result).expect("result serializes");
+    write(RESULT_FILE, result_text.as_bytes())?;
+    let scratch = root.join("scratch");
+    if scratch.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&scratch) {
+            tracing::warn!(dir = %scratch.display(), error = %e, "could not remove the scratch directory");
+        }
+    }
+    Ok(Record {
+        result,
+        model_patch,
+    })
+}
