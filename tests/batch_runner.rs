@@ -1,0 +1,314 @@
+//! The batch runner end to end on the fixture instance set: artifacts and predictions, failure
+//! containment (errors, panics, time limits), resume and --redo, the manifest's settings
+//! policy, malformed input, and the solver-unavailable stop.
+
+mod batch_common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use batch_common::{prediction_lines, FixtureSet, Mode, TestSolver};
+use codeswarm::batch::manifest::{Manifest, ManifestError};
+use codeswarm::batch::runner::{
+    run_batch, BatchError, InstanceResult, InstanceStatus, Interrupt, SolveContext, SolveError,
+    SolveOutcome, Solver,
+};
+use codeswarm::batch::SolverView;
+
+#[test]
+fn end_to_end_records_every_instance_and_contains_failures() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let ids = set.ids();
+    let (textkit, shopcart, statskit, configkit) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+    let mut solver = TestSolver::new(&set)
+        .with(shopcart, Mode::Error("the model ran out of ideas".into()))
+        .with(
+            statskit,
+            Mode::Panic("index out of range in the ranker".into()),
+        );
+    let config = set.config(out.path());
+    let summary = run_batch(&config, &mut solver, &Interrupt::new()).unwrap();
+    assert_eq!(
+        solver.calls, ids,
+        "every instance solved once, in file order"
+    );
+    assert_eq!(
+        (
+            summary.selected,
+            summary.solved,
+            summary.patched,
+            summary.failed,
+            summary.no_patch
+        ),
+        (4, 4, 2, 2, 0)
+    );
+    assert!(!summary.interrupted);
+    assert_eq!(summary.remaining, 0);
+
+    let lines = prediction_lines(&config.predictions);
+    let got: Vec<&str> = lines
+        .iter()
+        .map(|l| l["instance_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    for line in &lines {
+        let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 3, "{line}");
+        assert_eq!(line["model_name_or_path"], "codeswarm-test");
+    }
+    let patch_of = |id: &str| {
+        lines.iter().find(|l| l["instance_id"] == id).unwrap()["model_patch"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        patch_of(textkit).contains("+    return text[: width - len(suffix)] + suffix\n"),
+        "{}",
+        patch_of(textkit)
+    );
+    assert!(patch_of(configkit).starts_with("diff --git a/configkit/"));
+    assert_eq!(patch_of(shopcart), "");
+    assert_eq!(patch_of(statskit), "");
+
+    let run = out.path().join("run");
+    for id in &ids {
+        let dir = run.join("instances").join(id);
+        for f in ["trajectory.json", "patch.diff", "log.txt", "result.json"] {
+            assert!(dir.join(f).is_file(), "{id}/{f}");
+        }
+        assert!(!dir.join("scratch").exists(), "scratch removed for {id}");
+    }
+    let result = |id: &str| InstanceResult::load(&run.join("instances").join(id)).unwrap();
+    assert_eq!(result(textkit).status, InstanceStatus::Patched);
+    assert_eq!(result(textkit).tokens, 100);
+    assert!(result(textkit).patch_lines >= 2);
+    assert_eq!(result(shopcart).status, InstanceStatus::Failed);
+    assert_eq!(
+        result(shopcart).reason.as_deref(),
+        Some("the model ran out of ideas")
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("instances").join(shopcart).join("log.txt")).unwrap(),
+        "it went wrong\n"
+    );
+    assert_eq!(result(statskit).status, InstanceStatus::Panicked);
+    assert!(result(statskit)
+        .reason
+        .unwrap()
+        .contains("index out of range in the ranker"));
+    let trajectory: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("instances").join(textkit).join("trajectory.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(trajectory[0]["step"], "gold");
+
+    let m = Manifest::load(&run).unwrap().unwrap();
+    assert_eq!(m.state, "completed");
+    assert_eq!(
+        (
+            m.progress.selected,
+            m.progress.done,
+            m.progress.patched,
+            m.progress.empty,
+            m.progress.failed,
+            m.progress.remaining
+        ),
+        (4, 4, 2, 2, 2, 0)
+    );
+    assert_eq!(m.settings.instances_sha256.len(), 64);
+    assert_eq!(m.settings.time_limit_s, Some(60));
+
+    // Rerun: everything is finished, nothing is solved again.
+    let mut again = TestSolver::new(&set);
+    let summary = run_batch(&config, &mut again, &Interrupt::new()).unwrap();
+    assert!(again.calls.is_empty(), "{:?}", again.calls);
+    assert_eq!((summary.skipped_done, summary.solved), (4, 0));
+    assert_eq!(prediction_lines(&config.predictions).len(), 4);
+
+    // --redo of one instance: solved again, its line replaced, the others kept.
+    let mut redo = TestSolver::new(&set);
+    let mut cfg = config.clone();
+    cfg.redo = true;
+    cfg.filter.instance_ids = Some(vec![shopcart.clone()]);
+    let summary = run_batch(&cfg, &mut redo, &Interrupt::new()).unwrap();
+    assert_eq!(redo.calls, vec![shopcart.clone()]);
+    assert_eq!(summary.patched, 1);
+    let lines = prediction_lines(&config.predictions);
+    assert_eq!(lines.len(), 4);
+    let ids_now: HashSet<&str> = lines
+        .iter()
+        .map(|l| l["instance_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids_now.len(), 4, "one line per instance");
+    assert_eq!(lines[3]["instance_id"], shopcart.as_str());
+    assert!(lines[3]["model_patch"]
+        .as_str()
+        .unwrap()
+        .starts_with("diff --git a/shopcart/"));
+    assert_eq!(result(shopcart).status, InstanceStatus::Patched);
+}
+
+#[test]
+fn time_limit_cancels_the_instance_and_the_batch_goes_on() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let ids = set.ids();
+    let mut solver = TestSolver::new(&set)
+        .with(&ids[0], Mode::WaitForCancel)
+        .with(&ids[2], Mode::Empty);
+    let mut config = set.config(out.path());
+    config.time_limit = Some(Duration::from_millis(300));
+    config.filter.limit = Some(3);
+    let started = std::time::Instant::now();
+    let summary = run_batch(&config, &mut solver, &Interrupt::new()).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        (
+            summary.solved,
+            summary.failed,
+            summary.patched,
+            summary.no_patch
+        ),
+        (3, 1, 1, 1)
+    );
+    let r = InstanceResult::load(&out.path().join("run/instances").join(&ids[0])).unwrap();
+    assert_eq!(r.status, InstanceStatus::TimedOut);
+    assert!(r.reason.unwrap().contains("time limit"));
+    assert!(r.seconds >= 0.3 && r.seconds < 10.0, "{}", r.seconds);
+    let r = InstanceResult::load(&out.path().join("run/instances").join(&ids[2])).unwrap();
+    assert_eq!(r.status, InstanceStatus::NoPatch);
+    assert_eq!(r.reason.as_deref(), Some("no candidate edit passed review"));
+    let lines = prediction_lines(&config.predictions);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["model_patch"], "");
+}
+
+#[test]
+fn changed_identity_settings_need_redo_but_the_selection_may_grow() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let mut config = set.config(out.path());
+    config.filter.limit = Some(1);
+    run_batch(&config, &mut TestSolver::new(&set), &Interrupt::new()).unwrap();
+
+    // A larger --limit resumes: only the new instance is solved.
+    config.filter.limit = Some(2);
+    let mut solver = TestSolver::new(&set);
+    run_batch(&config, &mut solver, &Interrupt::new()).unwrap();
+    assert_eq!(solver.calls, vec![set.ids()[1].clone()]);
+
+    // Another model into the same run directory is refused, naming the change and --redo.
+    let mut other = config.clone();
+    other.model_name = "another-model".into();
+    let err = run_batch(&other, &mut TestSolver::new(&set), &Interrupt::new()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BatchError::Manifest(ManifestError::SettingsChanged { .. })
+        ),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("model: was codeswarm-test, now another-model") && msg.contains("--redo"),
+        "{msg}"
+    );
+    assert_eq!(
+        prediction_lines(&config.predictions).len(),
+        2,
+        "nothing touched"
+    );
+
+    other.redo = true;
+    let mut solver = TestSolver::new(&set);
+    run_batch(&other, &mut solver, &Interrupt::new()).unwrap();
+    assert_eq!(solver.calls.len(), 2);
+    let lines = prediction_lines(&config.predictions);
+    assert_eq!(lines.len(), 2);
+    assert!(lines
+        .iter()
+        .all(|l| l["model_name_or_path"] == "another-model"));
+    let m = Manifest::load(&out.path().join("run")).unwrap().unwrap();
+    assert_eq!(m.previous_settings.len(), 1);
+    assert_eq!(m.invocations, 3, "the refused invocation left no trace");
+}
+
+#[test]
+fn malformed_input_lines_are_reported_and_skipped() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&set.instances).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.insert(1, "{\"instance_id\": \"half".into());
+    lines.insert(
+        3,
+        "{\"instance_id\": \"no-repo\", \"base_commit\": \"abc\", \"problem_statement\": \"x\"}"
+            .into(),
+    );
+    std::fs::write(&set.instances, lines.join("\n")).unwrap();
+    let config = set.config(out.path());
+    let mut solver = TestSolver::new(&set);
+    let summary = run_batch(&config, &mut solver, &Interrupt::new()).unwrap();
+    assert_eq!(summary.input_problems, 2);
+    assert_eq!(solver.calls.len(), 4, "the valid instances all ran");
+    let problems: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("run/input-problems.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(problems[0]["location"]["line"], 2);
+    assert_eq!(problems[1]["location"]["line"], 4);
+    assert_eq!(problems[1]["instance_id"], "no-repo");
+    assert!(problems[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing field `repo`"));
+    assert!(summary
+        .to_string()
+        .contains("2 malformed input entries skipped"));
+}
+
+struct Unavailable;
+
+impl Solver for Unavailable {
+    fn solve(&mut self, _: &SolverView, _: &SolveContext<'_>) -> Result<SolveOutcome, SolveError> {
+        Err(SolveError::Unavailable("model file missing".into()))
+    }
+}
+
+#[test]
+fn an_unavailable_solver_stops_the_batch_without_recording() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let config = set.config(out.path());
+    let err = run_batch(&config, &mut Unavailable, &Interrupt::new()).unwrap_err();
+    assert!(matches!(err, BatchError::SolverUnavailable { .. }), "{err}");
+    assert!(err.to_string().contains("model file missing"));
+    assert_eq!(prediction_lines(&config.predictions).len(), 0);
+    let m = Manifest::load(&out.path().join("run")).unwrap().unwrap();
+    assert_eq!(m.state, "aborted");
+    // A working solver afterwards picks everything up.
+    let summary = run_batch(&config, &mut TestSolver::new(&set), &Interrupt::new()).unwrap();
+    assert_eq!(summary.solved, 4);
+}
+
+#[test]
+fn an_invalid_patch_is_recorded_empty_with_the_reason() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let ids = set.ids();
+    let mut solver = TestSolver::new(&set).with(
+        &ids[0],
+        Mode::Patch("I changed truncate() to fix it.".into()),
+    );
+    let mut config = set.config(out.path());
+    config.filter.limit = Some(1);
+    run_batch(&config, &mut solver, &Interrupt::new()).unwrap();
+    let lines = prediction_lines(&config.predictions);
+    assert_eq!(lines[0]["model_patch"], "");
+    let r = InstanceResult::load(&out.path().join("run/instances").join(&ids[0])).unwrap();
+    assert_eq!(r.status, InstanceStatus::Failed);
+    assert!(r.reason.unwrap().contains("not a usable diff"));
+}
