@@ -180,13 +180,22 @@ fn kill_9_mid_instance_then_a_torn_line_then_resume() {
 
 #[test]
 fn ctrl_c_cancels_the_instance_in_flight_and_exits_cleanly() {
+    stop_with_signal(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_like_ctrl_c() {
+    stop_with_signal(libc::SIGTERM);
+}
+
+fn stop_with_signal(signal: i32) {
     let set = FixtureSet::build();
     let out = tempfile::tempdir().unwrap();
     let ids = set.ids();
     let mut child = spawn_child(child_spec(&set, out.path(), "block", true));
     wait_for(&out.path().join(format!("solving-{}", ids[1])), &mut child);
     // SAFETY: signalling our own child by its pid.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
     let status = wait_exit(&mut child);
     assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
 

@@ -125,7 +125,8 @@ fn diff_html(patch: &str) -> String {
         } else {
             "ctx"
         };
-        let _ = write!(out, "<span class=\"{class}\">{}</span>", escape(line));
+        // The newline inside the block keeps copied text line by line without adding space.
+        let _ = write!(out, "<span class=\"{class}\">{}\n</span>", escape(line));
     }
     out.push_str("</pre>");
     out
@@ -308,9 +309,9 @@ mod tests {
         let html = diff_html(
             "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n+<b>new</b>\n ctx\n",
         );
-        assert!(html.contains("<span class=\"del\">-old</span>"));
-        assert!(html.contains("<span class=\"add\">+&lt;b&gt;new&lt;/b&gt;</span>"));
-        assert!(html.contains("<span class=\"hunk\">@@ -1 +1 @@</span>"));
-        assert!(html.contains("<span class=\"meta\">+++ b/x</span>"));
+        assert!(html.contains("<span class=\"del\">-old\n</span>"));
+        assert!(html.contains("<span class=\"add\">+&lt;b&gt;new&lt;/b&gt;\n</span>"));
+        assert!(html.contains("<span class=\"hunk\">@@ -1 +1 @@\n</span>"));
+        assert!(html.contains("<span class=\"meta\">+++ b/x\n</span>"));
     }
 }

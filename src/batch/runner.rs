@@ -17,10 +17,12 @@
 //! Time limit and Ctrl-C are cooperative: the [`CancelToken`] handed to the solver is cancelled
 //! at the deadline ([`CancelReason::TimeLimit`]) or on the first Ctrl-C
 //! ([`CancelReason::Interrupted`]); the solver is expected to poll it and return. A result that
-//! arrives after the deadline is a time-out (empty patch). After the first Ctrl-C no new
+//! arrives after the deadline is a time-out (empty patch). A solver that never looks at the
+//! token holds the batch up: model calls and sandbox runs are expected to honour it. After the first Ctrl-C no new
 //! instance is started; the instance in flight is recorded if it still returned a patch, and
 //! otherwise left unrecorded (status `interrupted` in its `result.json`, no prediction line) so
-//! that rerunning the same command solves it. A second Ctrl-C exits at once with code 130;
+//! that rerunning the same command solves it. SIGTERM (sent by Kubernetes and Slurm before
+//! they stop a job) is handled like Ctrl-C. A second signal exits at once with code 130;
 //! like kill -9 at any moment, that loses at most the instance in flight (a torn last line is
 //! repaired on the next start).
 
@@ -123,38 +125,46 @@ impl Interrupt {
         }
     }
 
-    /// Handle Ctrl-C (SIGINT) for the rest of the process: the first one calls
-    /// [`Interrupt::trigger`], the second exits at once with code 130.
+    /// Handle Ctrl-C (SIGINT) and SIGTERM (what Kubernetes and Slurm send before stopping a
+    /// job) for the rest of the process: the first signal calls [`Interrupt::trigger`], the
+    /// second exits at once with code 130.
     pub fn install_ctrl_c_handler(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<()>>();
         let this = self.clone();
         std::thread::Builder::new()
-            .name("ctrl-c".into())
+            .name("interrupt".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    // Register before reporting ready, so no early Ctrl-C is missed.
-                    let mut signal =
-                        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
-                            Ok(s) => {
-                                let _ = ready_tx.send(Ok(()));
-                                s
-                            }
-                            Err(e) => {
-                                let _ = ready_tx.send(Err(e));
-                                return;
-                            }
+                    // Register before reporting ready, so no early signal is missed.
+                    let registered = signal(SignalKind::interrupt())
+                        .and_then(|int| Ok((int, signal(SignalKind::terminate())?)));
+                    let (mut int, mut term) = match registered {
+                        Ok(pair) => {
+                            let _ = ready_tx.send(Ok(()));
+                            pair
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    loop {
+                        let name = tokio::select! {
+                            s = int.recv() => s.map(|_| "Ctrl-C"),
+                            s = term.recv() => s.map(|_| "SIGTERM"),
                         };
-                    while signal.recv().await.is_some() {
+                        let Some(name) = name else { return };
                         if this.trigger() == 1 {
                             eprintln!(
-                                "\ninterrupted: no new instance will start; the one in flight is being cancelled \
+                                "\n{name}: no new instance will start; the one in flight is being cancelled \
                                  (press Ctrl-C again to exit at once)"
                             );
                         } else {
-                            eprintln!("\ninterrupted twice: exiting now; rerun the same command to resume");
+                            eprintln!("\n{name} again: exiting now; rerun the same command to resume");
                             std::process::exit(130);
                         }
                     }
@@ -162,7 +172,7 @@ impl Interrupt {
             })?;
         ready_rx
             .recv()
-            .unwrap_or_else(|_| Err(std::io::Error::other("the Ctrl-C thread died")))
+            .unwrap_or_else(|_| Err(std::io::Error::other("the signal thread died")))
     }
 }
 
