@@ -87,8 +87,12 @@ impl Solver for PipelineNotWired {
     }
 }
 
-/// `model_name_or_path` for the predictions: `codeswarm-<registry name or file stem>`.
+/// `model_name_or_path` for the predictions: `codeswarm-<registry name or file stem>`
+/// (`codeswarm-mock` with `--mock`).
 pub fn model_name(opts: &ModelOpts) -> String {
+    if opts.mock {
+        return "codeswarm-mock".into();
+    }
     let model = match &opts.model {
         Some(m) if m.ends_with(".gguf") || m.contains('/') => Path::new(m)
             .file_stem()
