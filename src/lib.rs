@@ -11,6 +11,7 @@
 //! - [`sandbox`]: CPython 3.12 on wasmtime + WASI, and pytest inside it.
 //! - [`cli`]: thin command-line shells over the library.
 
+pub mod bench;
 pub mod cli;
 pub mod fetch;
 pub mod paths;

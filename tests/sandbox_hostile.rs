@@ -487,6 +487,30 @@ fn creates_a_flood_of_files() {
 }
 
 #[test]
+fn nests_directories_deeply() {
+    let fx = fixture();
+    let o = hostile("deep_dirs.py", |j| j);
+    // Either the quota (4 KiB per directory) or the clock ends it; then the host removes the
+    // tree and carries on.
+    assert!(
+        matches!(o.status, Status::DiskQuotaExceeded | Status::Timeout),
+        "{:?}: {}",
+        o.status,
+        o.stderr_lossy()
+    );
+    assert!(
+        o.stdout_lossy().starts_with("depth "),
+        "{}",
+        o.stdout_lossy()
+    );
+    let next = fx
+        .sandbox
+        .run(&Job::python(["-c", "print('still here')"]))
+        .unwrap();
+    assert_eq!(next.stdout_lossy(), "still here\n");
+}
+
+#[test]
 fn grows_a_sparse_terabyte() {
     let o = hostile("sparse_file.py", |j| j);
     assert_eq!(o.status, Status::DiskQuotaExceeded, "{}", o.stderr_lossy());

@@ -65,6 +65,9 @@ pub struct SandboxOptions {
     pub fuel_metering: bool,
     /// Where the runtime lives; default `paths::runtime_dir()`.
     pub runtime_dir: Option<std::path::PathBuf>,
+    /// Where compiled modules are cached; default `cache/` under the runtime dir. (An empty
+    /// directory here measures a cold start.)
+    pub module_cache_dir: Option<std::path::PathBuf>,
 }
 
 struct Inner {
@@ -107,10 +110,14 @@ impl Sandbox {
         let paths = RuntimePaths::new(&dir, &req);
         runtime::ensure_wasm(&req, &paths, progress)?;
         progress.set_message("loading the Python runtime (compiling it the first time)".into());
+        let cache = options
+            .module_cache_dir
+            .clone()
+            .unwrap_or_else(|| paths.cache.clone());
         let rt = engine::Runtime::new(
             &paths.wasm,
             &req.runtime.sha256,
-            &paths.cache,
+            &cache,
             options.fuel_metering,
         )?;
         let env =

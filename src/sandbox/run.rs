@@ -133,8 +133,9 @@ fn classify(result: wasmtime::Result<()>, state: &GuestState) -> Status {
     base
 }
 
-/// Stack of the thread a guest runs on (wasm frames use at most wasmtime's 512 KiB default).
-const GUEST_THREAD_STACK: usize = 8 << 20;
+/// Stack of the thread a run happens on: wasm frames use at most wasmtime's 512 KiB default;
+/// the rest is for removing the run's dirs (the quota allows ~16k nested directories).
+const GUEST_THREAD_STACK: usize = 16 << 20;
 
 /// What the guest left behind, before the host looks at its files.
 struct Ran {
@@ -146,32 +147,39 @@ struct Ran {
 pub(crate) fn run(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, SandboxError> {
     job.validate().map_err(SandboxError::Job)?;
     if job.limits.fuel.is_some() && !rt.fuel {
-        return Err(SandboxError::Job("a fuel limit needs a sandbox opened with fuel metering (SandboxOptions::fuel_metering)".into()));
+        return Err(SandboxError::Job(
+            "a fuel limit needs a sandbox opened with fuel metering (SandboxOptions::fuel_metering)".into(),
+        ));
     }
-    let dirs = RunDirs::create(job)?;
-    let out = CappedPipe::new(job.limits.stdout_bytes);
-    let err = CappedPipe::new(job.limits.stderr_bytes);
-    // The guest runs on its own thread: wasmtime-wasi's synchronous calls block on a Tokio
-    // runtime, which must not happen on a thread that is already inside one (the caller may be
-    // async code), and a host-side panic is then an error for this run, not for the caller.
-    let ran = std::thread::scope(|scope| {
+    // Everything happens on a thread of our own: wasmtime-wasi's synchronous calls block on a
+    // Tokio runtime, which must not happen on a thread already inside one (the caller may be
+    // async code); removing a guest-made tree (possibly thousands of levels deep) recurses and
+    // gets a known, large stack; and a host-side panic is an error for this run only.
+    std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("sandbox-guest".into())
             .stack_size(GUEST_THREAD_STACK)
-            .spawn_scoped(scope, || execute(rt, env, job, &dirs, &out, &err))
+            .spawn_scoped(scope, || run_on_this_thread(rt, env, job))
             .map_err(|e| SandboxError::Setup(format!("cannot start the guest thread: {e}")))?
             .join()
             .map_err(|_| {
                 SandboxError::Setup("the guest thread panicked (a host-side bug)".into())
             })?
-    })?;
+    })
+}
 
+fn run_on_this_thread(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, SandboxError> {
+    let dirs = RunDirs::create(job)?;
+    let out = CappedPipe::new(job.limits.stdout_bytes);
+    let err = CappedPipe::new(job.limits.stderr_bytes);
+    let ran = execute(rt, env, job, &dirs, &out, &err)?;
     let (stdout, out_trunc, _) = out.take();
     let (stderr, err_trunc, _) = err.take();
     let (tests, junit_error) = match &job.junit_report {
         None => (Vec::new(), None),
         Some(rel) => read_report(&dirs.work.join(rel)),
     };
+    drop(dirs);
     Ok(Outcome {
         status: ran.status,
         stdout,
