@@ -85,11 +85,17 @@ impl Stats {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NativeReference {
+    /// The interpreter binary itself (not a launcher such as a pyenv shim).
     pub python: String,
     /// Where pytest came from: the host's own, or the sandbox's pinned files copied to a temp dir.
     pub pytest_from: String,
+    /// `python -c pass`.
     pub python_c_pass: Stats,
+    /// `python -m pytest`, bytecode cached (the best case for the host).
     pub pytest: Stats,
+    /// `python3 -m pytest` as a user types it: the command on PATH (a launcher, if that is what
+    /// it is) with the inherited environment (which may forbid writing bytecode).
+    pub pytest_as_invoked: Stats,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,8 +115,10 @@ pub struct SandboxBench {
     pub native: Option<NativeReference>,
     /// Why there is no native reference.
     pub native_error: Option<String>,
-    /// Sandbox pytest median / native pytest median.
+    /// Sandbox pytest median / native pytest median (bytecode cached, interpreter binary).
     pub pytest_ratio: Option<f64>,
+    /// Sandbox pytest median / `python3 -m pytest` as invoked.
+    pub pytest_ratio_as_invoked: Option<f64>,
 }
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
@@ -255,9 +263,30 @@ fn native(sb: &Sandbox, scratch: &Path, reps: u32) -> Result<NativeReference, St
     let mut pytest: Vec<String> = vec!["-m".into(), "pytest".into()];
     pytest.extend(pytest_args(&junit.display().to_string()));
     let pass = vec!["-c".to_string(), "pass".to_string()];
+    // A separate copy: bytecode the other runs wrote must not help this one.
+    let typed_path = match &pythonpath {
+        None => None,
+        Some(_) => {
+            let site = scratch.join("native-site-typed");
+            copy_sources(&sb.paths().site(), &site)
+                .map_err(|e| format!("copying pytest for the native run: {e}"))?;
+            Some(site)
+        }
+    };
+    let as_invoked = || {
+        let mut c = Command::new(crate::fetch::python_command());
+        c.args(&pytest)
+            .current_dir(&work)
+            .env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1");
+        if let Some(p) = &typed_path {
+            c.env("PYTHONPATH", p);
+        }
+        c
+    };
     Ok(NativeReference {
         python_c_pass: repeat_command(&|| make(&pass), reps)?,
         pytest: repeat_command(&|| make(&pytest), reps)?,
+        pytest_as_invoked: repeat_command(&as_invoked, reps)?,
         python: python.clone(),
         pytest_from: match &pythonpath {
             None => "host".into(),
@@ -335,6 +364,9 @@ pub fn bench_sandbox(
         Err(e) => (None, Some(e)),
     };
     let pytest_ratio = native.as_ref().map(|n| pytest.median_s / n.pytest.median_s);
+    let pytest_ratio_as_invoked = native
+        .as_ref()
+        .map(|n| pytest.median_s / n.pytest_as_invoked.median_s);
     Ok(SandboxBench {
         cold_open,
         warm_open,
@@ -345,6 +377,7 @@ pub fn bench_sandbox(
         native,
         native_error,
         pytest_ratio,
+        pytest_ratio_as_invoked,
     })
 }
 
@@ -370,13 +403,20 @@ impl SandboxBench {
         match (&self.native, &self.native_error) {
             (Some(n), _) => {
                 out += &format!("python3 -c pass (native):    {}\n", ms(&n.python_c_pass));
-                out += &format!("python3 -m pytest (native):  {}\n", ms(&n.pytest));
+                out += &format!("python -m pytest (native):   {}\n", ms(&n.pytest));
+                out += &format!(
+                    "python3 -m pytest as typed:  {}\n",
+                    ms(&n.pytest_as_invoked)
+                );
             }
             (None, Some(e)) => out += &format!("native reference unavailable: {e}\n"),
             (None, None) => {}
         }
         if let Some(r) = self.pytest_ratio {
             out += &format!("pytest sandbox/native:       {r:.2}x\n");
+        }
+        if let Some(r) = self.pytest_ratio_as_invoked {
+            out += &format!("pytest sandbox/as typed:     {r:.2}x\n");
         }
         out
     }

@@ -51,7 +51,6 @@ pub use job::{Job, Limits, Mount, JUNIT_REPORT, PYTEST_FLAGS};
 pub use junit::{TestCase, TestOutcome};
 pub use module_cache::ModuleSource;
 pub use outcome::{LimitsHit, Outcome, Status, Truncated};
-pub use output::CappedPipe;
 pub use requirements::Requirements;
 pub use runtime::RuntimePaths;
 

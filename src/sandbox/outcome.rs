@@ -36,6 +36,19 @@ impl Status {
     }
 }
 
+impl std::fmt::Display for Status {
+    /// `exited(N)`, `timeout`, `memory exceeded`, `disk quota exceeded`, `trap: ...`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Exited(c) => write!(f, "exited({c})"),
+            Status::Timeout => f.write_str("timeout"),
+            Status::MemoryExceeded => f.write_str("memory exceeded"),
+            Status::DiskQuotaExceeded => f.write_str("disk quota exceeded"),
+            Status::Trap(t) => write!(f, "trap: {t}"),
+        }
+    }
+}
+
 /// Which captured streams lost bytes to their cap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Truncated {
@@ -85,6 +98,30 @@ impl Outcome {
     pub fn stderr_lossy(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
+    /// The last `max_bytes` of stdout then stderr (lossy), cut at a line start where possible:
+    /// what a report shows of a run (pytest's summary and collection errors live at the end).
+    pub fn output_tail(&self, max_bytes: usize) -> String {
+        let mut text = self.stdout_lossy();
+        if !self.stderr.is_empty() {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&self.stderr_lossy());
+        }
+        if text.len() <= max_bytes {
+            return text;
+        }
+        let mut start = text.len() - max_bytes;
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        let tail = &text[start..];
+        match tail.find('\n') {
+            Some(nl) if nl + 1 < tail.len() => tail[nl + 1..].to_string(),
+            _ => tail.to_string(),
+        }
+    }
+
     /// The interpreter exited with status 0.
     pub fn success(&self) -> bool {
         self.status == Status::Exited(0)
@@ -136,5 +173,29 @@ mod tests {
             serde_json::to_value(Status::Timeout).unwrap(),
             serde_json::json!({"kind": "timeout"})
         );
+        assert_eq!(o.status.to_string(), "exited(1)");
+        assert_eq!(
+            Status::Trap("wasm trap: unreachable".into()).to_string(),
+            "trap: wasm trap: unreachable"
+        );
+    }
+
+    #[test]
+    fn output_tail_keeps_whole_lines_at_the_end() {
+        let o = Outcome {
+            status: Status::Exited(1),
+            stdout: b"line one\nline two\nsummary: 1 failed\n".to_vec(),
+            stderr: b"warning".to_vec(),
+            truncated: Truncated::default(),
+            limits_hit: LimitsHit::default(),
+            duration: Duration::ZERO,
+            tests: vec![],
+            junit_error: None,
+        };
+        assert_eq!(
+            o.output_tail(1000),
+            "line one\nline two\nsummary: 1 failed\nwarning"
+        );
+        assert_eq!(o.output_tail(30), "summary: 1 failed\nwarning");
     }
 }
