@@ -13,6 +13,7 @@
 //!   patches, and fixture repositories.
 //! - [`batch`]: SWE-bench batch runs: instances, shards, the predictions file, the resumable
 //!   runner over a solver, merging, reports and local evaluation.
+//! - [`sandbox`]: CPython 3.12 compiled to WebAssembly, run by wasmtime with WASI; pytest inside.
 //! - [`cli`]: thin command-line shells over the library.
 
 pub mod agents;
@@ -30,5 +31,6 @@ pub mod pipeline;
 pub mod progress;
 pub mod repo;
 pub mod report;
+pub mod sandbox;
 pub mod sandbox_runner;
 pub mod syntax;

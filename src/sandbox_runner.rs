@@ -1,20 +1,63 @@
-//! The bridge between the Coordinator's [`TestRunner`] seam and the WASI sandbox.
-//! (Until the sandbox lands, no runner is available and runs are reported as untested.)
+//! The bridge between the Coordinator's [`TestRunner`] seam and the WASI sandbox: pytest on the
+//! agents' files inside CPython-on-wasmtime, results read from the JUnit report.
 
-use crate::coordination::judge::{TestRun, TestRunner};
+use std::time::Duration;
 
-pub struct SandboxRunner;
+use crate::config::SandboxSettings;
+use crate::coordination::judge::{CaseOutcome, TestCase, TestRun, TestRunner};
+use crate::sandbox::{Job, Sandbox, Status, TestOutcome};
 
-impl TestRunner for SandboxRunner {
-    fn run_tests(
-        &self,
-        _files: &[(String, String)],
-        _test_files: &[String],
-    ) -> Result<TestRun, String> {
-        Err("sandbox not available".into())
+pub struct SandboxRunner {
+    pub sandbox: Sandbox,
+    pub timeout: Duration,
+    pub memory_bytes: u64,
+}
+
+impl SandboxRunner {
+    pub fn new(sandbox: Sandbox, settings: &SandboxSettings) -> Self {
+        Self { sandbox, timeout: Duration::from_secs(settings.timeout_seconds), memory_bytes: settings.memory_mb << 20 }
+    }
+
+    /// Open the sandbox (fetching and preparing the runtime on first use, with a progress bar).
+    pub fn open(settings: &SandboxSettings) -> Result<Self, crate::sandbox::SandboxError> {
+        let bar = crate::progress::bytes_bar();
+        let sandbox = Sandbox::open(&bar);
+        bar.finish_and_clear();
+        Ok(Self::new(sandbox?, settings))
     }
 }
 
-pub fn open(_quiet: bool) -> anyhow::Result<Option<SandboxRunner>> {
-    Ok(None)
+impl TestRunner for SandboxRunner {
+    fn run_tests(&self, files: &[(String, String)], test_files: &[String]) -> Result<TestRun, String> {
+        let mut args = vec!["-q".to_string()];
+        args.extend(test_files.iter().cloned());
+        let job = Job::pytest(files.iter().map(|(p, c)| (p.clone(), c.as_bytes().to_vec())), args).timeout(self.timeout).memory(self.memory_bytes);
+        let out = self.sandbox.run(&job).map_err(|e| e.to_string())?;
+        let cases = out
+            .tests
+            .iter()
+            .map(|t| TestCase {
+                id: t.node_id.clone(),
+                outcome: match t.outcome {
+                    TestOutcome::Passed => CaseOutcome::Passed,
+                    TestOutcome::Failed => CaseOutcome::Failed,
+                    TestOutcome::Error => CaseOutcome::Error,
+                    TestOutcome::Skipped => CaseOutcome::Skipped,
+                },
+                message: t.message.clone().unwrap_or_default(),
+                details: t.details.clone().unwrap_or_default(),
+            })
+            .collect();
+        Ok(TestRun {
+            label: String::new(),
+            status: out.status.to_string(),
+            exit_code: match out.status {
+                Status::Exited(c) => Some(c),
+                _ => None,
+            },
+            cases,
+            output_tail: out.output_tail(4000),
+            seconds: out.duration.as_secs_f64(),
+        })
+    }
 }

@@ -2,6 +2,7 @@
 //! reference measured in the same run (llama.cpp's own counters and its `llama-bench`).
 
 pub mod engine;
+pub mod sandbox;
 
 /// Peak resident set size of this process (`VmHWM`), in bytes, on Linux.
 pub fn peak_rss_bytes() -> Option<u64> {

@@ -11,6 +11,13 @@ use crate::bench::engine::{self, EngineBenchOptions};
 pub enum BenchCmd {
     /// Load time, pp/tg tokens/s, time to first token, peak RSS and KV reuse of the model.
     Engine(EngineArgs),
+    /// Sandbox cold and warm start, and pytest in the sandbox versus native python3 -m pytest.
+    Sandbox {
+        #[arg(long, default_value_t = 5)]
+        reps: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -49,6 +56,19 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&b)?);
             } else {
                 print!("{}", engine::describe(&b));
+            }
+            Ok(0)
+        }
+        BenchCmd::Sandbox { reps, json } => {
+            let options = crate::bench::sandbox::SandboxBenchOptions { reps: reps.max(1), cold: true };
+            let bar = crate::progress::spinner("benchmarking the sandbox");
+            let b = crate::bench::sandbox::bench_sandbox(&options, &());
+            bar.finish_and_clear();
+            let b = b?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                print!("{}", b.summary());
             }
             Ok(0)
         }

@@ -9,6 +9,7 @@ mod models;
 mod opts;
 pub mod report;
 mod run;
+pub mod sandbox;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +38,8 @@ pub enum Command {
     /// List, fetch and inspect models.
     #[command(subcommand)]
     Models(models::ModelsCmd),
+    /// Run `python ARGS` inside the WASI sandbox (`--setup` fetches and prepares the runtime).
+    Sandbox(sandbox::SandboxArgs),
     /// Speed and memory benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -74,6 +77,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Demo(a) => run::demo(a),
         Command::Models(c) => models::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Sandbox(a) => sandbox::run(a),
         Command::Batch(a) => batch::run(a),
         Command::MergePreds(a) => merge_preds::run(a),
         Command::Report(a) => report::run(a),

@@ -89,16 +89,8 @@ fn execute(
     }
     let prompts = opts.load_prompts()?;
     let mut manager = opts.manager(&config, json)?;
-    let runner = crate::sandbox_runner::open(json)?;
-    let outcome = pipeline::run_task(
-        task,
-        &mut manager,
-        &config,
-        &prompts,
-        runner
-            .as_ref()
-            .map(|r| r as &dyn crate::coordination::TestRunner),
-    )?;
+    let runner = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?;
+    let outcome = pipeline::run_task(task, &mut manager, &config, &prompts, Some(&runner))?;
     let written = pipeline::write_outputs(out, &outcome)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome.report)?);

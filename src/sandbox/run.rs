@@ -1,0 +1,284 @@
+//! One run: set up the run's dirs and WASI context (only the preopens of the layout, an empty
+//! environment plus the runtime's own variables, no sockets), a store with the job's limits,
+//! instantiate, call `_start`, and turn whatever happened into an [`Outcome`].
+
+use std::time::Instant;
+
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+use super::deadline::{DeadlineReached, GuestClock};
+use super::engine::{Runtime, TICK};
+use super::junit;
+use super::layout::{GUEST_DEV, GUEST_SITE, GUEST_STDLIB, GUEST_TMP, GUEST_WORK};
+use super::output::CappedPipe;
+use super::quota::DiskQuota;
+use super::state::{GuestState, MemoryLimiter};
+use super::workdir::RunDirs;
+use super::{Job, LimitsHit, Outcome, SandboxError, Status, Truncated};
+
+/// Host directories that make up the installed guest environment.
+#[derive(Debug, Clone)]
+pub(crate) struct GuestEnv {
+    pub site: std::path::PathBuf,
+    /// The embedded standard library's bytecode, unpacked (imports from a directory are
+    /// faster than the runtime's zipimport).
+    pub stdlib: std::path::PathBuf,
+    /// Mount both read-write (only while installing them).
+    pub writable: bool,
+}
+
+/// The variables the runtime itself needs, before the job's own.
+fn runtime_env(env: &GuestEnv, job: &Job) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    let job_path = job
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PYTHONPATH")
+        .map(|(_, v)| v.clone());
+    let path = match job_path {
+        Some(p) if !p.is_empty() => format!("{p}:{GUEST_STDLIB}:{GUEST_SITE}"),
+        _ => format!("{GUEST_STDLIB}:{GUEST_SITE}"),
+    };
+    vars.push(("PYTHONPATH".to_string(), path));
+    if !env.writable {
+        // Every run starts from fresh files, so bytecode written now would never be read again.
+        vars.push(("PYTHONDONTWRITEBYTECODE".to_string(), "1".to_string()));
+    }
+    vars.extend(job.env.iter().filter(|(k, _)| k != "PYTHONPATH").cloned());
+    vars
+}
+
+fn wasi_ctx(
+    dirs: &RunDirs,
+    env: &GuestEnv,
+    job: &Job,
+    out: &CappedPipe,
+    err: &CappedPipe,
+    base: Instant,
+) -> Result<WasiCtxBuilder, SandboxError> {
+    let mut b = WasiCtxBuilder::new();
+    b.arg("python").args(&job.args);
+    b.envs(&runtime_env(env, job));
+    b.stdout(out.clone()).stderr(err.clone());
+    b.allow_blocking_current_thread(true);
+    b.monotonic_clock(GuestClock { base });
+    b.allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    let pre = |b: &mut WasiCtxBuilder,
+               host: &std::path::Path,
+               guest: &str,
+               perms: FsPerms|
+     -> Result<(), SandboxError> {
+        b.preopened_dir(host, guest, perms)
+            .map(|_| ())
+            .map_err(|e| {
+                SandboxError::engine(format!("preopening {} as {guest}", host.display()), e)
+            })
+    };
+    pre(&mut b, &dirs.work, GUEST_WORK, FsPerms::ReadWrite)?;
+    pre(&mut b, &dirs.tmp, GUEST_TMP, FsPerms::ReadWrite)?;
+    pre(&mut b, &dirs.dev, GUEST_DEV, FsPerms::ReadWrite)?;
+    let perms = if env.writable {
+        FsPerms::ReadWrite
+    } else {
+        FsPerms::ReadOnly
+    };
+    pre(&mut b, &env.site, GUEST_SITE, perms)?;
+    pre(&mut b, &env.stdlib, GUEST_STDLIB, perms)?;
+    for m in &job.mounts {
+        pre(&mut b, &m.host, &m.guest, FsPerms::ReadOnly)?;
+    }
+    Ok(b)
+}
+
+/// Describe a failed `_start` for [`Status::Trap`].
+fn trap_text(e: &wasmtime::Error) -> String {
+    if let Some(t) = e.downcast_ref::<Trap>() {
+        return t.to_string();
+    }
+    e.root_cause().to_string()
+}
+
+fn classify(result: wasmtime::Result<()>, state: &GuestState) -> Status {
+    let base = match result {
+        Ok(()) => Status::Exited(0),
+        Err(e) => {
+            if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                Status::Exited(exit.0)
+            } else if state.timed_out
+                || e.downcast_ref::<DeadlineReached>().is_some()
+                || matches!(
+                    e.downcast_ref::<Trap>(),
+                    Some(Trap::Interrupt | Trap::OutOfFuel)
+                )
+            {
+                return Status::Timeout;
+            } else {
+                Status::Trap(trap_text(&e))
+            }
+        }
+    };
+    // A limit the guest hit and did not survive is the reason it failed.
+    if base != Status::Exited(0) {
+        if state.memory.hit {
+            return Status::MemoryExceeded;
+        }
+        if state.quota.hit {
+            return Status::DiskQuotaExceeded;
+        }
+    }
+    base
+}
+
+/// Stack of the thread a run happens on: wasm frames use at most wasmtime's 512 KiB default;
+/// the rest is for removing the run's dirs (the quota allows ~16k nested directories).
+const GUEST_THREAD_STACK: usize = 16 << 20;
+
+/// What the guest left behind, before the host looks at its files.
+struct Ran {
+    status: Status,
+    limits_hit: LimitsHit,
+    duration: std::time::Duration,
+}
+
+pub(crate) fn run(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, SandboxError> {
+    job.validate().map_err(SandboxError::Job)?;
+    if job.limits.fuel.is_some() && !rt.fuel {
+        return Err(SandboxError::Job(
+            "a fuel limit needs a sandbox opened with fuel metering (SandboxOptions::fuel_metering)".into(),
+        ));
+    }
+    // Everything happens on a thread of our own: wasmtime-wasi's synchronous calls block on a
+    // Tokio runtime, which must not happen on a thread already inside one (the caller may be
+    // async code); removing a guest-made tree (possibly thousands of levels deep) recurses and
+    // gets a known, large stack; and a host-side panic is an error for this run only.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("sandbox-guest".into())
+            .stack_size(GUEST_THREAD_STACK)
+            .spawn_scoped(scope, || run_on_this_thread(rt, env, job))
+            .map_err(|e| SandboxError::Setup(format!("cannot start the guest thread: {e}")))?
+            .join()
+            .map_err(|_| {
+                SandboxError::Setup("the guest thread panicked (a host-side bug)".into())
+            })?
+    })
+}
+
+fn run_on_this_thread(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, SandboxError> {
+    let dirs = RunDirs::create(job)?;
+    let out = CappedPipe::new(job.limits.stdout_bytes);
+    let err = CappedPipe::new(job.limits.stderr_bytes);
+    let ran = execute(rt, env, job, &dirs, &out, &err)?;
+    let (stdout, out_trunc, _) = out.take();
+    let (stderr, err_trunc, _) = err.take();
+    let (tests, junit_error) = match &job.junit_report {
+        None => (Vec::new(), None),
+        Some(rel) => read_report(&dirs.work.join(rel)),
+    };
+    drop(dirs);
+    Ok(Outcome {
+        status: ran.status,
+        stdout,
+        stderr,
+        truncated: Truncated {
+            stdout: out_trunc,
+            stderr: err_trunc,
+        },
+        limits_hit: ran.limits_hit,
+        duration: ran.duration,
+        tests,
+        junit_error,
+    })
+}
+
+fn execute(
+    rt: &Runtime,
+    env: &GuestEnv,
+    job: &Job,
+    dirs: &RunDirs,
+    out: &CappedPipe,
+    err: &CappedPipe,
+) -> Result<Ran, SandboxError> {
+    let clock_base = Instant::now();
+    let mut builder = wasi_ctx(dirs, env, job, out, err, clock_base)?;
+    let state = GuestState {
+        wasi: builder.build_p1(),
+        memory: MemoryLimiter {
+            cap: usize::try_from(job.limits.memory_bytes).unwrap_or(usize::MAX),
+            hit: false,
+            peak: 0,
+        },
+        quota: DiskQuota::new(job.limits.disk_write_bytes),
+        clock_base,
+        deadline: clock_base + job.limits.timeout,
+        timed_out: false,
+    };
+    let mut store = Store::new(&rt.engine, state);
+    store.limiter(|s| &mut s.memory);
+    let ticks = u64::try_from(job.limits.timeout.as_nanos().div_ceil(TICK.as_nanos()))
+        .unwrap_or(u64::MAX / 2)
+        + 1;
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+    if rt.fuel {
+        store
+            .set_fuel(job.limits.fuel.unwrap_or(u64::MAX))
+            .map_err(|e| SandboxError::engine("setting fuel", e))?;
+    }
+
+    let started = Instant::now();
+    let result = rt.pre.instantiate(&mut store).and_then(|instance| {
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        start.call(&mut store, ())
+    });
+    let duration = started.elapsed();
+    let state = store.data();
+    let status = classify(result, state);
+    tracing::debug!(
+        ?status,
+        ms = duration.as_millis() as u64,
+        peak_memory = state.memory.peak,
+        disk_used = state.quota.used,
+        "sandbox run finished"
+    );
+    Ok(Ran {
+        status,
+        limits_hit: LimitsHit {
+            memory: state.memory.hit,
+            disk: state.quota.hit,
+        },
+        duration,
+    })
+}
+
+/// Read a guest-written report without following symlinks or reading unbounded data.
+fn read_report(path: &std::path::Path) -> (Vec<junit::TestCase>, Option<String>) {
+    use std::io::Read;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => return (Vec::new(), Some(format!("no JUnit report: {e}"))),
+    };
+    if !meta.is_file() {
+        return (
+            Vec::new(),
+            Some("the JUnit report is not a regular file".into()),
+        );
+    }
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(junit::XML_MAX as u64 + 1).read_to_end(&mut bytes));
+    if let Err(e) = read {
+        return (
+            Vec::new(),
+            Some(format!("cannot read the JUnit report: {e}")),
+        );
+    }
+    match junit::parse(&bytes) {
+        Ok(tests) => (tests, None),
+        Err(e) => (Vec::new(), Some(e)),
+    }
+}

@@ -1,0 +1,171 @@
+//! Installing what the sandbox runs on, under `paths::runtime_dir()`:
+//!
+//! - `python-3.12.0.wasm`: the CPython WASI runtime, fetched with pip and verified
+//!   (`fetch::ensure`);
+//! - `env-<fingerprint>/site/`: the pinned wheels, each sha256-checked, unpacked, and compiled
+//!   to `__pycache__/*.cpython-312.pyc` by the guest interpreter itself (the host's Python may be
+//!   another version);
+//! - `env-<fingerprint>/stdlib/`: the bytecode of the runtime's embedded standard-library zip,
+//!   unpacked by the guest (importing from a directory is faster than the guest's zipimport);
+//! - `cache/`: the compiled-module cache (see `module_cache`).
+//!
+//! An environment is built in a temporary directory beside its final name and renamed into place
+//! when complete, so it is never seen half-installed; an existing one is reused as is.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::io_err;
+use super::layout::{EMBEDDED_STDLIB_ZIP, GUEST_SITE, GUEST_STDLIB};
+use super::requirements::Requirements;
+use super::run::GuestEnv;
+use super::{Job, Limits, SandboxError, Status};
+use crate::fetch::{self, FetchError, Progress};
+
+/// Version of the environment's layout; part of its directory name, so a codeswarm that lays it
+/// out differently installs beside an older one instead of misreading it.
+const ENV_LAYOUT: &str = "v1";
+
+/// Where the runtime's files live.
+#[derive(Debug, Clone)]
+pub struct RuntimePaths {
+    pub dir: PathBuf,
+    pub wasm: PathBuf,
+    pub env: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl RuntimePaths {
+    pub fn new(dir: &Path, req: &Requirements) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            wasm: dir.join(&req.runtime.file),
+            env: dir.join(format!("env-{}-{ENV_LAYOUT}", req.fingerprint())),
+            cache: dir.join("cache"),
+        }
+    }
+    pub fn site(&self) -> PathBuf {
+        self.env.join("site")
+    }
+    pub fn stdlib(&self) -> PathBuf {
+        self.env.join("stdlib")
+    }
+}
+
+/// A pip/network failure means "offline": say how to set up instead of how pip failed.
+fn offline(e: FetchError) -> SandboxError {
+    match e {
+        FetchError::Pip { .. } | FetchError::NoPython(_) => {
+            SandboxError::RuntimeMissing { source: e }
+        }
+        other => SandboxError::Fetch(other),
+    }
+}
+
+/// Fetch and verify the runtime binary if it is not there yet.
+pub fn ensure_wasm(
+    req: &Requirements,
+    paths: &RuntimePaths,
+    progress: &dyn Progress,
+) -> Result<(), SandboxError> {
+    fetch::ensure(&req.runtime_spec(), &paths.wasm, progress).map_err(offline)?;
+    Ok(())
+}
+
+/// Download, verify and unpack the pinned wheels into `site`.
+fn install_wheels(
+    req: &Requirements,
+    site: &Path,
+    scratch: &Path,
+    progress: &dyn Progress,
+) -> Result<(), SandboxError> {
+    std::fs::create_dir_all(site).map_err(io_err(site))?;
+    for (i, w) in req.wheels.iter().enumerate() {
+        progress.set_message(format!(
+            "wheel {}/{}: pip download {}=={}",
+            i + 1,
+            req.wheels.len(),
+            w.name,
+            w.version
+        ));
+        let dl = scratch.join(format!("dl-{}", w.name));
+        std::fs::create_dir_all(&dl).map_err(io_err(&dl))?;
+        let wheel = fetch::pip_download(&w.name, &w.version, &dl).map_err(offline)?;
+        w.verify(&wheel)?;
+        fetch::unpack_wheel(&wheel, site)?;
+    }
+    Ok(())
+}
+
+/// Build the environment in a temporary directory and rename it into place. `compile` runs a
+/// job in the guest (the sandbox passes itself) to precompile bytecode.
+pub(crate) fn ensure_env(
+    req: &Requirements,
+    paths: &RuntimePaths,
+    progress: &dyn Progress,
+    compile: &dyn Fn(&GuestEnv, Job) -> Result<super::Outcome, SandboxError>,
+) -> Result<GuestEnv, SandboxError> {
+    let ready = GuestEnv {
+        site: paths.site(),
+        stdlib: paths.stdlib(),
+        writable: false,
+    };
+    if paths.site().is_dir() && paths.stdlib().is_dir() {
+        return Ok(ready);
+    }
+    std::fs::create_dir_all(&paths.dir).map_err(io_err(&paths.dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".env-partial-")
+        .tempdir_in(&paths.dir)
+        .map_err(io_err(&paths.dir))?;
+    let site = tmp.path().join("site");
+    let stdlib = tmp.path().join("stdlib");
+    std::fs::create_dir(&stdlib).map_err(io_err(&stdlib))?;
+    let scratch = tmp.path().join("scratch");
+    install_wheels(req, &site, &scratch, progress)?;
+    std::fs::remove_dir_all(&scratch).map_err(io_err(&scratch))?;
+
+    progress.set_message(
+        "unpacking the standard library and precompiling site-packages inside the sandbox".into(),
+    );
+    let building = GuestEnv {
+        site: site.clone(),
+        stdlib: stdlib.clone(),
+        writable: true,
+    };
+    let script = format!(
+        "import compileall, py_compile, sys, zipfile\n\
+         zipfile.ZipFile({EMBEDDED_STDLIB_ZIP:?}).extractall({GUEST_STDLIB:?})\n\
+         ok = compileall.compile_dir({GUEST_SITE:?}, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n\
+         sys.exit(0 if ok else 1)\n"
+    );
+    let job = Job::python(["-c".to_string(), script]).limits(Limits {
+        timeout: Duration::from_secs(600),
+        disk_write_bytes: 1 << 30,
+        ..Limits::default()
+    });
+    let outcome = compile(&building, job)?;
+    if outcome.status != Status::Exited(0) {
+        return Err(SandboxError::Setup(format!(
+            "precompiling bytecode in the sandbox ended with {:?}: {}",
+            outcome.status,
+            outcome.stderr_lossy().trim()
+        )));
+    }
+    let tmp = tmp.keep();
+    match std::fs::rename(&tmp, &paths.env) {
+        Ok(()) => {}
+        // Another process finished first: use theirs.
+        Err(_) if paths.stdlib().is_dir() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(SandboxError::Io {
+                path: paths.env.clone(),
+                source: e,
+            });
+        }
+    }
+    Ok(ready)
+}

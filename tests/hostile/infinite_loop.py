@@ -1,0 +1,4 @@
+# Spin forever.
+print("spinning", flush=True)
+while True:
+    pass
