@@ -29,7 +29,9 @@ impl SandboxRunner {
 
 impl TestRunner for SandboxRunner {
     fn run_tests(&self, files: &[(String, String)], test_files: &[String]) -> Result<TestRun, String> {
-        let mut args = vec!["-q".to_string()];
+        // Keep running the other files when one cannot even be collected: the task's examples
+        // still count when the model's test file is broken.
+        let mut args = vec!["-q".to_string(), "--continue-on-collection-errors".to_string()];
         args.extend(test_files.iter().cloned());
         let job = Job::pytest(files.iter().map(|(p, c)| (p.clone(), c.as_bytes().to_vec())), args).timeout(self.timeout).memory(self.memory_bytes);
         let out = self.sandbox.run(&job).map_err(|e| e.to_string())?;

@@ -23,5 +23,7 @@ pub fn generate(crew: &mut Crew<'_>, req: &CodeRequest<'_>) -> Result<PyReply, A
         "code_generator",
         context! { task => req.task, goal => req.goal, code => req.code.unwrap_or(""), feedback => req.feedback.unwrap_or("") },
     )?;
-    crew.ask_python(AgentRole::CodeGenerator, messages, "solution.py")
+    let mut reply = crew.ask_python(AgentRole::CodeGenerator, messages, "solution.py")?;
+    reply.clean(super::hygiene::clean_solution);
+    Ok(reply)
 }

@@ -5,6 +5,7 @@
 pub mod code_generator;
 pub mod debugger;
 pub mod extract;
+pub mod hygiene;
 pub mod prompts;
 pub mod reviewer;
 pub mod test_writer;
@@ -41,12 +42,23 @@ pub struct PyReply {
     pub problems: Vec<String>,
     /// The last raw reply.
     pub reply: String,
+    /// Top-level statements removed by [`hygiene`] (example usage, copies of the solution).
+    pub cleaned: Vec<String>,
 }
 
 impl PyReply {
     /// The code if it parses.
     pub fn valid_code(&self) -> Option<&str> {
         self.code.as_deref().filter(|_| self.valid)
+    }
+
+    /// Apply a hygiene pass to valid code.
+    pub fn clean(&mut self, f: impl Fn(&str) -> hygiene::Cleaned) {
+        if let (Some(code), true) = (self.code.as_mut(), self.valid) {
+            let c = f(code);
+            *code = c.source;
+            self.cleaned.extend(c.removed);
+        }
     }
 }
 
@@ -137,10 +149,12 @@ impl<'a> Crew<'a> {
             retries: 0,
             problems: vec![],
             reply: String::new(),
+            cleaned: vec![],
         };
         for attempt in 0..=retries {
             let g = self.chat(role, &messages)?;
             out.reply = g.text.clone();
+            let previous = (out.code.clone(), out.problems.last().cloned());
             let feedback = match extract::python_code(&g.text) {
                 None => {
                     out.problems.push("no Python code in the reply".into());
@@ -185,6 +199,11 @@ impl<'a> Crew<'a> {
                 }
             };
             if attempt == retries {
+                break;
+            }
+            // The same code or the same error twice: another round will not help.
+            if attempt > 0 && (previous.0.is_some() && previous.0 == out.code || previous.1.is_some() && previous.1 == out.problems.last().cloned()) {
+                out.problems.push("the same problem again; stopped retrying".into());
                 break;
             }
             out.retries += 1;

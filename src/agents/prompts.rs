@@ -14,6 +14,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("code_generator", include_str!("prompts/code_generator.md")),
     ("test_writer", include_str!("prompts/test_writer.md")),
     ("debugger", include_str!("prompts/debugger.md")),
+    ("debugger_tests", include_str!("prompts/debugger_tests.md")),
     ("reviewer", include_str!("prompts/reviewer.md")),
     ("syntax_retry", include_str!("prompts/syntax_retry.md")),
     ("no_code_retry", include_str!("prompts/no_code_retry.md")),

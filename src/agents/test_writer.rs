@@ -16,6 +16,8 @@ pub fn write(crew: &mut Crew<'_>, task: &str, code: &str) -> Result<PyReply, Age
     };
     let messages = crew.opening("test_writer", context! { task, signatures })?;
     let mut reply = crew.ask_python(AgentRole::TestWriter, messages, "test_solution.py")?;
+    let names = syntax::defined_names(code);
+    reply.clean(|t| super::hygiene::clean_tests(t, &names));
     if let Some(code) = reply.code.as_mut() {
         ensure_import(code);
     }
@@ -23,7 +25,7 @@ pub fn write(crew: &mut Crew<'_>, task: &str, code: &str) -> Result<PyReply, Age
 }
 
 /// Tests must import the solution; small models often forget the line.
-fn ensure_import(tests: &mut String) {
+pub fn ensure_import(tests: &mut String) {
     let imports_solution = tests.lines().any(|l| {
         let l = l.trim_start();
         l.starts_with("from solution import") || l.starts_with("import solution")

@@ -3,6 +3,7 @@
 
 pub mod batch;
 mod bench;
+mod eval;
 pub mod evaluate;
 pub mod merge_preds;
 mod models;
@@ -40,6 +41,9 @@ pub enum Command {
     Models(models::ModelsCmd),
     /// Run `python ARGS` inside the WASI sandbox (`--setup` fetches and prepares the runtime).
     Sandbox(sandbox::SandboxArgs),
+    /// Measure quality: HumanEval, single prompt vs pipeline, side by side.
+    #[command(subcommand)]
+    Eval(eval::EvalCmd),
     /// Speed and memory benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -77,6 +81,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Demo(a) => run::demo(a),
         Command::Models(c) => models::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Eval(c) => eval::run(c),
         Command::Sandbox(a) => sandbox::run(a),
         Command::Batch(a) => batch::run(a),
         Command::MergePreds(a) => merge_preds::run(a),

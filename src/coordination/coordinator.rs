@@ -19,6 +19,18 @@ use crate::models::AgentRole;
 use crate::report::{CallRecord, StepRecord, Totals};
 
 pub const SOLUTION_FILE: &str = "solution.py";
+
+struct DebugOutcome {
+    side: Side,
+    reply: crate::agents::PyReply,
+}
+
+/// Add an agent reply's retries, problems and clean-ups to the step record.
+fn absorb_reply(step: &mut StepRecord, reply: &crate::agents::PyReply) {
+    step.retries += reply.retries;
+    step.notes.extend(reply.problems.iter().map(|p| format!("retry: {p}")));
+    step.notes.extend(reply.cleaned.iter().map(|c| format!("removed top-level `{c}`")));
+}
 pub const TESTS_FILE: &str = "test_solution.py";
 
 /// How the run ended.
@@ -322,9 +334,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             );
             self.crew.candidate = 0;
             let reply = reply?;
-            step.retries += reply.retries;
-            step.notes
-                .extend(reply.problems.iter().map(|p| format!("retry: {p}")));
+            absorb_reply(step, &reply);
             match reply.valid_code() {
                 Some(code) if !self.candidates.iter().any(|c| c == code) => {
                     self.candidates.push(code.to_string())
@@ -364,9 +374,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             return Ok(());
         };
         let reply = test_writer::write(&mut self.crew, &self.task, &code)?;
-        step.retries += reply.retries;
-        step.notes
-            .extend(reply.problems.iter().map(|p| format!("retry: {p}")));
+        absorb_reply(step, &reply);
         match reply.valid_code() {
             Some(t) => {
                 if let Some(c) = self.current.as_mut() {
@@ -448,12 +456,11 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                     code: &cur.code,
                     tests: cur.tests.as_deref().unwrap_or(""),
                     failures: &findings,
-                    examples_pass: false,
-                    may_fix_tests: false,
+                    side: Side::Code,
                 },
             )?;
-            step.retries += d.reply.retries;
-            if let Some(code) = d.reply.valid_code() {
+            absorb_reply(step, &d);
+            if let Some(code) = d.valid_code() {
                 self.set_code(code.to_string());
                 self.changes.push(Change {
                     step: step.index,
@@ -467,6 +474,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         }
         let rounds = self.crew.config.limits.debug_rounds;
         let mut fixes = 0;
+        let mut tests_revised = false;
         loop {
             if self
                 .current
@@ -493,22 +501,19 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 step.verdict = format!("tests still fail after {fixes} fix(es): {}", run.summary());
                 return Ok(());
             }
+            // The task's own examples are ground truth: when they all pass and the written tests
+            // fail, the tests are the suspect, once; otherwise the code is.
             let (ep, et) = run.examples();
-            let examples_pass = et > 0 && ep == et;
+            let side = if et > 0 && ep == et && cur.tests.is_some() && !tests_revised { Side::Tests } else { Side::Code };
+            tests_revised |= side == Side::Tests;
             let report = run.failure_report(3000);
-            let d = debugger::revise(
+            let reply = debugger::revise(
                 &mut self.crew,
-                &DebugRequest {
-                    task: &self.task,
-                    code: &cur.code,
-                    tests: cur.tests.as_deref().unwrap_or(""),
-                    failures: &report,
-                    examples_pass,
-                    may_fix_tests: examples_pass && cur.tests.is_some(),
-                },
+                &DebugRequest { task: &self.task, code: &cur.code, tests: cur.tests.as_deref().unwrap_or(""), failures: &report, side },
             )?;
+            let d = DebugOutcome { side, reply };
             fixes += 1;
-            step.retries += d.reply.retries;
+            absorb_reply(step, &d.reply);
             let Some(new) = d.reply.valid_code().map(str::to_string) else {
                 step.notes.push(format!("fix {fixes}: no valid Python"));
                 continue;
@@ -597,7 +602,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                     feedback: Some(&findings),
                 },
             )?;
-            step.retries += reply.retries;
+            absorb_reply(step, &reply);
             let Some(code) = reply.valid_code().map(str::to_string) else {
                 step.notes
                     .push("revision after review: no valid Python; kept the previous code".into());

@@ -199,15 +199,105 @@ pub fn extract_examples(task: &str) -> Vec<Example> {
         }
         i += 1;
     }
-    let re = regex::Regex::new(r"(?m)(?:^|\s|`)(?:assert\s+)?([A-Za-z_][A-Za-z0-9_.]*\((?:[^()\n]|\([^()\n]*\))*\))\s*(?:==|->|=>|returns|should return|should be)\s*(.+?)\s*(?:`|$|[,;]\s|\.\s|\.$)").expect("static regex");
-    for cap in re.captures_iter(task) {
-        push(
-            &mut out,
-            cap[1].trim(),
-            cap[2].trim().trim_end_matches(['.', ',', ';']),
-        );
+    for (expr, value) in prose_examples(task) {
+        push(&mut out, &expr, &value);
     }
     out
+}
+
+/// `call(args) OP value` phrases in prose, where OP is `==`, `->`, `=>`, `returns`,
+/// `should return` or `should be`; the value runs to the end of the sentence or clause, with
+/// brackets balanced so `[1, 2]` stays whole.
+fn prose_examples(text: &str) -> Vec<(String, String)> {
+    let b = text.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        // The start of a dotted name not preceded by a name character.
+        if !(b[i].is_ascii_alphabetic() || b[i] == b'_') || (i > 0 && ident(b[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && ident(b[i]) {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'(' {
+            continue;
+        }
+        let Some(close) = balanced_end(b, i) else { continue };
+        let expr = &text[start..close];
+        let rest = &text[close..];
+        let trimmed = rest.trim_start();
+        let ops = ["==", "->", "=>", "should return", "returns", "should be"];
+        let Some(op) = ops.iter().find(|op| trimmed.starts_with(**op)) else {
+            i = start + 1;
+            continue;
+        };
+        let vstart = close + (rest.len() - trimmed.len()) + op.len();
+        let vtext = &text[vstart..];
+        let vtrim = vtext.trim_start();
+        let voff = vstart + (vtext.len() - vtrim.len());
+        let vend = value_end(text.as_bytes(), voff);
+        let value = text[voff..vend].trim().trim_end_matches(['.', ',', ';']).trim();
+        out.push((expr.to_string(), value.to_string()));
+        i = vend.max(start + 1);
+    }
+    out
+}
+
+/// Index just past the bracket that closes the one at `open`.
+fn balanced_end(b: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    for (j, &c) in b.iter().enumerate().skip(open) {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(j + 1);
+                    }
+                }
+                b'\n' => return None,
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
+/// End of a value: a newline, a backtick, or `,`/`;`/`.` followed by a space or the end, at
+/// bracket depth zero and outside quotes.
+fn value_end(b: &[u8], from: usize) -> usize {
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    let mut j = from;
+    while j < b.len() {
+        let c = b[j];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth -= 1,
+                b'\n' | b'`' => return j,
+                b',' | b';' | b'.' if depth <= 0 && (j + 1 >= b.len() || b[j + 1].is_ascii_whitespace()) => return j,
+                _ => {}
+            },
+        }
+        if depth < 0 {
+            return j;
+        }
+        j += 1;
+    }
+    j
 }
 
 fn push(out: &mut Vec<Example>, expr: &str, expected: &str) {
@@ -307,6 +397,13 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn clauses_separated_by_commas_each_count() {
+        let ex = extract_examples("Example: fizzbuzz(15) == 'FizzBuzz', fizzbuzz(7) == '7'. Also pair(1) -> [1, (2, 3)], done.");
+        let got: Vec<_> = ex.iter().map(|e| (e.expr.as_str(), e.expected.as_str())).collect();
+        assert_eq!(got, vec![("fizzbuzz(15)", "'FizzBuzz'"), ("fizzbuzz(7)", "'7'"), ("pair(1)", "[1, (2, 3)]")]);
     }
 
     #[test]

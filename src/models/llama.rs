@@ -20,6 +20,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
 use super::memory::{KvType, MemoryPlan};
+use super::stops::Stopper;
 use super::{Finish, GenRequest, Generation, Message, Model, ModelError};
 
 /// The process-wide llama.cpp backend (llama.cpp allows one initialisation per process).
@@ -172,11 +173,15 @@ fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-fn sampler_for(s: &super::Sampling) -> LlamaSampler {
-    if s.temperature <= 0.0 {
-        return LlamaSampler::greedy();
-    }
+fn sampler_for(s: &super::Sampling, n_vocab: i32) -> LlamaSampler {
     let mut chain = vec![];
+    if s.repeat_penalty > 0.0 && (s.repeat_penalty - 1.0).abs() > f32::EPSILON {
+        chain.push(LlamaSampler::penalties(n_vocab, 64, s.repeat_penalty, 0.0, 0.0));
+    }
+    if s.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+        return LlamaSampler::chain_simple(chain);
+    }
     if s.top_k > 0 {
         chain.push(LlamaSampler::top_k(s.top_k));
     }
@@ -249,45 +254,26 @@ impl Model for LlamaEngine {
 
                     let t1 = Instant::now();
                     let vocab = model.vocab();
-                    let mut sampler = sampler_for(sampling);
-                    let mut bytes: Vec<u8> = Vec::new();
+                    let mut sampler = sampler_for(sampling, model.n_vocab());
+                    let mut stopper = Stopper::new(&sampling.stop, sampling.stop_on_repetition);
                     let mut generated = 0u32;
                     let mut finish = Finish::Length;
                     let mut logits_idx = batch.n_tokens() - 1;
-                    let mut text_cut: Option<usize> = None;
+                    let mut cut: Option<usize> = None;
                     while (generated as usize) < vocab_max {
                         if cached.len() >= n_ctx {
                             finish = Finish::ContextFull;
                             break;
                         }
                         let token = sampler.sample(ctx, logits_idx);
-                        if vocab.is_eog(token) {
+                        if vocab.is_eog(token) && !sampling.ignore_eos {
                             finish = Finish::EndOfText;
                             break;
                         }
                         generated += 1;
-                        bytes.extend(vocab.token_to_piece(token, false, None));
-                        if !sampling.stop.is_empty() {
-                            let text = String::from_utf8_lossy(&bytes);
-                            if let Some(at) = sampling
-                                .stop
-                                .iter()
-                                .filter_map(|s| text.find(s.as_str()))
-                                .min()
-                            {
-                                text_cut = Some(at);
-                                finish = Finish::StopString;
-                                // The stop string's token is kept in the cache like any other.
-                                batch.clear();
-                                batch
-                                    .add(token, cached.len() as i32, &[0], true)
-                                    .map_err(|e| ModelError::Inference(e.to_string()))?;
-                                ctx.decode(&mut batch)
-                                    .map_err(|e| ModelError::Inference(format!("decode: {e}")))?;
-                                cached.push(token);
-                                break;
-                            }
-                        }
+                        let stop = stopper.push(&vocab.token_to_piece(token, false, None));
+                        // Every sampled token goes into the KV cache, so a following prompt that
+                        // contains this reply reuses it.
                         batch.clear();
                         batch
                             .add(token, cached.len() as i32, &[0], true)
@@ -296,11 +282,13 @@ impl Model for LlamaEngine {
                             .map_err(|e| ModelError::Inference(format!("decode: {e}")))?;
                         cached.push(token);
                         logits_idx = 0;
+                        if let Some((why, at)) = stop {
+                            finish = why;
+                            cut = Some(at);
+                            break;
+                        }
                     }
-                    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-                    if let Some(at) = text_cut {
-                        text.truncate(at);
-                    }
+                    let text = stopper.text(cut);
                     Ok(Generation {
                         text,
                         prompt_tokens: tokens.len() as u32,

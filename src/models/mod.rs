@@ -8,6 +8,7 @@ pub mod manager;
 pub mod memory;
 pub mod registry;
 pub mod scripted;
+pub mod stops;
 
 pub use manager::{ManagerSettings, ModelManager};
 pub use registry::{Registry, ResolvedModel};
@@ -127,6 +128,10 @@ pub struct Sampling {
     pub stop: Vec<String>,
     /// Keep generating past end-of-text tokens (benchmarks only).
     pub ignore_eos: bool,
+    /// Stop when the output repeats the same block of lines three times.
+    pub stop_on_repetition: bool,
+    /// llama.cpp's repetition penalty over the last 64 tokens (1.0 = off).
+    pub repeat_penalty: f32,
 }
 
 impl Default for Sampling {
@@ -139,6 +144,8 @@ impl Default for Sampling {
             max_tokens: 1024,
             stop: vec![],
             ignore_eos: false,
+            stop_on_repetition: true,
+            repeat_penalty: 1.0,
         }
     }
 }
@@ -163,6 +170,8 @@ pub enum Finish {
     Length,
     /// The context window is full.
     ContextFull,
+    /// The output started repeating the same block of lines (cut after the first copy).
+    Repetition,
 }
 
 /// The result of one generation, with the accounting the reports need.

@@ -1,0 +1,75 @@
+//! `codeswarm eval humaneval`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::opts::ModelOpts;
+use crate::eval::humaneval;
+use crate::eval::run::{self, Mode};
+use crate::sandbox_runner::SandboxRunner;
+
+#[derive(Subcommand, Debug)]
+pub enum EvalCmd {
+    /// HumanEval: one greedy prompt (single) vs the whole pipeline, checked in the sandbox.
+    Humaneval(HumanevalArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HumanevalArgs {
+    /// The first N problems.
+    #[arg(long, conflicts_with = "ids")]
+    pub limit: Option<usize>,
+    /// Problem ids (HumanEval/3 or 3), comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub ids: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Mode::Both)]
+    pub mode: Mode,
+    /// Candidates the pipeline generates and ranks by its own tests.
+    #[arg(long)]
+    pub samples: Option<u32>,
+    /// Write the full report (per-problem outcomes, code, timings) here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+pub fn run(cmd: EvalCmd) -> anyhow::Result<i32> {
+    let EvalCmd::Humaneval(a) = cmd;
+    let mut config = a.model.load_config()?;
+    if let Some(k) = a.samples {
+        config.limits.samples = k.max(1);
+    }
+    let prompts = a.model.load_prompts()?;
+    let bar = crate::progress::bytes_bar();
+    let problems = humaneval::select(humaneval::load(&bar)?, &a.ids, a.limit)?;
+    bar.finish_and_clear();
+    if let Some(p) = &a.report {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::fsutil::ensure_writable_dir(dir).map_err(anyhow::Error::msg)?;
+        }
+    }
+    let runner = SandboxRunner::open(&config.sandbox)?;
+    let mut manager = a.model.manager(&config, true)?;
+    let progress = crate::progress::items_bar(problems.len() as u64);
+    let (mut single_ok, mut pipe_ok) = (0, 0);
+    let report = run::run(&problems, a.mode, &mut manager, &config, &prompts, &runner, &mut |r| {
+        single_ok += r.single.as_ref().map(|x| x.passed as usize).unwrap_or(0);
+        pipe_ok += r.pipeline.as_ref().map(|x| x.passed as usize).unwrap_or(0);
+        progress.set_message(format!("{} | single {single_ok} | pipeline {pipe_ok}", r.task_id));
+        progress.inc(1);
+    });
+    progress.finish_and_clear();
+    if let Some(p) = &a.report {
+        crate::fsutil::write_atomic(p, &serde_json::to_vec_pretty(&report)?)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", run::describe(&report));
+    }
+    Ok(0)
+}

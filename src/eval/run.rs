@@ -1,0 +1,194 @@
+//! `codeswarm eval humaneval`: the same model prompted once (`single`) versus codeswarm's whole
+//! pipeline (`pipeline`), each completion checked with the problem's official test inside the
+//! sandbox. The pipeline sees only the prompt (signature, docstring, its examples) and the
+//! tests it writes itself, never the official test.
+
+use std::time::{Duration, Instant};
+
+use minijinja::context;
+use serde::Serialize;
+
+use super::humaneval::{self, Problem};
+use crate::agents::extract;
+use crate::agents::prompts::Prompts;
+use crate::config::Config;
+use crate::models::{AgentRole, GenRequest, Message, ModelManager};
+use crate::pipeline;
+use crate::sandbox::{Job, Sandbox, Status};
+use crate::sandbox_runner::SandboxRunner;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Single,
+    Pipeline,
+    Both,
+}
+
+/// One completion's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// The official test passed.
+    pub passed: bool,
+    /// How the official check ended (`exited(0)`, `timeout`, ...).
+    pub check: String,
+    pub check_output: String,
+    pub seconds: f64,
+    pub prompt_tokens: u64,
+    pub generated_tokens: u64,
+    pub model_calls: u32,
+    /// Pipeline only: its own verdict from its own tests (`passed`, `failed`, ...).
+    pub own_status: Option<String>,
+    pub error: Option<String>,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemResult {
+    pub task_id: String,
+    pub single: Option<Attempt>,
+    pub pipeline: Option<Attempt>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub problems: usize,
+    pub passed: usize,
+    pub pass_at_1: f64,
+    pub seconds_per_problem: f64,
+    pub tokens_per_problem: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub model: String,
+    pub samples: u32,
+    pub single: Option<Summary>,
+    pub pipeline: Option<Summary>,
+    pub problems: Vec<ProblemResult>,
+}
+
+/// What the pipeline is asked: the HumanEval prompt as a task.
+pub fn pipeline_task(p: &Problem) -> String {
+    format!("Complete the following Python function. Keep its name and signature.\n\n```python\n{}```", p.prompt)
+}
+
+/// Run the official test on `code` in the sandbox.
+pub fn check(sandbox: &Sandbox, p: &Problem, code: &str, timeout: Duration) -> (bool, String, String) {
+    let program = humaneval::check_program(p, &humaneval::complete_solution(p, code));
+    let job = Job::python(["check.py"]).file("check.py", program.into_bytes()).timeout(timeout);
+    match sandbox.run(&job) {
+        Ok(out) => (out.status == Status::Exited(0), out.status.to_string(), out.output_tail(800)),
+        Err(e) => (false, format!("sandbox error: {e}"), String::new()),
+    }
+}
+
+fn single(models: &mut ModelManager, config: &Config, prompts: &Prompts, sandbox: &Sandbox, p: &Problem, timeout: Duration) -> Attempt {
+    let start = Instant::now();
+    let result = (|| -> Result<(String, u64, u64), String> {
+        let messages = vec![
+            Message::system(prompts.render("system", context! {}).map_err(|e| e.to_string())?),
+            Message::user(prompts.render("single", context! { task => pipeline_task(p) }).map_err(|e| e.to_string())?),
+        ];
+        let sampling = config.sampling(AgentRole::Single);
+        let model = models.model_for(AgentRole::Single).map_err(|e| e.to_string())?;
+        let g = model.generate(&GenRequest { agent: AgentRole::Single, messages: &messages, sampling: &sampling }).map_err(|e| e.to_string())?;
+        Ok((extract::python_code(&g.text).unwrap_or_default(), g.evaluated_tokens as u64, g.generated_tokens as u64))
+    })();
+    match result {
+        Ok((code, prompt_tokens, generated_tokens)) => {
+            let (passed, check, check_output) = check(sandbox, p, &code, timeout);
+            Attempt { passed, check, check_output, seconds: start.elapsed().as_secs_f64(), prompt_tokens, generated_tokens, model_calls: 1, own_status: None, error: None, code }
+        }
+        Err(e) => failed(start, e),
+    }
+}
+
+fn failed(start: Instant, error: String) -> Attempt {
+    Attempt { passed: false, check: "not run".into(), check_output: String::new(), seconds: start.elapsed().as_secs_f64(), prompt_tokens: 0, generated_tokens: 0, model_calls: 0, own_status: None, error: Some(error), code: String::new() }
+}
+
+fn through_pipeline(models: &mut ModelManager, config: &Config, prompts: &Prompts, runner: &SandboxRunner, p: &Problem, timeout: Duration) -> Attempt {
+    let start = Instant::now();
+    match pipeline::run_task(&pipeline_task(p), models, config, prompts, Some(runner)) {
+        Ok(out) => {
+            let code = out.code.clone().unwrap_or_default();
+            let (passed, check, check_output) = check(&runner.sandbox, p, &code, timeout);
+            let t = &out.report.totals;
+            Attempt {
+                passed,
+                check,
+                check_output,
+                seconds: start.elapsed().as_secs_f64(),
+                prompt_tokens: t.evaluated_tokens,
+                generated_tokens: t.generated_tokens,
+                model_calls: t.calls,
+                own_status: Some(serde_json::to_value(out.report.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+                error: None,
+                code,
+            }
+        }
+        Err(e) => failed(start, e.to_string()),
+    }
+}
+
+fn summarize(results: &[ProblemResult], pick: impl Fn(&ProblemResult) -> Option<&Attempt>) -> Option<Summary> {
+    let attempts: Vec<&Attempt> = results.iter().filter_map(pick).collect();
+    if attempts.is_empty() {
+        return None;
+    }
+    let n = attempts.len();
+    let passed = attempts.iter().filter(|a| a.passed).count();
+    Some(Summary {
+        problems: n,
+        passed,
+        pass_at_1: passed as f64 / n as f64,
+        seconds_per_problem: attempts.iter().map(|a| a.seconds).sum::<f64>() / n as f64,
+        tokens_per_problem: attempts.iter().map(|a| (a.prompt_tokens + a.generated_tokens) as f64).sum::<f64>() / n as f64,
+    })
+}
+
+/// Evaluate `problems` in `mode`; `on_done` is called after each problem (progress).
+pub fn run(
+    problems: &[Problem],
+    mode: Mode,
+    models: &mut ModelManager,
+    config: &Config,
+    prompts: &Prompts,
+    runner: &SandboxRunner,
+    on_done: &mut dyn FnMut(&ProblemResult),
+) -> EvalReport {
+    let timeout = Duration::from_secs(config.sandbox.timeout_seconds);
+    let mut results = vec![];
+    for p in problems {
+        let single = matches!(mode, Mode::Single | Mode::Both).then(|| single(models, config, prompts, &runner.sandbox, p, timeout));
+        let pipeline = matches!(mode, Mode::Pipeline | Mode::Both).then(|| through_pipeline(models, config, prompts, runner, p, timeout));
+        let r = ProblemResult { task_id: p.task_id.clone(), single, pipeline };
+        on_done(&r);
+        results.push(r);
+    }
+    EvalReport {
+        model: models.model_arg(AgentRole::CodeGenerator),
+        samples: config.limits.samples,
+        single: summarize(&results, |r| r.single.as_ref()),
+        pipeline: summarize(&results, |r| r.pipeline.as_ref()),
+        problems: results,
+    }
+}
+
+/// The side-by-side table.
+pub fn describe(r: &EvalReport) -> String {
+    let mut s = format!("model: {} (samples: {})\n", r.model, r.samples);
+    s += &format!("{:<10} {:>8} {:>9} {:>12} {:>14}\n", "mode", "pass@1", "passed", "s/problem", "tokens/problem");
+    for (name, sum) in [("single", &r.single), ("pipeline", &r.pipeline)] {
+        if let Some(x) = sum {
+            s += &format!("{:<10} {:>7.1}% {:>4}/{:<4} {:>12.1} {:>14.0}\n", name, 100.0 * x.pass_at_1, x.passed, x.problems, x.seconds_per_problem, x.tokens_per_problem);
+        }
+    }
+    if r.single.is_some() && r.pipeline.is_some() {
+        let only_pipeline = r.problems.iter().filter(|p| p.pipeline.as_ref().map(|a| a.passed).unwrap_or(false) && !p.single.as_ref().map(|a| a.passed).unwrap_or(false)).count();
+        let only_single = r.problems.iter().filter(|p| p.single.as_ref().map(|a| a.passed).unwrap_or(false) && !p.pipeline.as_ref().map(|a| a.passed).unwrap_or(false)).count();
+        s += &format!("solved only by the pipeline: {only_pipeline}; only by the single prompt: {only_single}\n");
+    }
+    s
+}
