@@ -60,7 +60,19 @@ pub fn format_issues(file: &str, issues: &[SyntaxIssue]) -> String {
 }
 
 fn collect(node: Node<'_>, source: &str, out: &mut Vec<SyntaxIssue>) {
+    // tree-sitter accepts a compound statement whose block is empty (`def f():` at the end of
+    // the file); Python does not.
+    if node.kind() == "block" && node.named_child_count() == 0 {
+        out.push(issue(node, source, "expected an indented block".into()));
+        return;
+    }
     if !node.has_error() && !node.is_missing() {
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            if child.kind() == "block" || child.child_count() > 0 {
+                collect(child, source, out);
+            }
+        }
         return;
     }
     if node.is_missing() {
@@ -119,6 +131,14 @@ mod tests {
     }
 
     #[test]
+    fn empty_block_at_the_end_is_an_error() {
+        let issues = check_python("def test_b():\n");
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert!(issues[0].message.contains("indented block"));
+        assert!(check_python("class A:\n    def f(self):\n        pass\n").is_empty());
+    }
+
+    #[test]
     fn unbalanced_paren_is_reported() {
         let issues = check_python("x = (1, 2\ny = 3\n");
         assert!(!issues.is_empty(), "unclosed paren must be an error");
@@ -135,18 +155,15 @@ mod tests {
     }
 }
 
-/// The longest prefix of `source` that ends before a top-level statement, parses, and still
-/// contains `must_contain` (used to keep the complete part of a reply cut off mid-way).
+/// The longest prefix of `source`, cut at a line boundary, that parses and still contains
+/// `must_contain` (used to keep the complete part of a reply cut off mid-way: whole tests, or
+/// the complete assertions of a test).
 pub fn complete_prefix(source: &str, must_contain: &str) -> Option<String> {
     let lines: Vec<&str> = source.lines().collect();
     for cut in (1..lines.len()).rev() {
-        let l = lines[cut];
-        if l.is_empty()
-            || l.starts_with(' ')
-            || l.starts_with('\t')
-            || l.starts_with(')')
-            || l.starts_with(']')
-        {
+        let next = lines[cut].trim_start();
+        // Cutting before a continuation line would leave an open statement.
+        if next.is_empty() || next.starts_with(')') || next.starts_with(']') || next.starts_with('}') {
             continue;
         }
         let candidate = format!("{}\n", lines[..cut].join("\n").trim_end());
@@ -240,6 +257,8 @@ mod signature_tests {
             "from solution import *\n\ndef test_a():\n    assert f(1) == 1\n"
         );
         assert_eq!(complete_prefix("def test_a(:\n", "def test"), None);
+        let one_test = "def test_all():\n    assert f(1) == 1\n    assert f(2) == 2\n    assert f(3) == [3,\n";
+        assert_eq!(complete_prefix(one_test, "def test").unwrap(), "def test_all():\n    assert f(1) == 1\n    assert f(2) == 2\n");
     }
 
     #[test]

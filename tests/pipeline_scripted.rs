@@ -177,8 +177,9 @@ text = "Never."
     assert_eq!(r.plan_trace.source, "default");
     assert_eq!(r.plan_trace.rejected.len(), 2);
     assert!(r.steps[0].notes.iter().any(|n| n.contains("rejected plan")));
-    // Four attempts (one plus three retries), then the run ends without code, honestly.
-    assert_eq!(r.steps[1].retries, 3);
+    // The same problem twice in a row stops the retries early; the run ends without code, honestly.
+    assert_eq!(r.steps[1].retries, 1);
+    assert!(r.steps[1].notes.iter().any(|n| n.contains("stopped retrying")), "{:?}", r.steps[1].notes);
     assert_eq!(r.status, FinalStatus::NoCode);
     assert!(out.code.is_none());
     assert!(

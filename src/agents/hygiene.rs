@@ -122,7 +122,7 @@ mod tests {
     fn tests_lose_copies_of_the_solution_and_module_level_calls() {
         let src = "from solution import *\nimport pytest\n\ndef fizzbuzz(n):\n    return str(n)\n\ndef helper():\n    return 1\n\ndef test_a():\n    assert fizzbuzz(3) == 'Fizz'\n\ntest_a()\n";
         let c = clean_tests(src, &["fizzbuzz".to_string()]);
-        assert_eq!(c.source, "from solution import *\nimport pytest\n\ndef helper():\n    return 1\n\ndef test_a():\n    assert fizzbuzz(3) == 'Fizz'\n");
+        assert_eq!(c.source, "from solution import *\nimport pytest\n\n\ndef helper():\n    return 1\n\ndef test_a():\n    assert fizzbuzz(3) == 'Fizz'\n");
         assert_eq!(c.removed, vec!["def fizzbuzz(n):", "test_a()"]);
     }
 

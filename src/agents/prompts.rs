@@ -18,7 +18,6 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("reviewer", include_str!("prompts/reviewer.md")),
     ("syntax_retry", include_str!("prompts/syntax_retry.md")),
     ("no_code_retry", include_str!("prompts/no_code_retry.md")),
-    ("single", include_str!("prompts/single.md")),
 ];
 
 #[derive(Debug, thiserror::Error)]

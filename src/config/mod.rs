@@ -31,6 +31,7 @@ pub struct Limits {
     pub plan_retries: u32,
     pub max_subtasks: usize,
     pub samples: u32,
+    pub resample: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,7 +194,8 @@ mod tests {
         let c = Config::defaults();
         assert_eq!(c.limits.syntax_retries, 3);
         assert_eq!(c.sampling(AgentRole::Reviewer).max_tokens, 200);
-        assert_eq!(c.sampling(AgentRole::CodeGenerator).max_tokens, 1024);
+        assert_eq!(c.sampling(AgentRole::CodeGenerator).max_tokens, 768);
+        assert_eq!(c.sampling(AgentRole::Localizer).max_tokens, 1024);
         assert_eq!(c.sampling(AgentRole::CodeGenerator).temperature, 0.0);
         let cand = c.candidate_sampling(AgentRole::CodeGenerator, 2);
         assert!(cand.temperature > 0.0);

@@ -118,6 +118,7 @@ pub struct Coordinator<'a, 'r> {
     changes: Vec<Change>,
     reviews: Vec<Review>,
     findings: Option<String>,
+    single_generation_step: bool,
 }
 
 impl<'a, 'r> Coordinator<'a, 'r> {
@@ -136,6 +137,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             changes: vec![],
             reviews: vec![],
             findings: None,
+            single_generation_step: true,
         }
     }
 
@@ -162,6 +164,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         step.absorb(&self.crew.calls, mark);
         self.steps.push(step);
 
+        self.single_generation_step = plan.subtasks.iter().filter(|s| s.role == AgentRole::CodeGenerator).count() == 1;
         for (i, sub) in plan.subtasks.iter().enumerate() {
             let mark = self.crew.calls.len();
             let mut step = StepRecord {
@@ -196,10 +199,12 @@ impl<'a, 'r> Coordinator<'a, 'r> {
     }
 
     fn finish(mut self, plan: Plan, plan_trace: PlanTrace, start: Instant) -> RunOutcome {
+        // The best tested state wins; among equal scores the earliest (a later change that
+        // did not improve the tests is not trusted). Untested code only without a runner.
         let chosen = match (&self.best, &self.current) {
-            (Some(b), Some(c)) if b.score() > c.score() => Some(b.clone()),
-            (_, Some(c)) => Some(c.clone()),
-            (b, None) => b.clone(),
+            (Some(b), Some(c)) if c.run.is_some() && c.score() > b.score() => Some(c.clone()),
+            (Some(b), _) => Some(b.clone()),
+            (None, c) => c.clone(),
         };
         let (status, final_tests) = match &chosen {
             None => (FinalStatus::NoCode, "no valid solution".to_string()),
@@ -315,6 +320,9 @@ impl<'a, 'r> Coordinator<'a, 'r> {
 
     fn generate(&mut self, goal: &str, step: &mut StepRecord) -> Result<(), AgentError> {
         let first = self.current.is_none();
+        // A plan with one code_generator step restates the task as its goal; the first
+        // candidate is asked with the task alone (the same prompt as `eval --mode single`).
+        let goal = if first && self.single_generation_step { "" } else { goal };
         let samples = if first {
             self.crew.config.limits.samples.max(1)
         } else {
@@ -499,7 +507,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             }
             if fixes == rounds {
                 step.verdict = format!("tests still fail after {fixes} fix(es): {}", run.summary());
-                return Ok(());
+                return self.resample(step, &run);
             }
             // The task's own examples are ground truth: when they all pass and the written tests
             // fail, the tests are the suspect, once; otherwise the code is.
@@ -559,6 +567,43 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         }
     }
 
+    /// Fresh candidates (sampled, not greedy) when debugging did not make the tests pass and
+    /// the failure is not just the written tests disagreeing with passing task examples.
+    fn resample(&mut self, step: &mut StepRecord, last: &TestRun) -> Result<(), AgentError> {
+        let (ep, et) = last.examples();
+        if et > 0 && ep == et {
+            return Ok(());
+        }
+        let tests = self.current.as_ref().and_then(|c| c.tests.clone());
+        for k in 1..=self.crew.config.limits.resample {
+            self.crew.candidate = self.crew.config.limits.samples.max(1) + k - 1;
+            let reply = code_generator::generate(&mut self.crew, &CodeRequest { task: &self.task, goal: "", code: None, feedback: None });
+            self.crew.candidate = 0;
+            let reply = reply?;
+            absorb_reply(step, &reply);
+            let Some(code) = reply.valid_code().map(str::to_string) else { continue };
+            if self.candidates.contains(&code) {
+                step.notes.push(format!("resample {k}: duplicate of an earlier candidate"));
+                continue;
+            }
+            self.candidates.push(code.clone());
+            let run = self.run_tests(&code, tests.as_deref(), &format!("resample {k}"));
+            let passed = run.as_ref().map(TestRun::all_passed).unwrap_or(false);
+            step.notes.push(format!("resample {k}: {}", run.as_ref().map(TestRun::summary).unwrap_or_default()));
+            self.current = Some(State { code, tests: tests.clone(), run });
+            self.remember_best();
+            if passed {
+                step.verdict = format!("tests pass with resampled candidate {k}");
+                return Ok(());
+            }
+        }
+        // Continue from the best state found.
+        if let Some(b) = self.best.clone() {
+            self.current = Some(b);
+        }
+        Ok(())
+    }
+
     fn review(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
         let Some(cur) = self.current.clone() else {
             step.verdict = "skipped: no solution".into();
@@ -576,7 +621,9 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 .push("review had no VERDICT line; counted as approve".into());
         }
         let mut rounds = 0;
+        // A change request without reasons gives the CodeGenerator nothing to act on.
         while review.verdict == Verdict::RequestChanges
+            && !review.reasons.is_empty()
             && rounds < self.crew.config.limits.review_rounds
         {
             rounds += 1;

@@ -86,14 +86,17 @@ pub fn check(sandbox: &Sandbox, p: &Problem, code: &str, timeout: Duration) -> (
 fn single(models: &mut ModelManager, config: &Config, prompts: &Prompts, sandbox: &Sandbox, p: &Problem, timeout: Duration) -> Attempt {
     let start = Instant::now();
     let result = (|| -> Result<(String, u64, u64), String> {
+        // Exactly the CodeGenerator's first prompt and sampling: candidate 1 of the pipeline is
+        // this answer, so the difference between the modes is what the pipeline adds.
         let messages = vec![
             Message::system(prompts.render("system", context! {}).map_err(|e| e.to_string())?),
-            Message::user(prompts.render("single", context! { task => pipeline_task(p) }).map_err(|e| e.to_string())?),
+            Message::user(prompts.render("code_generator", context! { task => pipeline_task(p), goal => "", code => "", feedback => "" }).map_err(|e| e.to_string())?),
         ];
-        let sampling = config.sampling(AgentRole::Single);
-        let model = models.model_for(AgentRole::Single).map_err(|e| e.to_string())?;
-        let g = model.generate(&GenRequest { agent: AgentRole::Single, messages: &messages, sampling: &sampling }).map_err(|e| e.to_string())?;
-        Ok((extract::python_code(&g.text).unwrap_or_default(), g.evaluated_tokens as u64, g.generated_tokens as u64))
+        let sampling = config.sampling(AgentRole::CodeGenerator);
+        let model = models.model_for(AgentRole::CodeGenerator).map_err(|e| e.to_string())?;
+        let g = model.generate(&GenRequest { agent: AgentRole::CodeGenerator, messages: &messages, sampling: &sampling }).map_err(|e| e.to_string())?;
+        let code = extract::python_code(&g.text).map(|c| crate::agents::hygiene::clean_solution(&c).source).unwrap_or_default();
+        Ok((code, g.evaluated_tokens as u64, g.generated_tokens as u64))
     })();
     match result {
         Ok((code, prompt_tokens, generated_tokens)) => {
