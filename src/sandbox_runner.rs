@@ -15,7 +15,11 @@ pub struct SandboxRunner {
 
 impl SandboxRunner {
     pub fn new(sandbox: Sandbox, settings: &SandboxSettings) -> Self {
-        Self { sandbox, timeout: Duration::from_secs(settings.timeout_seconds), memory_bytes: settings.memory_mb << 20 }
+        Self {
+            sandbox,
+            timeout: Duration::from_secs(settings.timeout_seconds),
+            memory_bytes: settings.memory_mb << 20,
+        }
     }
 
     /// Open the sandbox (fetching and preparing the runtime on first use, with a progress bar).
@@ -28,12 +32,26 @@ impl SandboxRunner {
 }
 
 impl TestRunner for SandboxRunner {
-    fn run_tests(&self, files: &[(String, String)], test_files: &[String]) -> Result<TestRun, String> {
+    fn run_tests(
+        &self,
+        files: &[(String, String)],
+        test_files: &[String],
+    ) -> Result<TestRun, String> {
         // Keep running the other files when one cannot even be collected: the task's examples
         // still count when the model's test file is broken.
-        let mut args = vec!["-q".to_string(), "--continue-on-collection-errors".to_string()];
+        let mut args = vec![
+            "-q".to_string(),
+            "--continue-on-collection-errors".to_string(),
+        ];
         args.extend(test_files.iter().cloned());
-        let job = Job::pytest(files.iter().map(|(p, c)| (p.clone(), c.as_bytes().to_vec())), args).timeout(self.timeout).memory(self.memory_bytes);
+        let job = Job::pytest(
+            files
+                .iter()
+                .map(|(p, c)| (p.clone(), c.as_bytes().to_vec())),
+            args,
+        )
+        .timeout(self.timeout)
+        .memory(self.memory_bytes);
         let out = self.sandbox.run(&job).map_err(|e| e.to_string())?;
         let cases = out
             .tests

@@ -163,7 +163,11 @@ pub fn complete_prefix(source: &str, must_contain: &str) -> Option<String> {
     for cut in (1..lines.len()).rev() {
         let next = lines[cut].trim_start();
         // Cutting before a continuation line would leave an open statement.
-        if next.is_empty() || next.starts_with(')') || next.starts_with(']') || next.starts_with('}') {
+        if next.is_empty()
+            || next.starts_with(')')
+            || next.starts_with(']')
+            || next.starts_with('}')
+        {
             continue;
         }
         let candidate = format!("{}\n", lines[..cut].join("\n").trim_end());
@@ -257,8 +261,12 @@ mod signature_tests {
             "from solution import *\n\ndef test_a():\n    assert f(1) == 1\n"
         );
         assert_eq!(complete_prefix("def test_a(:\n", "def test"), None);
-        let one_test = "def test_all():\n    assert f(1) == 1\n    assert f(2) == 2\n    assert f(3) == [3,\n";
-        assert_eq!(complete_prefix(one_test, "def test").unwrap(), "def test_all():\n    assert f(1) == 1\n    assert f(2) == 2\n");
+        let one_test =
+            "def test_all():\n    assert f(1) == 1\n    assert f(2) == 2\n    assert f(3) == [3,\n";
+        assert_eq!(
+            complete_prefix(one_test, "def test").unwrap(),
+            "def test_all():\n    assert f(1) == 1\n    assert f(2) == 2\n"
+        );
     }
 
     #[test]

@@ -179,7 +179,14 @@ text = "Never."
     assert!(r.steps[0].notes.iter().any(|n| n.contains("rejected plan")));
     // The same problem twice in a row stops the retries early; the run ends without code, honestly.
     assert_eq!(r.steps[1].retries, 1);
-    assert!(r.steps[1].notes.iter().any(|n| n.contains("stopped retrying")), "{:?}", r.steps[1].notes);
+    assert!(
+        r.steps[1]
+            .notes
+            .iter()
+            .any(|n| n.contains("stopped retrying")),
+        "{:?}",
+        r.steps[1].notes
+    );
     assert_eq!(r.status, FinalStatus::NoCode);
     assert!(out.code.is_none());
     assert!(

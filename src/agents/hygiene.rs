@@ -26,17 +26,27 @@ fn is_main_guard(node: tree_sitter::Node<'_>, src: &str) -> bool {
 fn is_top_level_call_or_assert(node: tree_sitter::Node<'_>) -> bool {
     match node.kind() {
         "assert_statement" => true,
-        "expression_statement" => node.named_child(0).map(|e| e.kind() == "call" || e.kind() == "await").unwrap_or(false),
+        "expression_statement" => node
+            .named_child(0)
+            .map(|e| e.kind() == "call" || e.kind() == "await")
+            .unwrap_or(false),
         _ => false,
     }
 }
 
 fn defined_name(node: tree_sitter::Node<'_>, src: &str) -> Option<String> {
-    let def = if node.kind() == "decorated_definition" { node.child_by_field_name("definition")? } else { node };
+    let def = if node.kind() == "decorated_definition" {
+        node.child_by_field_name("definition")?
+    } else {
+        node
+    };
     if !matches!(def.kind(), "function_definition" | "class_definition") {
         return None;
     }
-    def.child_by_field_name("name")?.utf8_text(src.as_bytes()).ok().map(String::from)
+    def.child_by_field_name("name")?
+        .utf8_text(src.as_bytes())
+        .ok()
+        .map(String::from)
 }
 
 fn rebuild(src: &str, drop: &[(usize, usize)]) -> String {
@@ -69,13 +79,24 @@ fn clean(src: &str, drop_def: &dyn Fn(&str) -> bool) -> Cleaned {
     let tree = parse_python(src);
     let root = tree.root_node();
     if root.has_error() {
-        return Cleaned { source: src.to_string(), removed: vec![] };
+        return Cleaned {
+            source: src.to_string(),
+            removed: vec![],
+        };
     }
     let mut drop = vec![];
     let mut removed = vec![];
     let mut cursor = root.walk();
     for node in root.children(&mut cursor) {
-        let text = || node.utf8_text(src.as_bytes()).unwrap_or("").lines().next().unwrap_or("").trim().to_string();
+        let text = || {
+            node.utf8_text(src.as_bytes())
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
         let gone = if is_main_guard(node, src) || is_top_level_call_or_assert(node) {
             true
         } else if let Some(name) = defined_name(node, src) {
@@ -89,9 +110,15 @@ fn clean(src: &str, drop_def: &dyn Fn(&str) -> bool) -> Cleaned {
         }
     }
     if drop.is_empty() {
-        return Cleaned { source: src.to_string(), removed };
+        return Cleaned {
+            source: src.to_string(),
+            removed,
+        };
     }
-    Cleaned { source: rebuild(src, &drop), removed }
+    Cleaned {
+        source: rebuild(src, &drop),
+        removed,
+    }
 }
 
 /// Clean solution code: drop example usage, main guards, top-level asserts and test functions.
@@ -102,7 +129,11 @@ pub fn clean_solution(src: &str) -> Cleaned {
 /// Clean a test file: drop module-level calls and main guards, and redefinitions of anything
 /// `solution_names` holds (the tests must exercise the solution, not a copy).
 pub fn clean_tests(src: &str, solution_names: &[String]) -> Cleaned {
-    clean(src, &|name| !name.starts_with("test") && !name.starts_with("Test") && solution_names.iter().any(|n| n == name))
+    clean(src, &|name| {
+        !name.starts_with("test")
+            && !name.starts_with("Test")
+            && solution_names.iter().any(|n| n == name)
+    })
 }
 
 #[cfg(test)]
@@ -113,7 +144,10 @@ mod tests {
     fn solution_loses_usage_and_main_guard_but_keeps_definitions() {
         let src = "import math\n\nLIMIT = 10\n\ndef f(x):\n    return x\n\nprint(f(3))\nassert f(1) == 1\n\nif __name__ == '__main__':\n    print(f(2))\n\ndef test_f():\n    assert f(1) == 1\n";
         let c = clean_solution(src);
-        assert_eq!(c.source, "import math\n\nLIMIT = 10\n\ndef f(x):\n    return x\n");
+        assert_eq!(
+            c.source,
+            "import math\n\nLIMIT = 10\n\ndef f(x):\n    return x\n"
+        );
         assert_eq!(c.removed.len(), 4, "{:?}", c.removed);
         assert!(crate::syntax::check_python(&c.source).is_empty());
     }
@@ -129,7 +163,13 @@ mod tests {
     #[test]
     fn clean_code_is_returned_unchanged() {
         let src = "def f():\n    return 1\n";
-        assert_eq!(clean_solution(src), Cleaned { source: src.into(), removed: vec![] });
+        assert_eq!(
+            clean_solution(src),
+            Cleaned {
+                source: src.into(),
+                removed: vec![]
+            }
+        );
         // Unparseable input is left alone (the syntax check reports it).
         assert_eq!(clean_solution("def f(:\n").source, "def f(:\n");
     }

@@ -202,8 +202,12 @@ impl<'a> Crew<'a> {
                 break;
             }
             // The same code or the same error twice: another round will not help.
-            if attempt > 0 && (previous.0.is_some() && previous.0 == out.code || previous.1.is_some() && previous.1 == out.problems.last().cloned()) {
-                out.problems.push("the same problem again; stopped retrying".into());
+            if attempt > 0
+                && (previous.0.is_some() && previous.0 == out.code
+                    || previous.1.is_some() && previous.1 == out.problems.last().cloned())
+            {
+                out.problems
+                    .push("the same problem again; stopped retrying".into());
                 break;
             }
             out.retries += 1;

@@ -60,7 +60,10 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<i32> {
             Ok(0)
         }
         BenchCmd::Sandbox { reps, json } => {
-            let options = crate::bench::sandbox::SandboxBenchOptions { reps: reps.max(1), cold: true };
+            let options = crate::bench::sandbox::SandboxBenchOptions {
+                reps: reps.max(1),
+                cold: true,
+            };
             let bar = crate::progress::spinner("benchmarking the sandbox");
             let b = crate::bench::sandbox::bench_sandbox(&options, &());
             bar.finish_and_clear();

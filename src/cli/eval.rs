@@ -56,12 +56,23 @@ pub fn run(cmd: EvalCmd) -> anyhow::Result<i32> {
     let mut manager = a.model.manager(&config, true)?;
     let progress = crate::progress::items_bar(problems.len() as u64);
     let (mut single_ok, mut pipe_ok) = (0, 0);
-    let report = run::run(&problems, a.mode, &mut manager, &config, &prompts, &runner, &mut |r| {
-        single_ok += r.single.as_ref().map(|x| x.passed as usize).unwrap_or(0);
-        pipe_ok += r.pipeline.as_ref().map(|x| x.passed as usize).unwrap_or(0);
-        progress.set_message(format!("{} | single {single_ok} | pipeline {pipe_ok}", r.task_id));
-        progress.inc(1);
-    });
+    let report = run::run(
+        &problems,
+        a.mode,
+        &mut manager,
+        &config,
+        &prompts,
+        &runner,
+        &mut |r| {
+            single_ok += r.single.as_ref().map(|x| x.passed as usize).unwrap_or(0);
+            pipe_ok += r.pipeline.as_ref().map(|x| x.passed as usize).unwrap_or(0);
+            progress.set_message(format!(
+                "{} | single {single_ok} | pipeline {pipe_ok}",
+                r.task_id
+            ));
+            progress.inc(1);
+        },
+    );
     progress.finish_and_clear();
     if let Some(p) = &a.report {
         crate::fsutil::write_atomic(p, &serde_json::to_vec_pretty(&report)?)?;

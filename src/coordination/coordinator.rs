@@ -28,8 +28,14 @@ struct DebugOutcome {
 /// Add an agent reply's retries, problems and clean-ups to the step record.
 fn absorb_reply(step: &mut StepRecord, reply: &crate::agents::PyReply) {
     step.retries += reply.retries;
-    step.notes.extend(reply.problems.iter().map(|p| format!("retry: {p}")));
-    step.notes.extend(reply.cleaned.iter().map(|c| format!("removed top-level `{c}`")));
+    step.notes
+        .extend(reply.problems.iter().map(|p| format!("retry: {p}")));
+    step.notes.extend(
+        reply
+            .cleaned
+            .iter()
+            .map(|c| format!("removed top-level `{c}`")),
+    );
 }
 pub const TESTS_FILE: &str = "test_solution.py";
 
@@ -164,7 +170,12 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         step.absorb(&self.crew.calls, mark);
         self.steps.push(step);
 
-        self.single_generation_step = plan.subtasks.iter().filter(|s| s.role == AgentRole::CodeGenerator).count() == 1;
+        self.single_generation_step = plan
+            .subtasks
+            .iter()
+            .filter(|s| s.role == AgentRole::CodeGenerator)
+            .count()
+            == 1;
         for (i, sub) in plan.subtasks.iter().enumerate() {
             let mark = self.crew.calls.len();
             let mut step = StepRecord {
@@ -322,7 +333,11 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         let first = self.current.is_none();
         // A plan with one code_generator step restates the task as its goal; the first
         // candidate is asked with the task alone (the same prompt as `eval --mode single`).
-        let goal = if first && self.single_generation_step { "" } else { goal };
+        let goal = if first && self.single_generation_step {
+            ""
+        } else {
+            goal
+        };
         let samples = if first {
             self.crew.config.limits.samples.max(1)
         } else {
@@ -512,12 +527,22 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             // The task's own examples are ground truth: when they all pass and the written tests
             // fail, the tests are the suspect, once; otherwise the code is.
             let (ep, et) = run.examples();
-            let side = if et > 0 && ep == et && cur.tests.is_some() && !tests_revised { Side::Tests } else { Side::Code };
+            let side = if et > 0 && ep == et && cur.tests.is_some() && !tests_revised {
+                Side::Tests
+            } else {
+                Side::Code
+            };
             tests_revised |= side == Side::Tests;
             let report = run.failure_report(3000);
             let reply = debugger::revise(
                 &mut self.crew,
-                &DebugRequest { task: &self.task, code: &cur.code, tests: cur.tests.as_deref().unwrap_or(""), failures: &report, side },
+                &DebugRequest {
+                    task: &self.task,
+                    code: &cur.code,
+                    tests: cur.tests.as_deref().unwrap_or(""),
+                    failures: &report,
+                    side,
+                },
             )?;
             let d = DebugOutcome { side, reply };
             fixes += 1;
@@ -577,20 +602,38 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         let tests = self.current.as_ref().and_then(|c| c.tests.clone());
         for k in 1..=self.crew.config.limits.resample {
             self.crew.candidate = self.crew.config.limits.samples.max(1) + k - 1;
-            let reply = code_generator::generate(&mut self.crew, &CodeRequest { task: &self.task, goal: "", code: None, feedback: None });
+            let reply = code_generator::generate(
+                &mut self.crew,
+                &CodeRequest {
+                    task: &self.task,
+                    goal: "",
+                    code: None,
+                    feedback: None,
+                },
+            );
             self.crew.candidate = 0;
             let reply = reply?;
             absorb_reply(step, &reply);
-            let Some(code) = reply.valid_code().map(str::to_string) else { continue };
+            let Some(code) = reply.valid_code().map(str::to_string) else {
+                continue;
+            };
             if self.candidates.contains(&code) {
-                step.notes.push(format!("resample {k}: duplicate of an earlier candidate"));
+                step.notes
+                    .push(format!("resample {k}: duplicate of an earlier candidate"));
                 continue;
             }
             self.candidates.push(code.clone());
             let run = self.run_tests(&code, tests.as_deref(), &format!("resample {k}"));
             let passed = run.as_ref().map(TestRun::all_passed).unwrap_or(false);
-            step.notes.push(format!("resample {k}: {}", run.as_ref().map(TestRun::summary).unwrap_or_default()));
-            self.current = Some(State { code, tests: tests.clone(), run });
+            step.notes.push(format!(
+                "resample {k}: {}",
+                run.as_ref().map(TestRun::summary).unwrap_or_default()
+            ));
+            self.current = Some(State {
+                code,
+                tests: tests.clone(),
+                run,
+            });
             self.remember_best();
             if passed {
                 step.verdict = format!("tests pass with resampled candidate {k}");

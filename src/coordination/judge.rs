@@ -226,7 +226,9 @@ fn prose_examples(text: &str) -> Vec<(String, String)> {
         if i >= b.len() || b[i] != b'(' {
             continue;
         }
-        let Some(close) = balanced_end(b, i) else { continue };
+        let Some(close) = balanced_end(b, i) else {
+            continue;
+        };
         let expr = &text[start..close];
         let rest = &text[close..];
         let trimmed = rest.trim_start();
@@ -240,7 +242,10 @@ fn prose_examples(text: &str) -> Vec<(String, String)> {
         let vtrim = vtext.trim_start();
         let voff = vstart + (vtext.len() - vtrim.len());
         let vend = value_end(text.as_bytes(), voff);
-        let value = text[voff..vend].trim().trim_end_matches(['.', ',', ';']).trim();
+        let value = text[voff..vend]
+            .trim()
+            .trim_end_matches(['.', ',', ';'])
+            .trim();
         out.push((expr.to_string(), value.to_string()));
         i = vend.max(start + 1);
     }
@@ -288,7 +293,11 @@ fn value_end(b: &[u8], from: usize) -> usize {
                 b'(' | b'[' | b'{' => depth += 1,
                 b')' | b']' | b'}' => depth -= 1,
                 b'\n' | b'`' => return j,
-                b',' | b';' | b'.' if depth <= 0 && (j + 1 >= b.len() || b[j + 1].is_ascii_whitespace()) => return j,
+                b',' | b';' | b'.'
+                    if depth <= 0 && (j + 1 >= b.len() || b[j + 1].is_ascii_whitespace()) =>
+                {
+                    return j
+                }
                 _ => {}
             },
         }
@@ -402,8 +411,18 @@ mod tests {
     #[test]
     fn clauses_separated_by_commas_each_count() {
         let ex = extract_examples("Example: fizzbuzz(15) == 'FizzBuzz', fizzbuzz(7) == '7'. Also pair(1) -> [1, (2, 3)], done.");
-        let got: Vec<_> = ex.iter().map(|e| (e.expr.as_str(), e.expected.as_str())).collect();
-        assert_eq!(got, vec![("fizzbuzz(15)", "'FizzBuzz'"), ("fizzbuzz(7)", "'7'"), ("pair(1)", "[1, (2, 3)]")]);
+        let got: Vec<_> = ex
+            .iter()
+            .map(|e| (e.expr.as_str(), e.expected.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("fizzbuzz(15)", "'FizzBuzz'"),
+                ("fizzbuzz(7)", "'7'"),
+                ("pair(1)", "[1, (2, 3)]")
+            ]
+        );
     }
 
     #[test]

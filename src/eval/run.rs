@@ -70,20 +70,41 @@ pub struct EvalReport {
 
 /// What the pipeline is asked: the HumanEval prompt as a task.
 pub fn pipeline_task(p: &Problem) -> String {
-    format!("Complete the following Python function. Keep its name and signature.\n\n```python\n{}```", p.prompt)
+    format!(
+        "Complete the following Python function. Keep its name and signature.\n\n```python\n{}```",
+        p.prompt
+    )
 }
 
 /// Run the official test on `code` in the sandbox.
-pub fn check(sandbox: &Sandbox, p: &Problem, code: &str, timeout: Duration) -> (bool, String, String) {
+pub fn check(
+    sandbox: &Sandbox,
+    p: &Problem,
+    code: &str,
+    timeout: Duration,
+) -> (bool, String, String) {
     let program = humaneval::check_program(p, &humaneval::complete_solution(p, code));
-    let job = Job::python(["check.py"]).file("check.py", program.into_bytes()).timeout(timeout);
+    let job = Job::python(["check.py"])
+        .file("check.py", program.into_bytes())
+        .timeout(timeout);
     match sandbox.run(&job) {
-        Ok(out) => (out.status == Status::Exited(0), out.status.to_string(), out.output_tail(800)),
+        Ok(out) => (
+            out.status == Status::Exited(0),
+            out.status.to_string(),
+            out.output_tail(800),
+        ),
         Err(e) => (false, format!("sandbox error: {e}"), String::new()),
     }
 }
 
-fn single(models: &mut ModelManager, config: &Config, prompts: &Prompts, sandbox: &Sandbox, p: &Problem, timeout: Duration) -> Attempt {
+fn single(
+    models: &mut ModelManager,
+    config: &Config,
+    prompts: &Prompts,
+    sandbox: &Sandbox,
+    p: &Problem,
+    timeout: Duration,
+) -> Attempt {
     let start = Instant::now();
     let result = (|| -> Result<(String, u64, u64), String> {
         // Exactly the CodeGenerator's first prompt and sampling: candidate 1 of the pipeline is
@@ -93,25 +114,64 @@ fn single(models: &mut ModelManager, config: &Config, prompts: &Prompts, sandbox
             Message::user(prompts.render("code_generator", context! { task => pipeline_task(p), goal => "", code => "", feedback => "" }).map_err(|e| e.to_string())?),
         ];
         let sampling = config.sampling(AgentRole::CodeGenerator);
-        let model = models.model_for(AgentRole::CodeGenerator).map_err(|e| e.to_string())?;
-        let g = model.generate(&GenRequest { agent: AgentRole::CodeGenerator, messages: &messages, sampling: &sampling }).map_err(|e| e.to_string())?;
-        let code = extract::python_code(&g.text).map(|c| crate::agents::hygiene::clean_solution(&c).source).unwrap_or_default();
+        let model = models
+            .model_for(AgentRole::CodeGenerator)
+            .map_err(|e| e.to_string())?;
+        let g = model
+            .generate(&GenRequest {
+                agent: AgentRole::CodeGenerator,
+                messages: &messages,
+                sampling: &sampling,
+            })
+            .map_err(|e| e.to_string())?;
+        let code = extract::python_code(&g.text)
+            .map(|c| crate::agents::hygiene::clean_solution(&c).source)
+            .unwrap_or_default();
         Ok((code, g.evaluated_tokens as u64, g.generated_tokens as u64))
     })();
     match result {
         Ok((code, prompt_tokens, generated_tokens)) => {
             let (passed, check, check_output) = check(sandbox, p, &code, timeout);
-            Attempt { passed, check, check_output, seconds: start.elapsed().as_secs_f64(), prompt_tokens, generated_tokens, model_calls: 1, own_status: None, error: None, code }
+            Attempt {
+                passed,
+                check,
+                check_output,
+                seconds: start.elapsed().as_secs_f64(),
+                prompt_tokens,
+                generated_tokens,
+                model_calls: 1,
+                own_status: None,
+                error: None,
+                code,
+            }
         }
         Err(e) => failed(start, e),
     }
 }
 
 fn failed(start: Instant, error: String) -> Attempt {
-    Attempt { passed: false, check: "not run".into(), check_output: String::new(), seconds: start.elapsed().as_secs_f64(), prompt_tokens: 0, generated_tokens: 0, model_calls: 0, own_status: None, error: Some(error), code: String::new() }
+    Attempt {
+        passed: false,
+        check: "not run".into(),
+        check_output: String::new(),
+        seconds: start.elapsed().as_secs_f64(),
+        prompt_tokens: 0,
+        generated_tokens: 0,
+        model_calls: 0,
+        own_status: None,
+        error: Some(error),
+        code: String::new(),
+    }
 }
 
-fn through_pipeline(models: &mut ModelManager, config: &Config, prompts: &Prompts, runner: &SandboxRunner, p: &Problem, timeout: Duration) -> Attempt {
+fn through_pipeline(
+    models: &mut ModelManager,
+    config: &Config,
+    prompts: &Prompts,
+    runner: &SandboxRunner,
+    p: &Problem,
+    timeout: Duration,
+) -> Attempt {
     let start = Instant::now();
     match pipeline::run_task(&pipeline_task(p), models, config, prompts, Some(runner)) {
         Ok(out) => {
@@ -126,7 +186,12 @@ fn through_pipeline(models: &mut ModelManager, config: &Config, prompts: &Prompt
                 prompt_tokens: t.evaluated_tokens,
                 generated_tokens: t.generated_tokens,
                 model_calls: t.calls,
-                own_status: Some(serde_json::to_value(out.report.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+                own_status: Some(
+                    serde_json::to_value(out.report.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                ),
                 error: None,
                 code,
             }
@@ -135,7 +200,10 @@ fn through_pipeline(models: &mut ModelManager, config: &Config, prompts: &Prompt
     }
 }
 
-fn summarize(results: &[ProblemResult], pick: impl Fn(&ProblemResult) -> Option<&Attempt>) -> Option<Summary> {
+fn summarize(
+    results: &[ProblemResult],
+    pick: impl Fn(&ProblemResult) -> Option<&Attempt>,
+) -> Option<Summary> {
     let attempts: Vec<&Attempt> = results.iter().filter_map(pick).collect();
     if attempts.is_empty() {
         return None;
@@ -147,7 +215,11 @@ fn summarize(results: &[ProblemResult], pick: impl Fn(&ProblemResult) -> Option<
         passed,
         pass_at_1: passed as f64 / n as f64,
         seconds_per_problem: attempts.iter().map(|a| a.seconds).sum::<f64>() / n as f64,
-        tokens_per_problem: attempts.iter().map(|a| (a.prompt_tokens + a.generated_tokens) as f64).sum::<f64>() / n as f64,
+        tokens_per_problem: attempts
+            .iter()
+            .map(|a| (a.prompt_tokens + a.generated_tokens) as f64)
+            .sum::<f64>()
+            / n as f64,
     })
 }
 
@@ -164,9 +236,15 @@ pub fn run(
     let timeout = Duration::from_secs(config.sandbox.timeout_seconds);
     let mut results = vec![];
     for p in problems {
-        let single = matches!(mode, Mode::Single | Mode::Both).then(|| single(models, config, prompts, &runner.sandbox, p, timeout));
-        let pipeline = matches!(mode, Mode::Pipeline | Mode::Both).then(|| through_pipeline(models, config, prompts, runner, p, timeout));
-        let r = ProblemResult { task_id: p.task_id.clone(), single, pipeline };
+        let single = matches!(mode, Mode::Single | Mode::Both)
+            .then(|| single(models, config, prompts, &runner.sandbox, p, timeout));
+        let pipeline = matches!(mode, Mode::Pipeline | Mode::Both)
+            .then(|| through_pipeline(models, config, prompts, runner, p, timeout));
+        let r = ProblemResult {
+            task_id: p.task_id.clone(),
+            single,
+            pipeline,
+        };
         on_done(&r);
         results.push(r);
     }
@@ -182,15 +260,40 @@ pub fn run(
 /// The side-by-side table.
 pub fn describe(r: &EvalReport) -> String {
     let mut s = format!("model: {} (samples: {})\n", r.model, r.samples);
-    s += &format!("{:<10} {:>8} {:>9} {:>12} {:>14}\n", "mode", "pass@1", "passed", "s/problem", "tokens/problem");
+    s += &format!(
+        "{:<10} {:>8} {:>9} {:>12} {:>14}\n",
+        "mode", "pass@1", "passed", "s/problem", "tokens/problem"
+    );
     for (name, sum) in [("single", &r.single), ("pipeline", &r.pipeline)] {
         if let Some(x) = sum {
-            s += &format!("{:<10} {:>7.1}% {:>4}/{:<4} {:>12.1} {:>14.0}\n", name, 100.0 * x.pass_at_1, x.passed, x.problems, x.seconds_per_problem, x.tokens_per_problem);
+            s += &format!(
+                "{:<10} {:>7.1}% {:>4}/{:<4} {:>12.1} {:>14.0}\n",
+                name,
+                100.0 * x.pass_at_1,
+                x.passed,
+                x.problems,
+                x.seconds_per_problem,
+                x.tokens_per_problem
+            );
         }
     }
     if r.single.is_some() && r.pipeline.is_some() {
-        let only_pipeline = r.problems.iter().filter(|p| p.pipeline.as_ref().map(|a| a.passed).unwrap_or(false) && !p.single.as_ref().map(|a| a.passed).unwrap_or(false)).count();
-        let only_single = r.problems.iter().filter(|p| p.single.as_ref().map(|a| a.passed).unwrap_or(false) && !p.pipeline.as_ref().map(|a| a.passed).unwrap_or(false)).count();
+        let only_pipeline = r
+            .problems
+            .iter()
+            .filter(|p| {
+                p.pipeline.as_ref().map(|a| a.passed).unwrap_or(false)
+                    && !p.single.as_ref().map(|a| a.passed).unwrap_or(false)
+            })
+            .count();
+        let only_single = r
+            .problems
+            .iter()
+            .filter(|p| {
+                p.single.as_ref().map(|a| a.passed).unwrap_or(false)
+                    && !p.pipeline.as_ref().map(|a| a.passed).unwrap_or(false)
+            })
+            .count();
         s += &format!("solved only by the pipeline: {only_pipeline}; only by the single prompt: {only_single}\n");
     }
     s

@@ -176,7 +176,13 @@ fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
 fn sampler_for(s: &super::Sampling, n_vocab: i32) -> LlamaSampler {
     let mut chain = vec![];
     if s.repeat_penalty > 0.0 && (s.repeat_penalty - 1.0).abs() > f32::EPSILON {
-        chain.push(LlamaSampler::penalties(n_vocab, 64, s.repeat_penalty, 0.0, 0.0));
+        chain.push(LlamaSampler::penalties(
+            n_vocab,
+            64,
+            s.repeat_penalty,
+            0.0,
+            0.0,
+        ));
     }
     if s.temperature <= 0.0 {
         chain.push(LlamaSampler::greedy());

@@ -20,7 +20,11 @@ pub struct Stopper {
 
 impl Stopper {
     pub fn new(stops: &[String], repetition: bool) -> Self {
-        Self { stops: stops.to_vec(), repetition, bytes: vec![] }
+        Self {
+            stops: stops.to_vec(),
+            repetition,
+            bytes: vec![],
+        }
     }
 
     /// Add a token's bytes; returns why to stop and where to cut the text, if generation should end.
@@ -31,7 +35,12 @@ impl Stopper {
             return None;
         }
         let text = String::from_utf8_lossy(&self.bytes);
-        if let Some(at) = self.stops.iter().filter_map(|s| text.find(s.as_str())).min() {
+        if let Some(at) = self
+            .stops
+            .iter()
+            .filter_map(|s| text.find(s.as_str()))
+            .min()
+        {
             return Some((Finish::StopString, at));
         }
         if self.repetition && newline {
@@ -77,7 +86,9 @@ pub fn repeated_tail(text: &str) -> Option<usize> {
     for len in 1..=MAX_BLOCK_LINES.min(n / 3) {
         let block = |k: usize| (n - k * len..n - (k - 1) * len).map(line);
         if block(1).eq(block(2)) && block(2).eq(block(3)) {
-            let chars: usize = block(1).map(|l| l.chars().filter(|c| !c.is_whitespace()).count()).sum();
+            let chars: usize = block(1)
+                .map(|l| l.chars().filter(|c| !c.is_whitespace()).count())
+                .sum();
             if chars >= MIN_BLOCK_CHARS {
                 return Some(starts[n - 2 * len]);
             }
@@ -96,12 +107,19 @@ mod tests {
         let text = format!("```python\n{block}{block}{block}");
         let at = repeated_tail(&text).unwrap();
         assert_eq!(&text[..at], format!("```python\n{block}"));
-        assert_eq!(repeated_tail(&format!("```python\n{block}{block}")), None, "two copies may be legitimate");
+        assert_eq!(
+            repeated_tail(&format!("```python\n{block}{block}")),
+            None,
+            "two copies may be legitimate"
+        );
     }
 
     #[test]
     fn short_repeated_lines_are_not_a_loop() {
-        assert_eq!(repeated_tail("x = [\n    0,\n    0,\n    0,\n    0,\n"), None);
+        assert_eq!(
+            repeated_tail("x = [\n    0,\n    0,\n    0,\n    0,\n"),
+            None
+        );
         assert_eq!(repeated_tail("    pass\n    pass\n    pass\n"), None);
         assert_eq!(repeated_tail("no newline at the end"), None);
     }

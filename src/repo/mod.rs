@@ -26,3 +26,4 @@ pub mod lock;
 pub mod map;
 pub mod patch;
 pub mod rank;
+pub mod testrun;

@@ -52,7 +52,8 @@ impl RunDirs {
 }
 
 /// Copy regular files and directories of `src` into `dest`, never following symlinks (they are
-/// skipped, as are sockets, fifos and devices).
+/// skipped, as are sockets, fifos and devices) and never copying `.git` (repository metadata the
+/// guest has no use for, often larger than the sources).
 pub(crate) fn copy_tree(src: &Path, dest: &Path, budget: &mut u64) -> Result<(), SandboxError> {
     let entries = std::fs::read_dir(src).map_err(io_err(src))?;
     for entry in entries {
@@ -60,6 +61,9 @@ pub(crate) fn copy_tree(src: &Path, dest: &Path, budget: &mut u64) -> Result<(),
         let kind = entry.file_type().map_err(io_err(&entry.path()))?;
         let from = entry.path();
         let to = dest.join(entry.file_name());
+        if kind.is_dir() && entry.file_name() == ".git" {
+            continue;
+        }
         if kind.is_dir() {
             std::fs::create_dir(&to).map_err(io_err(&to))?;
             copy_tree(&from, &to, budget)?;
