@@ -24,6 +24,7 @@ pub mod config;
 pub mod coordination;
 pub mod eval;
 pub mod fetch;
+pub mod fix;
 pub mod fsutil;
 pub mod models;
 pub mod paths;

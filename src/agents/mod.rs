@@ -6,7 +6,9 @@ pub mod code_generator;
 pub mod debugger;
 pub mod extract;
 pub mod hygiene;
+pub mod localizer;
 pub mod prompts;
+pub mod repairer;
 pub mod reviewer;
 pub mod test_writer;
 
@@ -100,6 +102,16 @@ impl<'a> Crew<'a> {
             Message::system(self.prompts.render("system", context! {})?),
             Message::user(self.prompts.render(template, ctx)?),
         ])
+    }
+
+    /// Count tokens of `text` with the tokenizer of the model that serves `role`.
+    pub fn count_tokens(&mut self, role: AgentRole, text: &str) -> Result<usize, AgentError> {
+        Ok(self.models.model_for(role)?.count_tokens(text))
+    }
+
+    /// The context window of the model that serves `role`.
+    pub fn n_ctx(&mut self, role: AgentRole) -> Result<usize, AgentError> {
+        Ok(self.models.model_for(role)?.n_ctx())
     }
 
     /// One model call, recorded.

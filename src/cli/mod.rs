@@ -4,6 +4,7 @@
 pub mod batch;
 mod bench;
 mod eval;
+mod fix;
 pub mod evaluate;
 pub mod merge_preds;
 mod models;
@@ -41,6 +42,8 @@ pub enum Command {
     Models(models::ModelsCmd),
     /// Run `python ARGS` inside the WASI sandbox (`--setup` fetches and prepares the runtime).
     Sandbox(sandbox::SandboxArgs),
+    /// Fix an issue in a repository: localize, reproduce, edit, test in the sandbox, patch.
+    Fix(fix::FixArgs),
     /// Measure quality: HumanEval, single prompt vs pipeline, side by side.
     #[command(subcommand)]
     Eval(eval::EvalCmd),
@@ -82,6 +85,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Models(c) => models::run(c),
         Command::Bench(c) => bench::run(c),
         Command::Eval(c) => eval::run(c),
+        Command::Fix(a) => fix::run(a),
         Command::Sandbox(a) => sandbox::run(a),
         Command::Batch(a) => batch::run(a),
         Command::MergePreds(a) => merge_preds::run(a),

@@ -32,6 +32,8 @@ pub struct Limits {
     pub max_subtasks: usize,
     pub samples: u32,
     pub resample: u32,
+    /// How the Repairer writes edits in repository mode.
+    pub repair_format: crate::agents::repairer::EditFormat,
 }
 
 #[derive(Debug, Clone, Deserialize)]

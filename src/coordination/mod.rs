@@ -3,6 +3,7 @@
 
 pub mod coordinator;
 pub mod decomposer;
+pub mod fixer;
 pub mod judge;
 
 pub use coordinator::{Coordinator, RunOutcome, RunReport};

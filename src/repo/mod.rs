@@ -26,4 +26,5 @@ pub mod lock;
 pub mod map;
 pub mod patch;
 pub mod rank;
+pub mod rewrite;
 pub mod testrun;

@@ -269,3 +269,22 @@ mod tests {
         assert_eq!(run.outcome("tests/test_a.py::test_z"), None);
     }
 }
+
+impl RepoTestRun {
+    /// The same results in the Coordinator's form (for its failure report).
+    pub fn as_test_run(&self) -> crate::coordination::judge::TestRun {
+        crate::coordination::judge::TestRun {
+            label: self.label.clone(),
+            status: self.status.clone(),
+            exit_code: self.exit_code,
+            cases: self.cases.clone(),
+            output_tail: self.output_tail.clone(),
+            seconds: self.seconds,
+        }
+    }
+
+    /// Cases whose node id lies in `file`.
+    pub fn in_file<'a>(&'a self, file: &'a str) -> impl Iterator<Item = &'a TestCase> + 'a {
+        self.cases.iter().filter(move |c| c.id == file || c.id.starts_with(&format!("{file}::")))
+    }
+}

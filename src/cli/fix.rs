@@ -1,0 +1,78 @@
+//! `codeswarm fix`: one issue, one repository, one patch.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::opts::ModelOpts;
+use crate::coordination::fixer::FixStatus;
+use crate::fix::{self, FixTarget};
+use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
+use crate::repo::testrun::RepoTests;
+
+#[derive(Args, Debug)]
+pub struct FixArgs {
+    /// The repository: a local path, a URL, or owner/name (see --repo-url-template).
+    #[arg(long)]
+    pub repo: String,
+    /// The base commit (default: the default branch's head).
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// The issue: a file to read, or the text itself.
+    #[arg(long)]
+    pub issue: String,
+    /// Where to write the patch.
+    #[arg(long, default_value = "codeswarm.patch")]
+    pub out: PathBuf,
+    /// Where to write the report (default: the patch path with `.report.json`).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Turns owner/name into a clone URL or path ({owner}, {name}, {repo}).
+    #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
+    pub repo_url_template: String,
+    /// Directory of unpacked wheels with the repository's pure-Python dependencies.
+    #[arg(long)]
+    pub site: Option<PathBuf>,
+    /// Print the report as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+/// Exit 0 with a verified patch, 1 with an unverified patch or none, 2 on errors.
+pub fn run(a: FixArgs) -> anyhow::Result<i32> {
+    let issue = fix::read_issue(&a.issue).with_context(|| format!("cannot read --issue {}", a.issue))?;
+    let report_path = a.report.clone().unwrap_or_else(|| a.out.with_extension("report.json"));
+    for p in [&a.out, &report_path] {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::fsutil::ensure_writable_dir(dir).map_err(anyhow::Error::msg)?;
+        }
+    }
+    let config = a.model.load_config()?;
+    let prompts = a.model.load_prompts()?;
+    let mut manager = a.model.manager(&config, a.json)?;
+    let sandbox = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?.sandbox;
+    let tests = RepoTests::new(sandbox, a.site.clone(), &config.sandbox);
+    let target = FixTarget { repo: a.repo.clone(), commit: a.commit.clone(), issue, url_template: a.repo_url_template.clone() };
+    let spinner = if a.json { indicatif::ProgressBar::hidden() } else { crate::progress::spinner("fixing") };
+    let report = fix::fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false);
+    spinner.finish_and_clear();
+    let report = report?;
+    crate::fsutil::write_atomic(&report_path, &serde_json::to_vec_pretty(&report)?)?;
+    if report.status == FixStatus::Patched {
+        crate::fsutil::write_atomic(&a.out, report.patch.as_bytes())?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", fix::summary(&report));
+        if report.status == FixStatus::Patched {
+            println!("wrote {} and {}", a.out.display(), report_path.display());
+        } else {
+            println!("wrote {}", report_path.display());
+        }
+    }
+    Ok(if report.status == FixStatus::Patched && report.verified { 0 } else { 1 })
+}
