@@ -24,13 +24,33 @@ pub struct FixTarget {
 }
 
 /// Check out, fix, and return the report (its `patch` applies with `git apply` on the base).
-pub fn fix_issue(target: &FixTarget, models: &mut ModelManager, config: &Config, prompts: &Prompts, tests: &RepoTests, should_stop: &dyn Fn() -> bool) -> Result<FixReport, FixError> {
+pub fn fix_issue(
+    target: &FixTarget,
+    models: &mut ModelManager,
+    config: &Config,
+    prompts: &Prompts,
+    tests: &RepoTests,
+    should_stop: &dyn Fn() -> bool,
+) -> Result<FixReport, FixError> {
     if target.issue.trim().is_empty() {
         return Err(FixError::EmptyIssue);
     }
-    let wt = checkout::checkout(&target.repo, target.commit.as_deref(), &target.url_template, &CheckoutOptions::default())?;
+    let wt = checkout::checkout(
+        &target.repo,
+        target.commit.as_deref(),
+        &target.url_template,
+        &CheckoutOptions::default(),
+    )?;
     let mut crew = Crew::new(models, config, prompts);
-    fixer::fix(&mut crew, &FixRequest { issue: &target.issue, worktree: &wt, tests, should_stop })
+    fixer::fix(
+        &mut crew,
+        &FixRequest {
+            issue: &target.issue,
+            worktree: &wt,
+            tests,
+            should_stop,
+        },
+    )
 }
 
 /// `--issue FILE|TEXT`: the file's content when the argument names an existing file.
@@ -45,32 +65,72 @@ pub fn read_issue(arg: &str) -> std::io::Result<String> {
 
 /// The readable summary printed after a fix.
 pub fn summary(r: &FixReport) -> String {
-    let mut s = format!("repository: {} @ {}\n", r.repo, &r.base_commit[..r.base_commit.len().min(12)]);
+    let mut s = format!(
+        "repository: {} @ {}\n",
+        r.repo,
+        &r.base_commit[..r.base_commit.len().min(12)]
+    );
     s += &format!(
         "localization: files {:?} ({}), symbols {:?} ({})\n",
         r.localization.files,
         r.localization.files_from,
-        r.localization.symbols.iter().map(|(p, q)| format!("{p}::{q}")).collect::<Vec<_>>(),
+        r.localization
+            .symbols
+            .iter()
+            .map(|(p, q)| format!("{p}::{q}"))
+            .collect::<Vec<_>>(),
         r.localization.symbols_from
     );
     s += &match &r.repro.test {
-        Some(_) => format!("reproduction test: fails before the edit ({} attempt(s))\n", r.repro.attempts),
-        None => format!("reproduction test: none ({})\n", r.repro.rejected.join("; ")),
+        Some(_) => format!(
+            "reproduction test: fails before the edit ({} attempt(s))\n",
+            r.repro.attempts
+        ),
+        None => format!(
+            "reproduction test: none ({})\n",
+            r.repro.rejected.join("; ")
+        ),
     };
     for a in &r.attempts {
         s += &format!(
             "edit {}: {}{}{}\n",
             a.round + 1,
-            if a.applied { format!("applied to {}", a.files.join(", ")) } else { format!("not applied ({})", a.problems.last().and_then(|p| p.lines().next()).unwrap_or("")) },
-            a.repro_passes.map(|p| if p { ", reproduction passes" } else { ", reproduction fails" }).unwrap_or(""),
-            if a.regressions.is_empty() { String::new() } else { format!(", {} regression(s)", a.regressions.len()) }
+            if a.applied {
+                format!("applied to {}", a.files.join(", "))
+            } else {
+                format!(
+                    "not applied ({})",
+                    a.problems
+                        .last()
+                        .and_then(|p| p.lines().next())
+                        .unwrap_or("")
+                )
+            },
+            a.repro_passes
+                .map(|p| if p {
+                    ", reproduction passes"
+                } else {
+                    ", reproduction fails"
+                })
+                .unwrap_or(""),
+            if a.regressions.is_empty() {
+                String::new()
+            } else {
+                format!(", {} regression(s)", a.regressions.len())
+            }
         );
     }
     let t = &r.totals;
-    s += &format!("model: {} calls, {} prompt tokens ({} reused), {} generated, {:.1}s total\n", t.calls, t.prompt_tokens, t.reused_tokens, t.generated_tokens, r.seconds);
+    s += &format!(
+        "model: {} calls, {} prompt tokens ({} reused), {} generated, {:.1}s total\n",
+        t.calls, t.prompt_tokens, t.reused_tokens, t.generated_tokens, r.seconds
+    );
     s += &match r.status {
         FixStatus::Patched if r.verified => "result: PATCH (verified in the sandbox)\n".to_string(),
-        FixStatus::Patched => format!("result: PATCH (unverified: {})\n", r.reason.as_deref().unwrap_or("")),
+        FixStatus::Patched => format!(
+            "result: PATCH (unverified: {})\n",
+            r.reason.as_deref().unwrap_or("")
+        ),
         FixStatus::NoPatch => format!("result: NO PATCH: {}\n", r.reason.as_deref().unwrap_or("")),
     };
     s

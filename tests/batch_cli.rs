@@ -182,7 +182,7 @@ fn merge_preds_dedups_and_names_conflicts() {
 }
 
 #[test]
-fn batch_stops_cleanly_while_the_pipeline_is_not_wired() {
+fn batch_stops_cleanly_when_the_model_cannot_be_loaded() {
     let set = FixtureSet::build();
     let out = tempfile::tempdir().unwrap();
     // A malformed line too: reported with its line number, not fatal.
@@ -201,13 +201,15 @@ fn batch_stops_cleanly_while_the_pipeline_is_not_wired() {
             &set.template,
             "--shard",
             "0/1",
+            "--model",
+            out.path().join("missing.gguf").to_str().unwrap(),
         ],
         out.path(),
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("the repository pipeline is not wired yet"),
+        err.contains("missing.gguf") && err.contains("does not exist"),
         "{err}"
     );
     assert!(

@@ -127,3 +127,90 @@ fn codeswarm_run_on_the_default_model_produces_a_parsing_solution() {
     let stdout = common::stdout(&o);
     assert!(stdout.contains("final tests:"), "{stdout}");
 }
+
+#[test]
+fn codeswarm_fix_on_a_fixture_ends_with_a_well_formed_patch_or_an_explained_no_patch() {
+    common::default_model();
+    let dir = tempfile::tempdir().unwrap();
+    let fx = codeswarm::repo::fixture::by_name("configkit")
+        .unwrap()
+        .build(dir.path())
+        .unwrap();
+    let issue = dir.path().join("issue.md");
+    std::fs::write(&issue, &fx.issue).unwrap();
+    let out = dir.path().join("out/fix.patch");
+    // Short limits keep the suite fast; the flow is the same.
+    let config = dir.path().join("limits.toml");
+    std::fs::write(&config, "[limits]\ndebug_rounds = 1\nsyntax_retries = 1\n").unwrap();
+    let o = common::codeswarm(
+        &[
+            "fix",
+            "--repo",
+            fx.path.to_str().unwrap(),
+            "--commit",
+            &fx.base_commit,
+            "--issue",
+            issue.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let err = common::stderr(&o);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "fix must complete: {err}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/fix.report.json")).unwrap())
+            .unwrap();
+    match report["status"].as_str().unwrap() {
+        "patched" => {
+            let patch = std::fs::read_to_string(&out).unwrap();
+            assert!(patch.starts_with("diff --git "), "{patch}");
+            // The patch applies on the base commit.
+            let clone = tempfile::tempdir().unwrap();
+            let git = |args: &[&str], cwd: &std::path::Path| {
+                std::process::Command::new("git")
+                    .args(args)
+                    .current_dir(cwd)
+                    .output()
+                    .unwrap()
+            };
+            assert!(git(
+                &["clone", "-q", fx.path.to_str().unwrap(), "c"],
+                clone.path()
+            )
+            .status
+            .success());
+            let c = clone.path().join("c");
+            assert!(git(&["checkout", "-q", &fx.base_commit], &c)
+                .status
+                .success());
+            let check = git(&["apply", "--check", out.to_str().unwrap()], &c);
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+        "no-patch" => {
+            assert!(!out.exists(), "no patch file without a patch");
+            assert!(
+                report["reason"]
+                    .as_str()
+                    .map(|r| !r.is_empty())
+                    .unwrap_or(false),
+                "a no-patch outcome says why"
+            );
+        }
+        other => panic!("unexpected status {other}"),
+    }
+    assert!(
+        report["totals"]["calls"].as_u64().unwrap() >= 3,
+        "localize, reproduce, repair"
+    );
+    assert!(common::stdout(&o).contains("result:"));
+}

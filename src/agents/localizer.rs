@@ -26,9 +26,23 @@ pub struct Localization {
 }
 
 /// Pick files, then symbols. `budget_tokens` bounds each rendering of code in a prompt.
-pub fn localize(crew: &mut Crew<'_>, issue: &str, map: &RepoMap, ranking: &Ranking, budget_tokens: usize) -> Result<Localization, AgentError> {
-    let candidates: Vec<String> = ranking.candidates.iter().take(8).map(|c| c.path.clone()).collect();
-    let mut loc = Localization { candidates: candidates.clone(), ..Default::default() };
+pub fn localize(
+    crew: &mut Crew<'_>,
+    issue: &str,
+    map: &RepoMap,
+    ranking: &Ranking,
+    budget_tokens: usize,
+) -> Result<Localization, AgentError> {
+    let candidates: Vec<String> = ranking
+        .candidates
+        .iter()
+        .take(8)
+        .map(|c| c.path.clone())
+        .collect();
+    let mut loc = Localization {
+        candidates: candidates.clone(),
+        ..Default::default()
+    };
     if candidates.is_empty() {
         loc.files_from = "none".into();
         loc.symbols_from = "none".into();
@@ -37,10 +51,24 @@ pub fn localize(crew: &mut Crew<'_>, issue: &str, map: &RepoMap, ranking: &Ranki
 
     // Stage 1: files.
     let paths: Vec<&str> = candidates.iter().map(String::as_str).collect();
-    let skeletons = render(crew, |count| map::render_skeletons(map, &paths, &Budget { count, max_tokens: budget_tokens }).text)?;
+    let skeletons = render(crew, |count| {
+        map::render_skeletons(
+            map,
+            &paths,
+            &Budget {
+                count,
+                max_tokens: budget_tokens,
+            },
+        )
+        .text
+    })?;
     let messages = crew.opening("localize_files", context! { issue, skeletons })?;
     let reply = crew.chat(AgentRole::Localizer, &messages)?.text;
-    let picked: Vec<String> = candidates.iter().filter(|c| reply.contains(c.as_str())).cloned().collect();
+    let picked: Vec<String> = candidates
+        .iter()
+        .filter(|c| reply.contains(c.as_str()))
+        .cloned()
+        .collect();
     let mut picked = order_by_mention(&reply, picked);
     picked.truncate(3);
     if picked.is_empty() {
@@ -56,7 +84,17 @@ pub fn localize(crew: &mut Crew<'_>, issue: &str, map: &RepoMap, ranking: &Ranki
         .files
         .iter()
         .filter_map(|p| map.file(p))
-        .map(|f| map::skeleton(f, SkeletonStyle { docstrings: true, members: true, variables: false, line_numbers: true }))
+        .map(|f| {
+            map::skeleton(
+                f,
+                SkeletonStyle {
+                    docstrings: true,
+                    members: true,
+                    variables: false,
+                    line_numbers: true,
+                },
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let outline = fit(crew, &outline, budget_tokens)?;
@@ -65,7 +103,9 @@ pub fn localize(crew: &mut Crew<'_>, issue: &str, map: &RepoMap, ranking: &Ranki
     let mut symbols = vec![];
     for line in reply.lines() {
         if let Some((path, name)) = parse_symbol_line(line, &loc.files) {
-            if map.file(&path).and_then(|f| f.find(&name)).is_some() && !symbols.contains(&(path.clone(), name.clone())) {
+            if map.file(&path).and_then(|f| f.find(&name)).is_some()
+                && !symbols.contains(&(path.clone(), name.clone()))
+            {
                 symbols.push((path, name));
             }
         }
@@ -75,13 +115,23 @@ pub fn localize(crew: &mut Crew<'_>, issue: &str, map: &RepoMap, ranking: &Ranki
         loc.symbols_from = "ranking".into();
         for f in &loc.files {
             if let Some(r) = ranking.candidates.iter().find(|c| &c.path == f) {
-                symbols.extend(r.symbols.iter().take(2).map(|s| (f.clone(), s.qualname.clone())));
+                symbols.extend(
+                    r.symbols
+                        .iter()
+                        .take(2)
+                        .map(|s| (f.clone(), s.qualname.clone())),
+                );
             }
         }
         if symbols.is_empty() {
             // Whole top-level definitions of the first file, as many as fit later.
             if let Some(file) = loc.files.first().and_then(|p| map.file(p)) {
-                symbols.extend(file.symbols.iter().take(6).map(|s| (file.path.clone(), s.qualname.clone())));
+                symbols.extend(
+                    file.symbols
+                        .iter()
+                        .take(6)
+                        .map(|s| (file.path.clone(), s.qualname.clone())),
+                );
             }
         }
     } else {
@@ -92,7 +142,10 @@ pub fn localize(crew: &mut Crew<'_>, issue: &str, map: &RepoMap, ranking: &Ranki
 }
 
 /// Run a rendering with the model's token counter.
-fn render(crew: &mut Crew<'_>, f: impl FnOnce(&dyn Fn(&str) -> usize) -> String) -> Result<String, AgentError> {
+fn render(
+    crew: &mut Crew<'_>,
+    f: impl FnOnce(&dyn Fn(&str) -> usize) -> String,
+) -> Result<String, AgentError> {
     let model = crew.models.model_for(AgentRole::Localizer)?;
     let count = |s: &str| model.count_tokens(s);
     Ok(f(&count))
@@ -113,7 +166,10 @@ pub fn fit(crew: &mut Crew<'_>, text: &str, budget: usize) -> Result<String, Age
             hi = mid - 1;
         }
     }
-    Ok(format!("{}\n# ... (cut to fit the context)", lines[..lo].join("\n")))
+    Ok(format!(
+        "{}\n# ... (cut to fit the context)",
+        lines[..lo].join("\n")
+    ))
 }
 
 /// Keep `picked` in the order the reply names them.
@@ -125,14 +181,33 @@ fn order_by_mention(reply: &str, mut picked: Vec<String>) -> Vec<String> {
 /// `path::name`, `path:name`, or `name` alone (then the first chosen file), tolerant of
 /// bullets, backticks and trailing parentheses.
 fn parse_symbol_line(line: &str, files: &[String]) -> Option<(String, String)> {
-    let t = line.trim().trim_start_matches(['-', '*', '•', ' ']).trim().trim_matches('`').trim();
-    let t = t.split_whitespace().next()?.trim_end_matches(['(', ')', ':', ',', '.', '`']);
+    let t = line
+        .trim()
+        .trim_start_matches(['-', '*', '•', ' '])
+        .trim()
+        .trim_matches('`')
+        .trim();
+    let t = t
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(['(', ')', ':', ',', '.', '`']);
     if t.is_empty() {
         return None;
     }
-    if let Some((path, name)) = t.split_once("::").or_else(|| t.split_once(".py:").map(|(p, n)| (p, n))) {
-        let path = if path.ends_with(".py") { path.to_string() } else { format!("{path}.py") };
-        let path = files.iter().find(|f| f.ends_with(&path) || path.ends_with(f.as_str())).cloned().unwrap_or(path);
+    if let Some((path, name)) = t
+        .split_once("::")
+        .or_else(|| t.split_once(".py:").map(|(p, n)| (p, n)))
+    {
+        let path = if path.ends_with(".py") {
+            path.to_string()
+        } else {
+            format!("{path}.py")
+        };
+        let path = files
+            .iter()
+            .find(|f| f.ends_with(&path) || path.ends_with(f.as_str()))
+            .cloned()
+            .unwrap_or(path);
         return Some((path, name.trim_start_matches(':').to_string()));
     }
     let name = t.rsplit('/').next()?.to_string();
@@ -146,10 +221,22 @@ mod tests {
     #[test]
     fn symbol_lines_are_parsed_leniently() {
         let files = vec!["pkg/util.py".to_string()];
-        assert_eq!(parse_symbol_line("- `pkg/util.py::truncate`", &files), Some(("pkg/util.py".into(), "truncate".into())));
-        assert_eq!(parse_symbol_line("util.py::Cart.add_item()", &files), Some(("pkg/util.py".into(), "Cart.add_item".into())));
-        assert_eq!(parse_symbol_line("truncate", &files), Some(("pkg/util.py".into(), "truncate".into())));
-        assert_eq!(parse_symbol_line("pkg/util.py:truncate", &files), Some(("pkg/util.py".into(), "truncate".into())));
+        assert_eq!(
+            parse_symbol_line("- `pkg/util.py::truncate`", &files),
+            Some(("pkg/util.py".into(), "truncate".into()))
+        );
+        assert_eq!(
+            parse_symbol_line("util.py::Cart.add_item()", &files),
+            Some(("pkg/util.py".into(), "Cart.add_item".into()))
+        );
+        assert_eq!(
+            parse_symbol_line("truncate", &files),
+            Some(("pkg/util.py".into(), "truncate".into()))
+        );
+        assert_eq!(
+            parse_symbol_line("pkg/util.py:truncate", &files),
+            Some(("pkg/util.py".into(), "truncate".into()))
+        );
         assert_eq!(parse_symbol_line("   ", &files), None);
     }
 

@@ -19,9 +19,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("syntax_retry", include_str!("prompts/syntax_retry.md")),
     ("no_code_retry", include_str!("prompts/no_code_retry.md")),
     ("localize_files", include_str!("prompts/localize_files.md")),
-    ("localize_symbols", include_str!("prompts/localize_symbols.md")),
+    (
+        "localize_symbols",
+        include_str!("prompts/localize_symbols.md"),
+    ),
     ("repair", include_str!("prompts/repair.md")),
-    ("repair_function", include_str!("prompts/repair_function.md")),
+    (
+        "repair_function",
+        include_str!("prompts/repair_function.md"),
+    ),
     ("repair_retry", include_str!("prompts/repair_retry.md")),
     ("repro_test", include_str!("prompts/repro_test.md")),
     ("repro_retry", include_str!("prompts/repro_retry.md")),

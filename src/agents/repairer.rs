@@ -51,7 +51,12 @@ pub fn show_targets(map: &RepoMap, targets: &[(String, String)]) -> String {
     let mut out = String::new();
     let mut last = "";
     for (path, qualname) in targets {
-        let Some(text) = map.file(path).and_then(|f| crate::repo::map::source_of(f, qualname, false)) else { continue };
+        let Some(text) = map
+            .file(path)
+            .and_then(|f| crate::repo::map::source_of(f, qualname, false))
+        else {
+            continue;
+        };
         if last != path {
             out.push_str(&format!("# {path}\n"));
             last = path;
@@ -63,7 +68,13 @@ pub fn show_targets(map: &RepoMap, targets: &[(String, String)]) -> String {
 }
 
 /// Ask for edits and apply them to `worktree` (which the caller has reset to the base).
-pub fn repair(crew: &mut Crew<'_>, worktree: &Path, map: &RepoMap, format: EditFormat, req: &RepairRequest<'_>) -> Result<RepairResult, AgentError> {
+pub fn repair(
+    crew: &mut Crew<'_>,
+    worktree: &Path,
+    map: &RepoMap,
+    format: EditFormat,
+    req: &RepairRequest<'_>,
+) -> Result<RepairResult, AgentError> {
     let (previous, failures) = req.previous.unwrap_or(("", ""));
     let template = match format {
         EditFormat::Function => "repair_function",
@@ -77,7 +88,8 @@ pub fn repair(crew: &mut Crew<'_>, worktree: &Path, map: &RepoMap, format: EditF
         let problem = match blocks(&g.text, format, map, req.targets) {
             Err(e) => e,
             Ok(blocks) => {
-                let outcome = edit::apply_edits_to_dir(worktree, &blocks, WritePolicy::AllOrNothing);
+                let outcome =
+                    edit::apply_edits_to_dir(worktree, &blocks, WritePolicy::AllOrNothing);
                 if outcome.is_clean() && !outcome.written.is_empty() {
                     out.applied = true;
                     out.files = outcome.written;
@@ -97,21 +109,34 @@ pub fn repair(crew: &mut Crew<'_>, worktree: &Path, map: &RepoMap, format: EditF
         }
         out.retries += 1;
         messages.push(Message::assistant(g.text));
-        messages.push(Message::user(crew.prompts.render("repair_retry", context! { errors => problem })?));
+        messages.push(Message::user(
+            crew.prompts
+                .render("repair_retry", context! { errors => problem })?,
+        ));
     }
     Ok(out)
 }
 
-fn blocks(reply: &str, format: EditFormat, map: &RepoMap, targets: &[(String, String)]) -> Result<Vec<EditBlock>, String> {
+fn blocks(
+    reply: &str,
+    format: EditFormat,
+    map: &RepoMap,
+    targets: &[(String, String)],
+) -> Result<Vec<EditBlock>, String> {
     match format {
         EditFormat::SearchReplace => edit::parse_edits(reply).map_err(|e| e.to_string()),
         EditFormat::Function => {
             let code = extract::python_code(reply).ok_or("no Python code block in the reply; reply with the corrected functions in one ```python block")?;
-            let shown: Vec<_> = targets.iter().filter_map(|(p, q)| map.file(p).and_then(|f| f.find(q).map(|s| (f, s)))).collect();
+            let shown: Vec<_> = targets
+                .iter()
+                .filter_map(|(p, q)| map.file(p).and_then(|f| f.find(q).map(|s| (f, s))))
+                .collect();
             let (blocks, _) = rewrite::blocks_from_reply(&code, &shown);
             if blocks.is_empty() {
                 let names: Vec<_> = shown.iter().map(|(_, s)| s.name.as_str()).collect();
-                let redefined = crate::syntax::defined_names(&code).iter().any(|n| names.contains(&n.as_str()));
+                let redefined = crate::syntax::defined_names(&code)
+                    .iter()
+                    .any(|n| names.contains(&n.as_str()));
                 return Err(if redefined {
                     format!("the reply is the same as the current code of {}; change the code so that it resolves the issue", names.join(", "))
                 } else {

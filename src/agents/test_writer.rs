@@ -39,9 +39,14 @@ pub fn ensure_import(tests: &mut String) {
 mod tests {
     #[test]
     fn module_imports_are_added_unless_present() {
-        let mut t = "from textkit.strings import truncate\n\ndef test_a():\n    assert truncate('ab', 1)\n".to_string();
+        let mut t =
+            "from textkit.strings import truncate\n\ndef test_a():\n    assert truncate('ab', 1)\n"
+                .to_string();
         super::ensure_module_imports(&mut t, &["textkit.strings".into(), "textkit.wrap".into()]);
-        assert!(t.starts_with("from textkit.wrap import *\nfrom textkit.strings import truncate\n"), "{t}");
+        assert!(
+            t.starts_with("from textkit.wrap import *\nfrom textkit.strings import truncate\n"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -58,11 +63,23 @@ mod tests {
 /// Repository mode: a reproduction test for an issue. `history` holds earlier attempts (the
 /// reply, and what was wrong with it: it passed before the fix, or could not run), so the
 /// conversation continues with the reason.
-pub fn write_repro(crew: &mut Crew<'_>, issue: &str, code: &str, modules: &[String], names: &[String], history: &[(String, String)]) -> Result<PyReply, AgentError> {
-    let mut messages = crew.opening("repro_test", context! { issue, code, modules => modules.join(", ") })?;
+pub fn write_repro(
+    crew: &mut Crew<'_>,
+    issue: &str,
+    code: &str,
+    modules: &[String],
+    names: &[String],
+    history: &[(String, String)],
+) -> Result<PyReply, AgentError> {
+    let mut messages = crew.opening(
+        "repro_test",
+        context! { issue, code, modules => modules.join(", ") },
+    )?;
     for (reply, problem) in history {
         messages.push(crate::models::Message::assistant(reply.clone()));
-        messages.push(crate::models::Message::user(crew.prompts.render("repro_retry", context! { problem })?));
+        messages.push(crate::models::Message::user(
+            crew.prompts.render("repro_retry", context! { problem })?,
+        ));
     }
     let mut reply = crew.ask_python(AgentRole::TestWriter, messages, "test_codeswarm_repro.py")?;
     // Copies of the code under test are dropped, so the tests must import the real thing.

@@ -3,17 +3,22 @@
 //! repository-fixing pipeline plugs in.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
 use super::opts::ModelOpts;
+use crate::agents::AgentError;
 use crate::batch::runner::{
     default_run_dir, run_batch, BatchConfig, Interrupt, SolveContext, SolveError, SolveOutcome,
     Solver,
 };
 use crate::batch::{Filter, Shard, SolverView};
+use crate::coordination::fixer::{FixError, FixStatus};
+use crate::fix::FixTarget;
+use crate::models::ModelError;
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
+use crate::repo::testrun::RepoTests;
 
 #[derive(Args, Debug)]
 pub struct BatchArgs {
@@ -65,25 +70,96 @@ pub struct SolverSettings<'a> {
     pub time_limit: Option<Duration>,
 }
 
-/// The solver factory: the repository-fixing pipeline (`codeswarm fix`) goes here.
-pub fn repository_solver(_settings: &SolverSettings<'_>) -> anyhow::Result<Box<dyn Solver>> {
-    Ok(Box::new(PipelineNotWired))
+/// The solver factory: the repository fixer of `codeswarm fix`, with one model manager, one
+/// sandbox and one config for the whole batch.
+pub fn repository_solver(settings: &SolverSettings<'_>) -> anyhow::Result<Box<dyn Solver>> {
+    let config = settings.model.load_config()?;
+    let prompts = settings.model.load_prompts()?;
+    let manager = settings.model.manager(&config, true)?;
+    let sandbox = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?.sandbox;
+    let tests = RepoTests::new(
+        sandbox,
+        settings.site.map(Path::to_path_buf),
+        &config.sandbox,
+    );
+    Ok(Box::new(FixSolver {
+        manager,
+        config,
+        prompts,
+        tests,
+        url_template: settings.repo_url_template.to_string(),
+    }))
 }
 
-/// Placeholder until the repository pipeline is wired in: refuses every instance as
-/// [`SolveError::Unavailable`], which stops the batch without recording anything.
-#[derive(Debug)]
-pub struct PipelineNotWired;
+/// Solves an instance with [`crate::fix::fix_issue`].
+pub struct FixSolver {
+    manager: crate::models::ModelManager,
+    config: crate::config::Config,
+    prompts: crate::agents::prompts::Prompts,
+    tests: RepoTests,
+    url_template: String,
+}
 
-impl Solver for PipelineNotWired {
+impl Solver for FixSolver {
     fn solve(
         &mut self,
-        _instance: &SolverView,
-        _ctx: &SolveContext<'_>,
+        instance: &SolverView,
+        ctx: &SolveContext<'_>,
     ) -> Result<SolveOutcome, SolveError> {
-        Err(SolveError::Unavailable(
-            "the repository pipeline is not wired yet".into(),
-        ))
+        let mut issue = instance.problem_statement.clone();
+        if let Some(h) = instance
+            .hints_text
+            .as_deref()
+            .filter(|h| !h.trim().is_empty())
+        {
+            issue.push_str("\n\nHints:\n");
+            issue.push_str(h);
+        }
+        let target = FixTarget {
+            repo: instance.repo.clone(),
+            commit: Some(instance.base_commit.clone()),
+            issue,
+            url_template: self.url_template.clone(),
+        };
+        let stop = || {
+            ctx.cancel.is_cancelled() || ctx.deadline.map(|d| Instant::now() >= d).unwrap_or(false)
+        };
+        match crate::fix::fix_issue(
+            &target,
+            &mut self.manager,
+            &self.config,
+            &self.prompts,
+            &self.tests,
+            &stop,
+        ) {
+            Ok(report) => {
+                let tokens = report.totals.prompt_tokens + report.totals.generated_tokens;
+                let log = crate::fix::summary(&report);
+                let patch = (report.status == FixStatus::Patched).then(|| report.patch.clone());
+                let reason = report.reason.clone();
+                let trajectory = serde_json::to_value(&report).unwrap_or_default();
+                Ok(SolveOutcome {
+                    patch,
+                    reason,
+                    tokens,
+                    trajectory,
+                    log,
+                })
+            }
+            // A model that cannot be loaded fails every instance alike: a set-up error.
+            Err(FixError::Agent(AgentError::Model(
+                e @ (ModelError::BadGguf { .. }
+                | ModelError::DoesNotFit(_)
+                | ModelError::Load { .. }
+                | ModelError::Registry(_)),
+            ))) => Err(SolveError::Unavailable(e.to_string())),
+            Err(e) => Err(SolveError::Failed {
+                message: e.to_string(),
+                tokens: 0,
+                trajectory: serde_json::Value::Null,
+                log: format!("error: {e}\n"),
+            }),
+        }
     }
 }
 

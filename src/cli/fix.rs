@@ -43,8 +43,12 @@ pub struct FixArgs {
 
 /// Exit 0 with a verified patch, 1 with an unverified patch or none, 2 on errors.
 pub fn run(a: FixArgs) -> anyhow::Result<i32> {
-    let issue = fix::read_issue(&a.issue).with_context(|| format!("cannot read --issue {}", a.issue))?;
-    let report_path = a.report.clone().unwrap_or_else(|| a.out.with_extension("report.json"));
+    let issue =
+        fix::read_issue(&a.issue).with_context(|| format!("cannot read --issue {}", a.issue))?;
+    let report_path = a
+        .report
+        .clone()
+        .unwrap_or_else(|| a.out.with_extension("report.json"));
     for p in [&a.out, &report_path] {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::fsutil::ensure_writable_dir(dir).map_err(anyhow::Error::msg)?;
@@ -55,8 +59,17 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
     let mut manager = a.model.manager(&config, a.json)?;
     let sandbox = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?.sandbox;
     let tests = RepoTests::new(sandbox, a.site.clone(), &config.sandbox);
-    let target = FixTarget { repo: a.repo.clone(), commit: a.commit.clone(), issue, url_template: a.repo_url_template.clone() };
-    let spinner = if a.json { indicatif::ProgressBar::hidden() } else { crate::progress::spinner("fixing") };
+    let target = FixTarget {
+        repo: a.repo.clone(),
+        commit: a.commit.clone(),
+        issue,
+        url_template: a.repo_url_template.clone(),
+    };
+    let spinner = if a.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        crate::progress::spinner("fixing")
+    };
     let report = fix::fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false);
     spinner.finish_and_clear();
     let report = report?;
@@ -74,5 +87,9 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
             println!("wrote {}", report_path.display());
         }
     }
-    Ok(if report.status == FixStatus::Patched && report.verified { 0 } else { 1 })
+    Ok(if report.status == FixStatus::Patched && report.verified {
+        0
+    } else {
+        1
+    })
 }

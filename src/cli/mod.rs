@@ -4,8 +4,8 @@
 pub mod batch;
 mod bench;
 mod eval;
-mod fix;
 pub mod evaluate;
+mod fix;
 pub mod merge_preds;
 mod models;
 mod opts;

@@ -15,12 +15,12 @@ use crate::agents::{test_writer, AgentError, Crew};
 use crate::coordination::judge::CaseOutcome;
 use crate::models::manager::LoadRecord;
 use crate::models::AgentRole;
-use crate::report::{CallRecord, Totals};
 use crate::repo::checkout::{CheckoutError, Worktree};
 use crate::repo::map::{self, Budget, MapError, RepoMap};
 use crate::repo::patch::{self, PatchError};
 use crate::repo::rank::{self, RankOptions};
 use crate::repo::testrun::{RepoTestRun, RepoTests};
+use crate::report::{CallRecord, Totals};
 use crate::sandbox::SandboxError;
 
 /// The reproduction test's file name (at the repository root, never part of the patch).
@@ -124,7 +124,14 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
     }
     let wt = req.worktree;
     let map = RepoMap::from_dir(wt.path())?;
-    let ranking = rank::rank_files(&map, issue, &RankOptions { limit: 10, test_limit: 5 });
+    let ranking = rank::rank_files(
+        &map,
+        issue,
+        &RankOptions {
+            limit: 10,
+            test_limit: 5,
+        },
+    );
     let budget = crew.n_ctx(AgentRole::Localizer)? * 40 / 100;
     let localization = localizer::localize(crew, issue, &map, &ranking, budget)?;
     // The code shown: the chosen definitions' exact source, as many as fit the budget.
@@ -135,20 +142,52 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         focus = repairer::show_targets(&map, &shown_targets);
     }
     if focus.trim().is_empty() {
-        let model = crew.models.model_for(AgentRole::Repairer).map_err(AgentError::from)?;
+        let model = crew
+            .models
+            .model_for(AgentRole::Repairer)
+            .map_err(AgentError::from)?;
         let count = |s: &str| model.count_tokens(s);
         let files: Vec<&str> = localization.files.iter().map(String::as_str).collect();
-        focus = map::render_skeletons(&map, &files, &Budget { count: &count, max_tokens: budget }).text;
+        focus = map::render_skeletons(
+            &map,
+            &files,
+            &Budget {
+                count: &count,
+                max_tokens: budget,
+            },
+        )
+        .text;
     }
 
-    let modules: Vec<String> = localization.files.iter().map(|p| map::module_name(p)).collect();
-    let names: Vec<String> = shown_targets.iter().map(|(_, q)| q.rsplit('.').next().unwrap_or(q).to_string()).collect();
-    let related: Vec<String> = ranking.tests.iter().take(3).map(|t| t.path.clone()).collect();
+    let modules: Vec<String> = localization
+        .files
+        .iter()
+        .map(|p| map::module_name(p))
+        .collect();
+    let names: Vec<String> = shown_targets
+        .iter()
+        .map(|(_, q)| q.rsplit('.').next().unwrap_or(q).to_string())
+        .collect();
+    let related: Vec<String> = ranking
+        .tests
+        .iter()
+        .take(3)
+        .map(|t| t.path.clone())
+        .collect();
     let mut report = FixReport {
         repo: wt.source().display_name().to_string(),
         base_commit: wt.base_sha(),
         issue: issue.to_string(),
-        ranking: ranking.candidates.iter().take(8).map(|c| RankedSummary { path: c.path.clone(), score: c.score, reasons: c.reasons.iter().map(|r| format!("{r:?}")).collect() }).collect(),
+        ranking: ranking
+            .candidates
+            .iter()
+            .take(8)
+            .map(|c| RankedSummary {
+                path: c.path.clone(),
+                score: c.score,
+                reasons: c.reasons.iter().map(|r| format!("{r:?}")).collect(),
+            })
+            .collect(),
         related_tests: related.clone(),
         localization,
         repro: ReproRecord::default(),
@@ -168,9 +207,16 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
     // What passes before any edit.
     let mut passing_before: Vec<String> = vec![];
     if !related.is_empty() {
-        let base = req.tests.run(wt.path(), &[], &related, "related tests before the edit")?;
+        let base = req
+            .tests
+            .run(wt.path(), &[], &related, "related tests before the edit")?;
         if base.not_runnable.is_none() {
-            passing_before = base.cases.iter().filter(|c| c.outcome == CaseOutcome::Passed).map(|c| c.id.clone()).collect();
+            passing_before = base
+                .cases
+                .iter()
+                .filter(|c| c.outcome == CaseOutcome::Passed)
+                .map(|c| c.id.clone())
+                .collect();
         }
         report.test_runs.push(base.clone());
         report.baseline = Some(base);
@@ -188,23 +234,40 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
             report.repro.rejected.push("no valid Python".into());
             break;
         };
-        let run = req.tests.run(wt.path(), &[(REPRO_FILE.into(), code.clone())], &[REPRO_FILE.into()], "reproduction test before the edit")?;
+        let run = req.tests.run(
+            wt.path(),
+            &[(REPRO_FILE.into(), code.clone())],
+            &[REPRO_FILE.into()],
+            "reproduction test before the edit",
+        )?;
         report.test_runs.push(run.clone());
         let cases: Vec<_> = run.in_file(REPRO_FILE).collect();
         let problem = if let Some(why) = &run.not_runnable {
-            report.repro.rejected.push(format!("not runnable in sandbox: {why}"));
+            report
+                .repro
+                .rejected
+                .push(format!("not runnable in sandbox: {why}"));
             break;
         } else if cases.is_empty() {
-            format!("pytest collected no tests from that file. Its output:\n{}", tail(&run.output_tail, 15))
+            format!(
+                "pytest collected no tests from that file. Its output:\n{}",
+                tail(&run.output_tail, 15)
+            )
         } else if cases.iter().all(|c| c.outcome == CaseOutcome::Passed) {
             "These tests PASS on the current code, so they do not reproduce the issue.".to_string()
         } else if cases.iter().any(|c| c.outcome == CaseOutcome::Failed) {
             report.repro.test = Some(code);
             break;
         } else {
-            format!("These tests could not run:\n{}", tail(&run.as_test_run().failure_report(1500), 20))
+            format!(
+                "These tests could not run:\n{}",
+                tail(&run.as_test_run().failure_report(1500), 20)
+            )
         };
-        report.repro.rejected.push(problem.lines().next().unwrap_or("").to_string());
+        report
+            .repro
+            .rejected
+            .push(problem.lines().next().unwrap_or("").to_string());
         history.push((reply.reply, problem));
     }
 
@@ -213,7 +276,12 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
     let mut previous: Option<(String, String)> = None;
     // How the reproduction test failed before any edit; two applied edits that leave it failing
     // exactly so mean it does not react to edits of this code: stop spending rounds on it.
-    let repro_before = report.test_runs.iter().rev().find(|r| r.label.starts_with("reproduction test")).map(repro_signature);
+    let repro_before = report
+        .test_runs
+        .iter()
+        .rev()
+        .find(|r| r.label.starts_with("reproduction test"))
+        .map(repro_signature);
     let mut unchanged_repro = 0;
     let rounds = crew.config.limits.debug_rounds;
     for round in 0..=rounds {
@@ -225,9 +293,27 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         let format = crew.config.limits.repair_format;
         // Later rounds sample (a greedy model repeats itself).
         crew.candidate = round;
-        let r = repairer::repair(crew, wt.path(), &map, format, &RepairRequest { issue, targets: &shown_targets, code: &focus, previous: previous.as_ref().map(|(a, b)| (a.as_str(), b.as_str())) })?;
+        let r = repairer::repair(
+            crew,
+            wt.path(),
+            &map,
+            format,
+            &RepairRequest {
+                issue,
+                targets: &shown_targets,
+                code: &focus,
+                previous: previous.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+            },
+        )?;
         crew.candidate = 0;
-        let mut att = AttemptRecord { round, applied: r.applied, files: r.files.clone(), problems: r.problems.clone(), retries: r.retries, ..Default::default() };
+        let mut att = AttemptRecord {
+            round,
+            applied: r.applied,
+            files: r.files.clone(),
+            problems: r.problems.clone(),
+            retries: r.retries,
+            ..Default::default()
+        };
         if !r.applied {
             report.attempts.push(att);
             continue;
@@ -251,25 +337,43 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         let (repro_ok, regressions, failures) = if targets.is_empty() {
             (None, vec![], String::new())
         } else {
-            let run = req.tests.run(wt.path(), &extra, &targets, &format!("after edit {}", round + 1))?;
+            let run = req.tests.run(
+                wt.path(),
+                &extra,
+                &targets,
+                &format!("after edit {}", round + 1),
+            )?;
             report.test_runs.push(run.clone());
             let repro_ok = report.repro.test.as_ref().map(|_| {
                 let cases: Vec<_> = run.in_file(REPRO_FILE).collect();
                 !cases.is_empty() && cases.iter().all(|c| c.outcome == CaseOutcome::Passed)
             });
-            let regressions: Vec<String> = passing_before.iter().filter(|t| !run.passed(t)).cloned().collect();
+            let regressions: Vec<String> = passing_before
+                .iter()
+                .filter(|t| !run.passed(t))
+                .cloned()
+                .collect();
             att.tests = Some(run.summary());
-            if report.repro.test.is_some() && repro_before.as_ref() == Some(&repro_signature(&run)) {
+            if report.repro.test.is_some() && repro_before.as_ref() == Some(&repro_signature(&run))
+            {
                 unchanged_repro += 1;
             }
-            (repro_ok, regressions, run.as_test_run().failure_report(2500))
+            (
+                repro_ok,
+                regressions,
+                run.as_test_run().failure_report(2500),
+            )
         };
         att.repro_passes = repro_ok;
         att.regressions = regressions.clone();
         let score = (repro_ok.unwrap_or(true) as u8, -(regressions.len() as i64));
         let verified = repro_ok == Some(true) && regressions.is_empty();
         if best.as_ref().map(|b| score > b.score).unwrap_or(true) {
-            best = Some(Best { score, patch: produced.text.clone(), verified });
+            best = Some(Best {
+                score,
+                patch: produced.text.clone(),
+                verified,
+            });
         }
         report.attempts.push(att);
         if repro_ok.unwrap_or(true) && regressions.is_empty() {
@@ -298,8 +402,21 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
             }
         }
         None => {
-            let last = report.attempts.iter().rev().flat_map(|a| a.problems.last()).next().cloned().unwrap_or_default();
-            report.reason = Some(report.reason.clone().unwrap_or_else(|| format!("no edit applied cleanly in {} round(s); last problem: {}", report.attempts.len(), last.lines().next().unwrap_or(""))));
+            let last = report
+                .attempts
+                .iter()
+                .rev()
+                .flat_map(|a| a.problems.last())
+                .next()
+                .cloned()
+                .unwrap_or_default();
+            report.reason = Some(report.reason.clone().unwrap_or_else(|| {
+                format!(
+                    "no edit applied cleanly in {} round(s); last problem: {}",
+                    report.attempts.len(),
+                    last.lines().next().unwrap_or("")
+                )
+            }));
         }
     }
     report.calls = std::mem::take(&mut crew.calls);
@@ -311,7 +428,10 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
 
 /// The reproduction test's failing cases and their messages.
 fn repro_signature(run: &RepoTestRun) -> Vec<(String, String)> {
-    run.in_file(REPRO_FILE).filter(|c| c.outcome != CaseOutcome::Passed).map(|c| (c.id.clone(), c.message.clone())).collect()
+    run.in_file(REPRO_FILE)
+        .filter(|c| c.outcome != CaseOutcome::Passed)
+        .map(|c| (c.id.clone(), c.message.clone()))
+        .collect()
 }
 
 fn tail(text: &str, n: usize) -> String {

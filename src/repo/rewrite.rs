@@ -28,13 +28,28 @@ fn split_reply(code: &str) -> (Vec<Def>, Vec<String>) {
     let mut cursor = root.walk();
     for node in root.children(&mut cursor) {
         match node.kind() {
-            "import_statement" | "import_from_statement" => imports.push(text(node, code).trim().to_string()),
+            "import_statement" | "import_from_statement" => {
+                imports.push(text(node, code).trim().to_string())
+            }
             "function_definition" | "class_definition" | "decorated_definition" => {
-                let def = if node.kind() == "decorated_definition" { node.child_by_field_name("definition").unwrap_or(node) } else { node };
-                if let Some(name) = def.child_by_field_name("name").map(|n| text(n, code).to_string()) {
+                let def = if node.kind() == "decorated_definition" {
+                    node.child_by_field_name("definition").unwrap_or(node)
+                } else {
+                    node
+                };
+                if let Some(name) = def
+                    .child_by_field_name("name")
+                    .map(|n| text(n, code).to_string())
+                {
                     // Start at the line's beginning so the first line keeps its indentation.
-                    let line_start = code[..node.start_byte()].rfind('\n').map(|i| i + 1).unwrap_or(0);
-                    defs.push(Def { name, text: dedent(&code[line_start..node.end_byte()]) });
+                    let line_start = code[..node.start_byte()]
+                        .rfind('\n')
+                        .map(|i| i + 1)
+                        .unwrap_or(0);
+                    defs.push(Def {
+                        name,
+                        text: dedent(&code[line_start..node.end_byte()]),
+                    });
                 }
             }
             _ => {}
@@ -46,7 +61,10 @@ fn split_reply(code: &str) -> (Vec<Def>, Vec<String>) {
 /// Equal but for trailing whitespace and blank lines.
 fn same_code(a: &str, b: &str) -> bool {
     fn norm(s: &str) -> Vec<&str> {
-        s.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect()
+        s.lines()
+            .map(str::trim_end)
+            .filter(|l| !l.is_empty())
+            .collect()
     }
     norm(a) == norm(b)
 }
@@ -56,24 +74,53 @@ fn text<'a>(node: Node<'_>, src: &'a str) -> &'a str {
 }
 
 fn dedent(s: &str) -> String {
-    let indent = s.lines().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
-    s.lines().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).map(|l| format!("{}\n", l.trim_end())).collect()
+    let indent = s
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    s.lines()
+        .map(|l| {
+            if l.len() >= indent {
+                &l[indent..]
+            } else {
+                l.trim_start()
+            }
+        })
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect()
 }
 
 fn indent(s: &str, by: &str) -> String {
-    s.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("{by}{l}\n") }).collect()
+    s.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("{by}{l}\n")
+            }
+        })
+        .collect()
 }
 
 /// Blocks replacing each chosen symbol that the reply redefines. `targets` are the symbols the
 /// model was shown, `(file, symbol)`. Returns the blocks and the names in the reply that matched
 /// nothing shown (added before the first replaced top-level definition of the first file).
-pub fn blocks_from_reply(code: &str, targets: &[(&FileMap, &Symbol)]) -> (Vec<EditBlock>, Vec<String>) {
+pub fn blocks_from_reply(
+    code: &str,
+    targets: &[(&FileMap, &Symbol)],
+) -> (Vec<EditBlock>, Vec<String>) {
     let (defs, imports) = split_reply(code);
     let mut blocks: Vec<EditBlock> = vec![];
     let mut unmatched: Vec<&Def> = vec![];
     for def in &defs {
         match targets.iter().find(|(_, s)| s.name == def.name) {
-            Some((file, sym)) if !blocks.iter().any(|b| b.path == file.path && b.search == file.lines(sym.start_line, sym.end_line)) => {
+            Some((file, sym))
+                if !blocks.iter().any(|b| {
+                    b.path == file.path && b.search == file.lines(sym.start_line, sym.end_line)
+                }) =>
+            {
                 let original = file.lines(sym.start_line, sym.end_line);
                 let first = original.lines().next().unwrap_or("");
                 let pad = &first[..first.len() - first.trim_start().len()];
@@ -81,17 +128,28 @@ pub fn blocks_from_reply(code: &str, targets: &[(&FileMap, &Symbol)]) -> (Vec<Ed
                 if same_code(&original, &replace) {
                     continue;
                 }
-                blocks.push(EditBlock { path: file.path.clone(), search: original, replace, number: blocks.len() + 1, line: 0 });
+                blocks.push(EditBlock {
+                    path: file.path.clone(),
+                    search: original,
+                    replace,
+                    number: blocks.len() + 1,
+                    line: 0,
+                });
             }
             Some(_) => {}
             None => unmatched.push(def),
         }
     }
     // New imports and helpers go before the first replaced top-level definition.
-    let first_top = blocks.iter().position(|b| !b.search.starts_with([' ', '\t']));
+    let first_top = blocks
+        .iter()
+        .position(|b| !b.search.starts_with([' ', '\t']));
     let mut added = vec![];
     if let Some(i) = first_top {
-        let file = targets.iter().find(|(f, _)| f.path == blocks[i].path).map(|(f, _)| *f);
+        let file = targets
+            .iter()
+            .find(|(f, _)| f.path == blocks[i].path)
+            .map(|(f, _)| *f);
         let existing = file.map(|f| f.lines(1, f.line_count)).unwrap_or_default();
         let mut prefix = String::new();
         for imp in &imports {
@@ -107,7 +165,9 @@ pub fn blocks_from_reply(code: &str, targets: &[(&FileMap, &Symbol)]) -> (Vec<Ed
         for def in &unmatched {
             let defined_already = existing.lines().any(|l| {
                 let t = l.trim_start();
-                l.len() == t.len() && (t.starts_with(&format!("def {}(", def.name)) || t.starts_with(&format!("class {}", def.name)))
+                l.len() == t.len()
+                    && (t.starts_with(&format!("def {}(", def.name))
+                        || t.starts_with(&format!("class {}", def.name)))
             });
             if !defined_already {
                 prefix.push_str(&def.text);
@@ -145,7 +205,10 @@ mod tests {
     #[test]
     fn a_corrected_function_replaces_the_original() {
         let (new, added) = apply("def truncate(text, width):\n    return text[:width]\n");
-        assert!(new.contains("def truncate(text, width):\n    return text[:width]\n"), "{new}");
+        assert!(
+            new.contains("def truncate(text, width):\n    return text[:width]\n"),
+            "{new}"
+        );
         assert!(new.contains("class Cart:"));
         assert!(added.is_empty());
     }
@@ -174,7 +237,10 @@ mod tests {
     fn an_unchanged_copy_gives_no_block() {
         let file = FileMap::parse("pkg/m.py", SRC);
         let t = file.find("truncate").unwrap().clone();
-        let (blocks, _) = blocks_from_reply("def truncate(text, width):\n    return text[: width - 1]   \n\n", &[(&file, &t)]);
+        let (blocks, _) = blocks_from_reply(
+            "def truncate(text, width):\n    return text[: width - 1]   \n\n",
+            &[(&file, &t)],
+        );
         assert!(blocks.is_empty());
     }
 

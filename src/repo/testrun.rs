@@ -285,6 +285,8 @@ impl RepoTestRun {
 
     /// Cases whose node id lies in `file`.
     pub fn in_file<'a>(&'a self, file: &'a str) -> impl Iterator<Item = &'a TestCase> + 'a {
-        self.cases.iter().filter(move |c| c.id == file || c.id.starts_with(&format!("{file}::")))
+        self.cases
+            .iter()
+            .filter(move |c| c.id == file || c.id.starts_with(&format!("{file}::")))
     }
 }

@@ -1,0 +1,273 @@
+//! Repository mode end to end on the ScriptedModel: from an issue to a patch that `git apply`
+//! accepts on the base commit and that makes the fixture's failing tests pass in the sandbox.
+//! Also: a reproduction test that passes before the edit is rejected and retried, and a
+//! Repairer reply that changes nothing is sent back with the reason.
+
+use std::process::Command;
+
+use codeswarm::agents::prompts::Prompts;
+use codeswarm::config::Config;
+use codeswarm::coordination::fixer::FixStatus;
+use codeswarm::fix::{fix_issue, FixTarget};
+use codeswarm::models::{ManagerSettings, ModelManager, Registry};
+use codeswarm::repo::checkout::DEFAULT_URL_TEMPLATE;
+use codeswarm::repo::fixture;
+use codeswarm::repo::testrun::RepoTests;
+
+const SCRIPT: &str = r#"
+[[reply]]
+role = "localizer"
+text = "textkit/strings.py"
+
+[[reply]]
+role = "localizer"
+text = "textkit/strings.py::truncate"
+
+# A "reproduction" that passes on the buggy code: rejected, then retried with the reason.
+[[reply]]
+role = "test_writer"
+text = '''```python
+from textkit.strings import truncate
+
+def test_short_text_is_unchanged():
+    assert truncate("hi", 8) == "hi"
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+from textkit.strings import truncate
+
+def test_cut_text_fills_the_width():
+    assert truncate("hello world", 8) == "hello..."
+```'''
+
+# First the unchanged function (sent back), then the fix.
+[[reply]]
+role = "repairer"
+text = '''```python
+def truncate(text, width, suffix=ELLIPSIS):
+    """Shorten text to at most width characters, ending with suffix when it is cut."""
+    if width < len(suffix):
+        raise ValueError("width must be at least len(suffix)")
+    if len(text) <= width:
+        return text
+    return text[: width - len(suffix) - 1] + suffix
+```'''
+
+[[reply]]
+role = "repairer"
+text = '''```python
+def truncate(text, width, suffix=ELLIPSIS):
+    """Shorten text to at most width characters, ending with suffix when it is cut."""
+    if width < len(suffix):
+        raise ValueError("width must be at least len(suffix)")
+    if len(text) <= width:
+        return text
+    return text[: width - len(suffix)] + suffix
+```'''
+"#;
+
+#[test]
+fn scripted_fix_produces_a_verified_patch_that_git_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixture::by_name("textkit")
+        .unwrap()
+        .build(dir.path())
+        .unwrap();
+    let settings = ManagerSettings {
+        mock_script: Some(("fix".into(), SCRIPT.into())),
+        quiet: true,
+        ..Default::default()
+    };
+    let mut manager = ModelManager::new(Registry::builtin(), settings);
+    let config = Config::defaults();
+    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
+    let sandbox = codeswarm::sandbox::Sandbox::open(&()).unwrap();
+    let tests = RepoTests::new(sandbox.clone(), None, &config.sandbox);
+    let target = FixTarget {
+        repo: fx.path.display().to_string(),
+        commit: Some(fx.base_commit.clone()),
+        issue: fx.issue.clone(),
+        url_template: DEFAULT_URL_TEMPLATE.into(),
+    };
+    let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
+
+    assert_eq!(report.localization.files, vec!["textkit/strings.py"]);
+    assert_eq!(report.localization.files_from, "model");
+    assert_eq!(
+        report.localization.symbols,
+        vec![("textkit/strings.py".to_string(), "truncate".to_string())]
+    );
+    assert_eq!(report.repro.attempts, 2);
+    assert!(
+        report.repro.rejected[0].contains("PASS on the current code"),
+        "{:?}",
+        report.repro.rejected
+    );
+    let retry_prompt = &report
+        .calls
+        .iter()
+        .filter(|c| c.agent == codeswarm::models::AgentRole::TestWriter)
+        .nth(1)
+        .unwrap()
+        .messages;
+    assert!(retry_prompt
+        .last()
+        .unwrap()
+        .content
+        .contains("do not reproduce the issue"));
+    assert_eq!(report.attempts.len(), 1);
+    assert_eq!(
+        report.attempts[0].retries, 1,
+        "the unchanged reply was sent back"
+    );
+    assert!(
+        report.attempts[0].problems[0].contains("same as the current code"),
+        "{:?}",
+        report.attempts[0].problems
+    );
+    assert_eq!(report.attempts[0].repro_passes, Some(true));
+    assert_eq!(report.status, FixStatus::Patched);
+    assert!(report.verified, "{:?}", report.reason);
+    assert!(report
+        .patch
+        .contains("-    return text[: width - len(suffix) - 1] + suffix"));
+    assert!(
+        !report.patch.contains("test_codeswarm_repro"),
+        "the reproduction test is not part of the patch"
+    );
+
+    // `git apply` accepts it on a fresh clone at the base commit.
+    let clone = tempfile::tempdir().unwrap();
+    let git = |args: &[&str], cwd: &std::path::Path| {
+        Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap()
+    };
+    assert!(git(
+        &["clone", "-q", fx.path.to_str().unwrap(), "c"],
+        clone.path()
+    )
+    .status
+    .success());
+    let c = clone.path().join("c");
+    assert!(git(&["checkout", "-q", &fx.base_commit], &c)
+        .status
+        .success());
+    std::fs::write(clone.path().join("p.diff"), &report.patch).unwrap();
+    let check = git(
+        &[
+            "apply",
+            "--check",
+            clone.path().join("p.diff").to_str().unwrap(),
+        ],
+        &c,
+    );
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(git(
+        &["apply", clone.path().join("p.diff").to_str().unwrap()],
+        &c
+    )
+    .status
+    .success());
+
+    // The fixture's own failing tests pass in the sandbox with the patch.
+    let run = tests.run(&c, &[], &fx.failing_tests, "gold check").unwrap();
+    for t in &fx.failing_tests {
+        assert!(run.passed(t), "{t}: {}", run.summary());
+    }
+}
+
+#[test]
+fn unresolvable_localization_falls_back_to_the_ranking_and_no_patch_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixture::by_name("shopcart")
+        .unwrap()
+        .build(dir.path())
+        .unwrap();
+    let script = r#"
+[[reply]]
+role = "localizer"
+text = "I am not sure."
+[[reply]]
+role = "localizer"
+text = "nothing"
+[[reply]]
+role = "test_writer"
+text = "no code"
+[[reply]]
+role = "test_writer"
+text = "still no code"
+[[reply]]
+role = "repairer"
+text = "I cannot."
+[[reply]]
+role = "repairer"
+text = "I cannot."
+[[reply]]
+role = "repairer"
+text = "I cannot."
+[[reply]]
+role = "repairer"
+text = "I cannot."
+[[reply]]
+role = "repairer"
+text = "I cannot."
+[[reply]]
+role = "repairer"
+text = "I cannot."
+[[reply]]
+role = "repairer"
+text = "I cannot."
+[[reply]]
+role = "repairer"
+text = "I cannot."
+"#;
+    let settings = ManagerSettings {
+        mock_script: Some(("fix".into(), script.into())),
+        quiet: true,
+        ..Default::default()
+    };
+    let mut manager = ModelManager::new(Registry::builtin(), settings);
+    let config = Config::defaults();
+    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
+    let tests = RepoTests::new(
+        codeswarm::sandbox::Sandbox::open(&()).unwrap(),
+        None,
+        &config.sandbox,
+    );
+    let target = FixTarget {
+        repo: fx.path.display().to_string(),
+        commit: Some(fx.base_commit.clone()),
+        issue: fx.issue.clone(),
+        url_template: DEFAULT_URL_TEMPLATE.into(),
+    };
+    let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
+    assert_eq!(report.localization.files_from, "ranking");
+    assert_eq!(
+        report.localization.files,
+        vec![fx.buggy_file.clone()],
+        "BM25 ranks the buggy file first"
+    );
+    assert!(report.repro.test.is_none());
+    assert_eq!(report.status, FixStatus::NoPatch);
+    let reason = report.reason.unwrap();
+    assert!(
+        reason.contains("no edit applied") && reason.contains("no Python code"),
+        "{reason}"
+    );
+    // The worktree was temporary and the user's repository is untouched.
+    let status = Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(&fx.path)
+        .output()
+        .unwrap();
+    assert!(status.stdout.is_empty());
+}
