@@ -31,6 +31,22 @@ impl SandboxRunner {
     }
 }
 
+impl From<&crate::sandbox::TestCase> for TestCase {
+    fn from(t: &crate::sandbox::TestCase) -> Self {
+        TestCase {
+            id: t.node_id.clone(),
+            outcome: match t.outcome {
+                TestOutcome::Passed => CaseOutcome::Passed,
+                TestOutcome::Failed => CaseOutcome::Failed,
+                TestOutcome::Error => CaseOutcome::Error,
+                TestOutcome::Skipped => CaseOutcome::Skipped,
+            },
+            message: t.message.clone().unwrap_or_default(),
+            details: t.details.clone().unwrap_or_default(),
+        }
+    }
+}
+
 impl TestRunner for SandboxRunner {
     fn run_tests(
         &self,
@@ -53,21 +69,7 @@ impl TestRunner for SandboxRunner {
         .timeout(self.timeout)
         .memory(self.memory_bytes);
         let out = self.sandbox.run(&job).map_err(|e| e.to_string())?;
-        let cases = out
-            .tests
-            .iter()
-            .map(|t| TestCase {
-                id: t.node_id.clone(),
-                outcome: match t.outcome {
-                    TestOutcome::Passed => CaseOutcome::Passed,
-                    TestOutcome::Failed => CaseOutcome::Failed,
-                    TestOutcome::Error => CaseOutcome::Error,
-                    TestOutcome::Skipped => CaseOutcome::Skipped,
-                },
-                message: t.message.clone().unwrap_or_default(),
-                details: t.details.clone().unwrap_or_default(),
-            })
-            .collect();
+        let cases = out.tests.iter().map(TestCase::from).collect();
         Ok(TestRun {
             label: String::new(),
             status: out.status.to_string(),

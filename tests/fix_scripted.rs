@@ -3,6 +3,8 @@
 //! Also: a reproduction test that passes before the edit is rejected and retried, and a
 //! Repairer reply that changes nothing is sent back with the reason.
 
+mod common;
+
 use std::process::Command;
 
 use codeswarm::agents::prompts::Prompts;
@@ -139,44 +141,7 @@ fn scripted_fix_produces_a_verified_patch_that_git_applies() {
     );
 
     // `git apply` accepts it on a fresh clone at the base commit.
-    let clone = tempfile::tempdir().unwrap();
-    let git = |args: &[&str], cwd: &std::path::Path| {
-        Command::new("git")
-            .args(args)
-            .current_dir(cwd)
-            .output()
-            .unwrap()
-    };
-    assert!(git(
-        &["clone", "-q", fx.path.to_str().unwrap(), "c"],
-        clone.path()
-    )
-    .status
-    .success());
-    let c = clone.path().join("c");
-    assert!(git(&["checkout", "-q", &fx.base_commit], &c)
-        .status
-        .success());
-    std::fs::write(clone.path().join("p.diff"), &report.patch).unwrap();
-    let check = git(
-        &[
-            "apply",
-            "--check",
-            clone.path().join("p.diff").to_str().unwrap(),
-        ],
-        &c,
-    );
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    assert!(git(
-        &["apply", clone.path().join("p.diff").to_str().unwrap()],
-        &c
-    )
-    .status
-    .success());
+    let (_keep, c) = common::git_apply_on_fresh_clone(&fx.path, &fx.base_commit, &report.patch);
 
     // The fixture's own failing tests pass in the sandbox with the patch.
     let run = tests.run(&c, &[], &fx.failing_tests, "gold check").unwrap();

@@ -101,8 +101,15 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
 fn codeswarm_run_on_the_default_model_produces_a_parsing_solution() {
     common::default_model();
     let out = tempfile::tempdir().unwrap();
+    // Short limits keep the suite fast; the flow is the same.
+    let config = out.path().join("limits.toml");
+    std::fs::write(
+        &config,
+        "[limits]\ndebug_rounds = 1\nresample = 1\nmax_model_calls = 10\n",
+    )
+    .unwrap();
     let o = common::codeswarm(
-        &["run", "--task", "Write a Python function is_palindrome(s) that returns True when the string s reads the same forwards and backwards.", "--out", out.path().to_str().unwrap(), "--seed", "1"],
+        &["run", "--task", "Write a Python function is_palindrome(s) that returns True when the string s reads the same forwards and backwards.", "--out", out.path().join("o").to_str().unwrap(), "--seed", "1", "--config", config.to_str().unwrap()],
         &[],
     );
     let err = common::stderr(&o);
@@ -110,7 +117,7 @@ fn codeswarm_run_on_the_default_model_produces_a_parsing_solution() {
         matches!(o.status.code(), Some(0) | Some(1)),
         "pipeline must complete: {err}"
     );
-    let code = std::fs::read_to_string(out.path().join("solution.py")).unwrap();
+    let code = std::fs::read_to_string(out.path().join("o/solution.py")).unwrap();
     assert!(codeswarm::syntax::check_python(&code).is_empty(), "{code}");
     assert!(
         codeswarm::syntax::defined_names(&code).contains(&"is_palindrome".to_string()),
@@ -171,30 +178,7 @@ fn codeswarm_fix_on_a_fixture_ends_with_a_well_formed_patch_or_an_explained_no_p
             let patch = std::fs::read_to_string(&out).unwrap();
             assert!(patch.starts_with("diff --git "), "{patch}");
             // The patch applies on the base commit.
-            let clone = tempfile::tempdir().unwrap();
-            let git = |args: &[&str], cwd: &std::path::Path| {
-                std::process::Command::new("git")
-                    .args(args)
-                    .current_dir(cwd)
-                    .output()
-                    .unwrap()
-            };
-            assert!(git(
-                &["clone", "-q", fx.path.to_str().unwrap(), "c"],
-                clone.path()
-            )
-            .status
-            .success());
-            let c = clone.path().join("c");
-            assert!(git(&["checkout", "-q", &fx.base_commit], &c)
-                .status
-                .success());
-            let check = git(&["apply", "--check", out.to_str().unwrap()], &c);
-            assert!(
-                check.status.success(),
-                "{}",
-                String::from_utf8_lossy(&check.stderr)
-            );
+            common::git_apply_on_fresh_clone(&fx.path, &fx.base_commit, &patch);
         }
         "no-patch" => {
             assert!(!out.exists(), "no patch file without a patch");

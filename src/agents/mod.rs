@@ -25,6 +25,10 @@ use prompts::{PromptError, Prompts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// The run's model-call or time budget is spent (`limits.max_model_calls`,
+    /// `limits.time_limit_seconds`); callers stop and keep the best state so far.
+    #[error("budget spent: {0}")]
+    Budget(String),
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
@@ -73,16 +77,22 @@ pub struct Crew<'a> {
     pub calls: Vec<CallRecord>,
     /// Candidate index: 0 uses each role's sampling, later candidates sample differently.
     pub candidate: u32,
+    /// When the run must stop calling the model.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl<'a> Crew<'a> {
     pub fn new(models: &'a mut ModelManager, config: &'a Config, prompts: &'a Prompts) -> Self {
+        let limit = config.limits.time_limit_seconds;
+        let deadline =
+            (limit > 0).then(|| std::time::Instant::now() + std::time::Duration::from_secs(limit));
         Self {
             models,
             config,
             prompts,
             calls: vec![],
             candidate: 0,
+            deadline,
         }
     }
 
@@ -120,6 +130,22 @@ impl<'a> Crew<'a> {
         role: AgentRole,
         messages: &[Message],
     ) -> Result<Generation, AgentError> {
+        let max = self.config.limits.max_model_calls;
+        if max > 0 && self.calls.len() as u32 >= max {
+            return Err(AgentError::Budget(format!(
+                "{max} model calls (limits.max_model_calls)"
+            )));
+        }
+        if self
+            .deadline
+            .map(|d| std::time::Instant::now() >= d)
+            .unwrap_or(false)
+        {
+            return Err(AgentError::Budget(format!(
+                "{} s (limits.time_limit_seconds)",
+                self.config.limits.time_limit_seconds
+            )));
+        }
         let sampling = self.sampling(role);
         let model = self.models.model_for(role)?;
         let name = model.name().to_string();

@@ -32,6 +32,10 @@ pub struct Limits {
     pub max_subtasks: usize,
     pub samples: u32,
     pub resample: u32,
+    /// Model calls one run (or one fix) may make; 0 = no limit.
+    pub max_model_calls: u32,
+    /// Seconds one run (or one fix) may spend before it stops calling the model; 0 = none.
+    pub time_limit_seconds: u64,
     /// How the Repairer writes edits in repository mode.
     pub repair_format: crate::agents::repairer::EditFormat,
 }

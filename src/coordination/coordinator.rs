@@ -125,6 +125,8 @@ pub struct Coordinator<'a, 'r> {
     reviews: Vec<Review>,
     findings: Option<String>,
     single_generation_step: bool,
+    /// The Debugger has rewritten the tests once already.
+    tests_revised: bool,
 }
 
 impl<'a, 'r> Coordinator<'a, 'r> {
@@ -144,6 +146,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             reviews: vec![],
             findings: None,
             single_generation_step: true,
+            tests_revised: false,
         }
     }
 
@@ -184,17 +187,32 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 goal: sub.goal.clone(),
                 ..Default::default()
             };
-            match sub.role {
-                AgentRole::CodeGenerator => self.generate(&sub.goal, &mut step)?,
-                AgentRole::TestWriter => self.write_tests(&mut step)?,
-                AgentRole::Debugger => self.debug(&mut step)?,
-                AgentRole::Reviewer => self.review(&mut step)?,
-                other => step
-                    .notes
-                    .push(format!("{other} cannot run a plan step; skipped")),
-            }
+            let result = match sub.role {
+                AgentRole::CodeGenerator => self.generate(&sub.goal, &mut step),
+                AgentRole::TestWriter => self.write_tests(&mut step),
+                AgentRole::Debugger => self.debug(&mut step),
+                AgentRole::Reviewer => self.review(&mut step),
+                other => {
+                    step.notes
+                        .push(format!("{other} cannot run a plan step; skipped"));
+                    Ok(())
+                }
+            };
+            let spent = match result {
+                Ok(()) => false,
+                Err(AgentError::Budget(why)) => {
+                    step.notes.push(format!(
+                        "stopped: budget spent ({why}); the best state so far is the result"
+                    ));
+                    true
+                }
+                Err(e) => return Err(e),
+            };
             step.absorb(&self.crew.calls, mark);
             self.steps.push(step);
+            if spent {
+                break;
+            }
         }
         // The summary always ends with a test status for the final code.
         if self
@@ -497,7 +515,6 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         }
         let rounds = self.crew.config.limits.debug_rounds;
         let mut fixes = 0;
-        let mut tests_revised = false;
         loop {
             if self
                 .current
@@ -527,12 +544,12 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             // The task's own examples are ground truth: when they all pass and the written tests
             // fail, the tests are the suspect, once; otherwise the code is.
             let (ep, et) = run.examples();
-            let side = if et > 0 && ep == et && cur.tests.is_some() && !tests_revised {
+            let side = if et > 0 && ep == et && cur.tests.is_some() && !self.tests_revised {
                 Side::Tests
             } else {
                 Side::Code
             };
-            tests_revised |= side == Side::Tests;
+            self.tests_revised |= side == Side::Tests;
             let report = run.failure_report(3000);
             let reply = debugger::revise(
                 &mut self.crew,
@@ -600,6 +617,8 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             return Ok(());
         }
         let tests = self.current.as_ref().and_then(|c| c.tests.clone());
+        let original = last.failure_signature();
+        let mut same_failure = 0;
         for k in 1..=self.crew.config.limits.resample {
             self.crew.candidate = self.crew.config.limits.samples.max(1) + k - 1;
             let reply = code_generator::generate(
@@ -634,13 +653,78 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 tests: tests.clone(),
                 run,
             });
+            let signature = self
+                .current
+                .as_ref()
+                .and_then(|c| c.run.as_ref())
+                .map(TestRun::failure_signature);
             self.remember_best();
             if passed {
                 step.verdict = format!("tests pass with resampled candidate {k}");
                 return Ok(());
             }
+            if !original.is_empty() && signature.as_ref() == Some(&original) {
+                same_failure += 1;
+            }
+            // Independent candidates failing the same tests the same way point at the tests.
+            if same_failure >= 2 {
+                step.notes.push(
+                    "the candidates fail the same tests the same way: the tests are likely wrong"
+                        .into(),
+                );
+                if et == 0 && tests.is_some() && !self.tests_revised {
+                    return self.revise_tests(step, last);
+                }
+                break;
+            }
         }
         // Continue from the best state found.
+        if let Some(b) = self.best.clone() {
+            self.current = Some(b);
+        }
+        Ok(())
+    }
+
+    /// One Debugger rewrite of the tests, judged like any change (the best state wins).
+    fn revise_tests(&mut self, step: &mut StepRecord, last: &TestRun) -> Result<(), AgentError> {
+        self.tests_revised = true;
+        let Some(cur) = self.best.clone().or_else(|| self.current.clone()) else {
+            return Ok(());
+        };
+        let report = last.failure_report(3000);
+        let reply = debugger::revise(
+            &mut self.crew,
+            &DebugRequest {
+                task: &self.task,
+                code: &cur.code,
+                tests: cur.tests.as_deref().unwrap_or(""),
+                failures: &report,
+                side: Side::Tests,
+            },
+        )?;
+        absorb_reply(step, &reply);
+        if let Some(tests) = reply.valid_code().map(str::to_string) {
+            self.changes.push(Change {
+                step: step.index,
+                by: AgentRole::Debugger,
+                side: Side::Tests,
+                reason: "every candidate failed the tests the same way".into(),
+            });
+            self.current = Some(State {
+                code: cur.code.clone(),
+                tests: Some(tests),
+                run: None,
+            });
+            self.test_current("after revising the tests");
+            step.notes.push(format!(
+                "revised the tests: {}",
+                self.current
+                    .as_ref()
+                    .and_then(|c| c.run.as_ref())
+                    .map(TestRun::summary)
+                    .unwrap_or_default()
+            ));
+        }
         if let Some(b) = self.best.clone() {
             self.current = Some(b);
         }

@@ -229,7 +229,14 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
             break;
         }
         report.repro.attempts += 1;
-        let reply = test_writer::write_repro(crew, issue, &focus, &modules, &names, &history)?;
+        let reply = match test_writer::write_repro(crew, issue, &focus, &modules, &names, &history)
+        {
+            Err(AgentError::Budget(why)) => {
+                report.reason = Some(format!("stopped: budget spent ({why})"));
+                break;
+            }
+            r => r?,
+        };
         let Some(code) = reply.valid_code().map(str::to_string) else {
             report.repro.rejected.push("no valid Python".into());
             break;

@@ -93,6 +93,24 @@ impl TestRun {
         v.sort();
         v
     }
+    /// Failing (or erroring) test ids with the first line of their messages: two candidates with
+    /// the same signature fail the tests in the same way.
+    pub fn failure_signature(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self
+            .cases
+            .iter()
+            .filter(|c| matches!(c.outcome, CaseOutcome::Failed | CaseOutcome::Error))
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    c.message.lines().next().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn summary(&self) -> String {
         if self.cases.is_empty() {
             return format!("no test results ({})", self.status);

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::config::SandboxSettings;
 use crate::coordination::judge::{CaseOutcome, TestCase};
-use crate::sandbox::{Job, Sandbox, SandboxError, Status, TestOutcome};
+use crate::sandbox::{Job, Sandbox, SandboxError, Status};
 
 /// Where a `--site` dir appears inside the guest (prepended to PYTHONPATH).
 pub const GUEST_DEPS: &str = "/deps";
@@ -111,21 +111,7 @@ impl RepoTests {
             job = job.mount(site, GUEST_DEPS).env("PYTHONPATH", GUEST_DEPS);
         }
         let out = self.sandbox.run(&job)?;
-        let cases: Vec<TestCase> = out
-            .tests
-            .iter()
-            .map(|t| TestCase {
-                id: t.node_id.clone(),
-                outcome: match t.outcome {
-                    TestOutcome::Passed => CaseOutcome::Passed,
-                    TestOutcome::Failed => CaseOutcome::Failed,
-                    TestOutcome::Error => CaseOutcome::Error,
-                    TestOutcome::Skipped => CaseOutcome::Skipped,
-                },
-                message: t.message.clone().unwrap_or_default(),
-                details: t.details.clone().unwrap_or_default(),
-            })
-            .collect();
+        let cases: Vec<TestCase> = out.tests.iter().map(TestCase::from).collect();
         let output_tail = out.output_tail(6000);
         let not_runnable = not_runnable_reason(&out.status, &cases, &output_tail);
         Ok(RepoTestRun {

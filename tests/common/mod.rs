@@ -37,3 +37,39 @@ pub fn default_model() -> PathBuf {
         .expect("default model available (run `codeswarm models pull`)")
         .path
 }
+
+/// Clone `repo` into a temp dir, check out `base`, and `git apply` `patch` there with the real
+/// git command (`--check` first). Returns the clone (kept alive by the returned TempDir).
+pub fn git_apply_on_fresh_clone(
+    repo: &std::path::Path,
+    base: &str,
+    patch: &str,
+) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str], cwd: &std::path::Path| {
+        Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        git(&["clone", "-q", repo.to_str().unwrap(), "c"], dir.path())
+            .status
+            .success()
+    );
+    let clone = dir.path().join("c");
+    assert!(git(&["checkout", "-q", base], &clone).status.success());
+    let file = dir.path().join("p.diff");
+    std::fs::write(&file, patch).unwrap();
+    let check = git(&["apply", "--check", file.to_str().unwrap()], &clone);
+    assert!(
+        check.status.success(),
+        "git apply --check: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(git(&["apply", file.to_str().unwrap()], &clone)
+        .status
+        .success());
+    (dir, clone)
+}
