@@ -124,7 +124,7 @@ fn codeswarm_run_on_the_default_model_produces_a_parsing_solution() {
         "{code}"
     );
     let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(out.path().join("o/report.json")).unwrap()).unwrap();
     assert!(report["totals"]["calls"].as_u64().unwrap() >= 3);
     assert!(
         report["totals"]["reused_tokens"].as_u64().unwrap() > 0,

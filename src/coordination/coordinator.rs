@@ -523,6 +523,14 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 .unwrap_or(false)
             {
                 self.test_current(&format!("debug round {}", fixes + 1));
+                // A fix that scored worse than the best state is undone: the next attempt
+                // starts from the best code again (and samples, so it is not the same fix).
+                if let (Some(c), Some(b)) = (&self.current, &self.best) {
+                    if c.score() < b.score() {
+                        step.notes.push(format!("fix {fixes} made the tests worse; back to the best state"));
+                        self.current = Some(b.clone());
+                    }
+                }
             }
             let cur = self.current.clone().expect("checked above");
             let Some(run) = cur.run.clone() else {
@@ -551,6 +559,8 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             };
             self.tests_revised |= side == Side::Tests;
             let report = run.failure_report(3000);
+            // The first fix is greedy; later ones sample, so a repeat of a failed fix is unlikely.
+            self.crew.candidate = fixes;
             let reply = debugger::revise(
                 &mut self.crew,
                 &DebugRequest {
@@ -560,7 +570,9 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                     failures: &report,
                     side,
                 },
-            )?;
+            );
+            self.crew.candidate = 0;
+            let reply = reply?;
             let d = DebugOutcome { side, reply };
             fixes += 1;
             absorb_reply(step, &d.reply);
@@ -617,7 +629,9 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             return Ok(());
         }
         let tests = self.current.as_ref().and_then(|c| c.tests.clone());
-        let original = last.failure_signature();
+        // Compare with how the first tested candidate failed (later states may be broken fixes).
+        let first = self.test_runs.iter().find(|r| !r.label.starts_with("candidate")).cloned();
+        let original = first.as_ref().unwrap_or(last).failure_signature();
         let mut same_failure = 0;
         for k in 1..=self.crew.config.limits.resample {
             self.crew.candidate = self.crew.config.limits.samples.max(1) + k - 1;
