@@ -13,6 +13,8 @@
 //!   patches, and fixture repositories.
 //! - [`batch`]: SWE-bench batch runs: instances, shards, the predictions file, the resumable
 //!   runner over a solver, merging, reports and local evaluation.
+//! - [`gate`]: `codeswarm check`, the CI gate: apply a diff in a throw-away worktree,
+//!   syntax-check the changed Python, run the tests in the sandbox, JUnit/JSON output.
 //! - [`sandbox`]: CPython 3.12 compiled to WebAssembly, run by wasmtime with WASI; pytest inside.
 //! - [`cli`]: thin command-line shells over the library.
 
@@ -26,6 +28,7 @@ pub mod eval;
 pub mod fetch;
 pub mod fix;
 pub mod fsutil;
+pub mod gate;
 pub mod models;
 pub mod paths;
 pub mod pipeline;

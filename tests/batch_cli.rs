@@ -239,7 +239,7 @@ fn batch_stops_cleanly_when_the_model_cannot_be_loaded() {
 }
 
 #[test]
-fn evaluate_needs_the_sandbox_executor() {
+fn evaluate_without_predictions_lists_the_instances_it_skipped() {
     let set = FixtureSet::build();
     let out = tempfile::tempdir().unwrap();
     let preds = out.path().join("preds.jsonl");
@@ -256,10 +256,8 @@ fn evaluate_needs_the_sandbox_executor() {
         ],
         out.path(),
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("sandbox executor not wired yet"),
-        "{}",
-        stderr(&o)
-    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    assert!(text.contains("4 instances have no prediction"), "{text}");
+    assert!(text.trim_end().ends_with("resolved 0/0"), "{text}");
 }

@@ -1,17 +1,21 @@
 //! `codeswarm evaluate`: evaluate predictions locally, without Docker (see
-//! [`crate::batch::evaluate`]). Tests run through [`sandbox_executor`], the seam where the
-//! WASI sandbox plugs in; generated code never runs on the host.
+//! [`crate::batch::evaluate`]). Tests run through [`sandbox_executor`]: pytest under
+//! CPython-WASI in the sandbox ([`crate::repo::executor`]); generated code never runs on the
+//! host.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::batch::evaluate::{evaluate, EvalOptions, TestExecutor};
+use crate::batch::evaluate::{evaluate, EvalOptions, ExecError, TestExecutor, TestResults};
 use crate::batch::instances::load_instances;
 use crate::batch::predictions::read_predictions;
 use crate::batch::Filter;
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
+use crate::repo::executor::SandboxExecutor;
+use crate::repo::site::resolve_site;
+use crate::repo::testrun::RepoTests;
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
@@ -27,17 +31,40 @@ pub struct EvaluateArgs {
     /// Turns an instance's `owner/name` into a clone URL or path ({owner}, {name}, {repo}).
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
     pub repo_url_template: String,
-    /// Extra site-packages directory for the sandbox (the repositories' Python dependencies).
-    #[arg(long)]
+    /// Directory of unpacked pure-Python wheels (the repositories' dependencies), mounted
+    /// read-only in the sandbox.
+    #[arg(long, conflicts_with = "requirements")]
     pub site: Option<PathBuf>,
+    /// Exact pins (`name==version`, optional `--hash=sha256:…`) to build the site dir from
+    /// (pure-Python wheels only; cached by the file's content).
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
     /// Write the full report (per-test outcomes) as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
 }
 
-/// The test executor: pytest under CPython-WASI in the sandbox.
-pub fn sandbox_executor(_site: Option<&Path>) -> anyhow::Result<Box<dyn TestExecutor>> {
-    anyhow::bail!("sandbox executor not wired yet")
+/// The test executor: pytest under CPython-WASI in the sandbox, `site` mounted read-only for
+/// the repositories' dependencies; limits from the configuration's `[sandbox]`.
+pub fn sandbox_executor(site: Option<&Path>) -> anyhow::Result<Box<dyn TestExecutor>> {
+    let config = crate::config::Config::load(None)?;
+    let bar = crate::progress::spinner("opening the sandbox");
+    let sandbox = crate::sandbox::Sandbox::open(&bar);
+    bar.finish_and_clear();
+    let sandbox = sandbox.context("opening the sandbox")?;
+    let tests = RepoTests::new(sandbox, site.map(Path::to_path_buf), &config.sandbox);
+    Ok(Box::new(SandboxExecutor::new(tests)))
+}
+
+/// Stands in for the sandbox when no prediction has a patch: never asked to run anything.
+struct NoTestsToRun;
+
+impl TestExecutor for NoTestsToRun {
+    fn run_tests(&self, _: &Path, _: &[String]) -> Result<TestResults, ExecError> {
+        Err(ExecError::Failed(
+            "no sandbox was opened: no prediction has a patch".into(),
+        ))
+    }
 }
 
 /// Exit 0 when every instance was evaluated (whatever the resolved count); set-up errors
@@ -61,7 +88,20 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
         tracing::warn!(file = %a.predictions.display(), "the last line is torn and is left out");
     }
     let predictions: Vec<_> = read.by_id().into_values().collect();
-    let executor = sandbox_executor(a.site.as_deref())?;
+    let bar = crate::progress::spinner("preparing the site dir");
+    let site = resolve_site(a.site.as_deref(), a.requirements.as_deref(), &bar);
+    bar.finish_and_clear();
+    let site = site?;
+    // Only predictions with a patch reach the executor: without any, no sandbox is needed
+    // (nor its runtime installed).
+    let any_patch = predictions.iter().any(|p| {
+        !p.model_patch.trim().is_empty() && selected.iter().any(|i| i.id() == p.instance_id)
+    });
+    let executor = if any_patch {
+        sandbox_executor(site.as_deref())?
+    } else {
+        Box::new(NoTestsToRun)
+    };
     let mut options = EvalOptions::new(a.repo_url_template.clone());
     options.show_progress = true;
     let report = evaluate(&selected, &predictions, executor.as_ref(), &options);

@@ -3,6 +3,7 @@
 
 pub mod batch;
 mod bench;
+pub mod check;
 mod eval;
 pub mod evaluate;
 mod fix;
@@ -56,6 +57,9 @@ pub enum Command {
     MergePreds(merge_preds::MergePredsArgs),
     /// Summarize a batch run directory (table, optional self-contained HTML).
     Report(report::ReportArgs),
+    /// CI gate: apply a diff in a temporary worktree, syntax-check it, run tests in the sandbox
+    /// (exit 0 pass, 1 fail, 2 set-up error).
+    Check(check::CheckArgs),
     /// Evaluate predictions locally with the sandboxed test executor (no Docker).
     Evaluate(evaluate::EvaluateArgs),
 }
@@ -91,6 +95,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::MergePreds(a) => merge_preds::run(a),
         Command::Report(a) => report::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Check(a) => check::run(a),
     };
     match result {
         Ok(code) => code,

@@ -96,6 +96,10 @@ impl RepoTests {
             "--continue-on-collection-errors".to_string(),
             "-p".to_string(),
             "no:randomly".to_string(),
+            // Node ids relative to the repository root (the guest's `/`) even when the
+            // repository has no pytest configuration file, which would make pytest pick the
+            // common directory of the targets (`tests/test_a.py::t` would become `test_a.py::t`).
+            "--rootdir=/".to_string(),
         ];
         args.extend(targets.iter().cloned());
         let mut job = Job::pytest(

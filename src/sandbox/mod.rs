@@ -131,6 +131,44 @@ impl Sandbox {
         run::run(&self.inner.rt, &self.inner.env, job)
     }
 
+    /// Compile the `.py` files under the host directory `dir` to `.pyc` with the guest's own
+    /// interpreter (the host's Python may be another version), for a site dir the sandbox will
+    /// mount read-only at `guest_path` (recorded in the bytecode for tracebacks). `dir` is
+    /// mounted writable for this one run only; nothing of it is imported or executed, and the
+    /// guest sees no other writable host directory but fresh temporary ones.
+    ///
+    /// Returns the run's outcome: exit code 0 when every file compiled, 1 when some did not
+    /// (they are printed; Python compiles them again at import).
+    pub fn precompile_dir(
+        &self,
+        dir: &std::path::Path,
+        guest_path: &str,
+    ) -> Result<Outcome, SandboxError> {
+        layout::check_mount_point(guest_path).map_err(SandboxError::Job)?;
+        if !dir.is_dir() {
+            return Err(SandboxError::Job(format!(
+                "{} is not a directory to precompile",
+                dir.display()
+            )));
+        }
+        let base = crate::paths::tmp_dir();
+        std::fs::create_dir_all(&base).map_err(error::io_err(&base))?;
+        let empty_stdlib = tempfile::Builder::new()
+            .prefix("precompile-stdlib-")
+            .tempdir_in(&base)
+            .map_err(error::io_err(&base))?;
+        let env = run::GuestEnv {
+            site: dir.to_path_buf(),
+            stdlib: empty_stdlib.path().to_path_buf(),
+            writable: true,
+        };
+        run::run(
+            &self.inner.rt,
+            &env,
+            &runtime::precompile_job(false, Some(guest_path)),
+        )
+    }
+
     /// Whether the compiled module came from the on-disk cache.
     pub fn module_source(&self) -> ModuleSource {
         self.inner.rt.module_source

@@ -97,6 +97,34 @@ fn install_wheels(
     Ok(())
 }
 
+/// The guest job that compiles every `.py` under the site mount to
+/// `__pycache__/*.cpython-312.pyc` (unchecked-hash pycs: valid whatever the files' mtimes), run
+/// by the runtime's own interpreter in isolated mode (`-I`: the site being compiled is not on
+/// `sys.path`, so a wheel cannot shadow the standard library the compiler imports).
+/// `extract_stdlib` also unpacks the embedded standard library into the stdlib mount;
+/// `display_dir` is the guest path the compiled files will be imported from, recorded in the
+/// bytecode for tracebacks (default: the site mount itself). Exit code 0 when every file
+/// compiled.
+pub(crate) fn precompile_job(extract_stdlib: bool, display_dir: Option<&str>) -> Job {
+    let extract = if extract_stdlib {
+        format!("zipfile.ZipFile({EMBEDDED_STDLIB_ZIP:?}).extractall({GUEST_STDLIB:?})\n")
+    } else {
+        String::new()
+    };
+    let ddir = display_dir.unwrap_or(GUEST_SITE);
+    let script = format!(
+        "import compileall, py_compile, sys, zipfile\n\
+         {extract}\
+         ok = compileall.compile_dir({GUEST_SITE:?}, ddir={ddir:?}, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n\
+         sys.exit(0 if ok else 1)\n"
+    );
+    Job::python(["-I".to_string(), "-c".to_string(), script]).limits(Limits {
+        timeout: Duration::from_secs(600),
+        disk_write_bytes: 1 << 30,
+        ..Limits::default()
+    })
+}
+
 /// Build the environment in a temporary directory and rename it into place. `compile` runs a
 /// job in the guest (the sandbox passes itself) to precompile bytecode.
 pub(crate) fn ensure_env(
@@ -133,18 +161,7 @@ pub(crate) fn ensure_env(
         stdlib: stdlib.clone(),
         writable: true,
     };
-    let script = format!(
-        "import compileall, py_compile, sys, zipfile\n\
-         zipfile.ZipFile({EMBEDDED_STDLIB_ZIP:?}).extractall({GUEST_STDLIB:?})\n\
-         ok = compileall.compile_dir({GUEST_SITE:?}, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n\
-         sys.exit(0 if ok else 1)\n"
-    );
-    let job = Job::python(["-c".to_string(), script]).limits(Limits {
-        timeout: Duration::from_secs(600),
-        disk_write_bytes: 1 << 30,
-        ..Limits::default()
-    });
-    let outcome = compile(&building, job)?;
+    let outcome = compile(&building, precompile_job(true, None))?;
     if outcome.status != Status::Exited(0) {
         return Err(SandboxError::Setup(format!(
             "precompiling bytecode in the sandbox ended with {:?}: {}",

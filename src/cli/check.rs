@@ -1,0 +1,207 @@
+//! `codeswarm check`: the CI gate over a produced diff (see [`crate::gate`]).
+//!
+//! Exit codes: 0 the patch passes; 1 it fails (does not apply — empty and binary patches
+//! included —, a syntax error, a failing or missing test, an abnormal test run, or with
+//! `--strict` tests the sandbox cannot run); 2 the gate could not judge (bad arguments, missing
+//! repository or base revision, unreadable patch file, unusable requirements, no sandbox).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::gate::{junit::junit_xml, run_check, CheckRequest};
+use crate::repo::site::resolve_site;
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The local git repository. It is only read: the patch is applied in a temporary worktree.
+    #[arg(long, value_name = "PATH")]
+    pub repo: PathBuf,
+    /// The revision the patch applies to (a sha, branch, tag, `HEAD~1`, …).
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub base: String,
+    /// The unified diff to check (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    pub patch: PathBuf,
+    /// Tests to run: pytest node ids or paths, comma-separated (commas inside `[…]` parameter
+    /// ids are kept); may be repeated. Default: the test files the patch adds or changes.
+    #[arg(long, value_name = "NODEIDS")]
+    pub tests: Vec<String>,
+    /// Read tests to run from FILE, one node id or path per line (`#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub tests_from: Option<PathBuf>,
+    /// Also write the results as JUnit XML (gate steps and tests as test cases).
+    #[arg(long, value_name = "OUT.xml")]
+    pub junit: Option<PathBuf>,
+    /// Print the report as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Tests the sandbox cannot run (C extensions, missing dependencies) fail the gate.
+    #[arg(long)]
+    pub strict: bool,
+    /// Directory of unpacked pure-Python wheels (the repository's dependencies), mounted
+    /// read-only in the sandbox.
+    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
+    pub site: Option<PathBuf>,
+    /// Exact pins (`name==version`, optional `--hash=sha256:…`) to build the site dir from
+    /// (pure-Python wheels only; cached by the file's content).
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
+    /// Configuration file (sandbox time and memory limits).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Split `a,b[1,2],c` on the commas outside brackets.
+pub fn split_tests(arg: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for c in arg.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth <= 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn read_patch(path: &Path) -> anyhow::Result<String> {
+    let bytes = if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .context("cannot read the patch from standard input")?;
+        b
+    } else {
+        std::fs::read(path)
+            .with_context(|| format!("cannot read the patch file {}", path.display()))?
+    };
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "the patch file {} is not UTF-8 text; produce it with `git diff`",
+            path.display()
+        )
+    })
+}
+
+fn selected_tests(a: &CheckArgs) -> anyhow::Result<Option<Vec<String>>> {
+    if a.tests.is_empty() && a.tests_from.is_none() {
+        return Ok(None);
+    }
+    let mut tests: Vec<String> = a.tests.iter().flat_map(|t| split_tests(t)).collect();
+    if let Some(file) = &a.tests_from {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read --tests-from {}", file.display()))?;
+        tests.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    tests.retain(|t| seen.insert(t.clone()));
+    anyhow::ensure!(
+        !tests.is_empty(),
+        "--tests/--tests-from name no test; give pytest node ids or paths, or leave both out to run the test files the patch touches"
+    );
+    Ok(Some(tests))
+}
+
+/// Fail early when `--junit` cannot be written, not after the tests ran.
+fn check_writable(out: &Path) -> anyhow::Result<()> {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    anyhow::ensure!(
+        dir.is_dir(),
+        "--junit {}: directory {} does not exist",
+        out.display(),
+        dir.display()
+    );
+    tempfile::Builder::new()
+        .prefix(".probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| format!("--junit {}: directory is not writable", out.display()))
+}
+
+pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
+    let tests = selected_tests(&a)?;
+    let patch = read_patch(&a.patch)?;
+    if let Some(out) = &a.junit {
+        check_writable(out)?;
+    }
+    let config = crate::config::Config::load(a.config.as_deref())?;
+    let bar = if a.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        crate::progress::spinner("codeswarm check")
+    };
+    let site = resolve_site(a.site.as_deref(), a.requirements.as_deref(), &bar);
+    let site = match site {
+        Ok(s) => s,
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(e.into());
+        }
+    };
+    let request = CheckRequest {
+        repo: a.repo.clone(),
+        base: Some(a.base.clone()),
+        patch,
+        patch_name: if a.patch.as_os_str() == "-" {
+            "<stdin>".to_string()
+        } else {
+            a.patch.display().to_string()
+        },
+        tests,
+        strict: a.strict,
+        site,
+        work_dir: None,
+    };
+    let report = run_check(&request, &config.sandbox, &bar);
+    bar.finish_and_clear();
+    let report = report?;
+    if let Some(out) = &a.junit {
+        crate::fsutil::write_atomic(out, &junit_xml(&report))
+            .with_context(|| format!("cannot write --junit {}", out.display()))?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.summary());
+        if let Some(out) = &a.junit {
+            println!("  junit:  {}", out.display());
+        }
+    }
+    Ok(report.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_lists_split_outside_brackets() {
+        assert_eq!(
+            split_tests("a.py::t, b.py::u[1,2] ,,c.py"),
+            ["a.py::t", "b.py::u[1,2]", "c.py"]
+        );
+        assert!(split_tests(" , ").is_empty());
+    }
+}

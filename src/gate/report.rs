@@ -1,0 +1,244 @@
+//! What `codeswarm check` found: the verdict with its reasons, each step's result and its time,
+//! as JSON (`--json`) or as the readable summary printed by default.
+
+use serde::Serialize;
+
+use crate::coordination::judge::{CaseOutcome, TestCase};
+use crate::repo::patch::PatchFile;
+
+/// The gate's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// Applying the patch.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyStep {
+    pub ok: bool,
+    pub files: Vec<PatchFile>,
+    pub hunks: usize,
+    pub additions: usize,
+    pub deletions: usize,
+    pub error: Option<ApplyFailure>,
+}
+
+/// Why the patch did not apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyFailure {
+    /// `empty`, `binary`, `malformed`, `unsafe_path`, `hunk_rejected`, `file_rejected`, `error`.
+    pub kind: String,
+    pub message: String,
+    /// The file (and line of the rejected hunk) when known.
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// One syntax error in a changed Python file (1-based line and column).
+#[derive(Debug, Clone, Serialize)]
+pub struct SyntaxProblem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub line_text: String,
+}
+
+impl SyntaxProblem {
+    /// `file:line:col: message`.
+    pub fn location(&self) -> String {
+        format!(
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// The tree-sitter check of the changed `.py` files.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyntaxStep {
+    pub ran: bool,
+    pub files: Vec<String>,
+    pub problems: Vec<SyntaxProblem>,
+}
+
+/// Where the test targets came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// `--tests` / `--tests-from`.
+    Named,
+    /// The test files the patch adds or changes.
+    #[default]
+    PatchTestFiles,
+}
+
+/// The sandboxed test run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TestsStep {
+    pub selection: Selection,
+    pub targets: Vec<String>,
+    pub ran: bool,
+    /// Why no tests ran (patch did not apply, syntax errors, no test files touched).
+    pub not_run: Option<String>,
+    /// The sandbox's status (`exited 1`, `timeout`, …).
+    pub status: Option<String>,
+    pub exit_code: Option<i32>,
+    pub cases: Vec<TestCase>,
+    /// Named targets the run did not report.
+    pub missing: Vec<String>,
+    /// Why the tests cannot run in the sandbox (the gate passes unless `--strict`).
+    pub not_runnable: Option<String>,
+    pub output_tail: String,
+}
+
+impl TestsStep {
+    pub fn count(&self, outcome: CaseOutcome) -> usize {
+        self.cases.iter().filter(|c| c.outcome == outcome).count()
+    }
+}
+
+/// Seconds per step.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    pub checkout: f64,
+    pub apply: f64,
+    pub syntax: f64,
+    /// Opening the sandbox and running the tests.
+    pub tests: f64,
+    pub total: f64,
+}
+
+/// Everything `codeswarm check` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub verdict: Verdict,
+    /// Why the gate failed (empty on a pass).
+    pub reasons: Vec<String>,
+    /// Things worth knowing that did not fail the gate.
+    pub notes: Vec<String>,
+    pub repo: String,
+    pub base: String,
+    pub base_commit: String,
+    pub patch: String,
+    pub strict: bool,
+    pub apply: ApplyStep,
+    pub syntax: SyntaxStep,
+    pub tests: TestsStep,
+    pub timings: Timings,
+}
+
+impl CheckReport {
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+
+    /// The process exit code: 0 pass, 1 fail.
+    pub fn exit_code(&self) -> i32 {
+        if self.passed() {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// The readable summary.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "codeswarm check: {}\n",
+            if self.passed() { "PASS" } else { "FAIL" }
+        );
+        s += &format!(
+            "  repo:   {} @ {} ({})\n",
+            self.repo,
+            &self.base_commit[..self.base_commit.len().min(12)],
+            self.base
+        );
+        let a = &self.apply;
+        s += &match &a.error {
+            None => format!(
+                "  apply:  {}: {} file(s), {} hunk(s), +{} -{}\n",
+                self.patch,
+                a.files.len(),
+                a.hunks,
+                a.additions,
+                a.deletions
+            ),
+            Some(f) => format!("  apply:  {}: FAILED: {}\n", self.patch, f.message),
+        };
+        let y = &self.syntax;
+        s += &if !y.ran {
+            "  syntax: not checked\n".to_string()
+        } else if y.problems.is_empty() {
+            format!("  syntax: {} Python file(s) ok\n", y.files.len())
+        } else {
+            let mut t = format!(
+                "  syntax: {} error(s) in {} Python file(s)\n",
+                y.problems.len(),
+                y.files.len()
+            );
+            for p in &y.problems {
+                t += &format!("    {}\n      {}\n", p.location(), p.line_text.trim_end());
+            }
+            t
+        };
+        let t = &self.tests;
+        if let Some(why) = &t.not_run {
+            s += &format!("  tests:  not run: {why}\n");
+        } else if let Some(why) = &t.not_runnable {
+            s += &format!(
+                "  tests:  NOT RUNNABLE in the sandbox{}: {why}\n",
+                if self.strict {
+                    " (--strict: fails)"
+                } else {
+                    ""
+                }
+            );
+        } else {
+            s += &format!(
+                "  tests:  {} passed, {} failed, {} errors, {} skipped ({}; {})\n",
+                t.count(CaseOutcome::Passed),
+                t.count(CaseOutcome::Failed),
+                t.count(CaseOutcome::Error),
+                t.count(CaseOutcome::Skipped),
+                t.targets.join(" "),
+                t.status.as_deref().unwrap_or("")
+            );
+            for c in t
+                .cases
+                .iter()
+                .filter(|c| matches!(c.outcome, CaseOutcome::Failed | CaseOutcome::Error))
+            {
+                let first = c.message.lines().next().unwrap_or("");
+                s += &format!(
+                    "    {} {}: {first}\n",
+                    if c.outcome == CaseOutcome::Failed {
+                        "FAILED"
+                    } else {
+                        "ERROR"
+                    },
+                    c.id
+                );
+            }
+            for m in &t.missing {
+                s += &format!("    NOT FOUND {m}\n");
+            }
+        }
+        for n in &self.notes {
+            s += &format!("  note:   {n}\n");
+        }
+        if !self.passed() {
+            for r in &self.reasons {
+                s += &format!("  fail:   {r}\n");
+            }
+        }
+        let m = &self.timings;
+        s += &format!(
+            "  time:   checkout {:.2}s, apply {:.2}s, syntax {:.2}s, tests {:.2}s (total {:.2}s)\n",
+            m.checkout, m.apply, m.syntax, m.tests, m.total
+        );
+        s
+    }
+}
