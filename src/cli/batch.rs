@@ -48,8 +48,11 @@ pub struct BatchArgs {
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
     pub repo_url_template: String,
     /// Extra site-packages directory for the sandbox (the repositories' Python dependencies).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
     pub site: Option<PathBuf>,
+    /// Pinned pure-Python dependencies (`name==version` lines) to fetch into a cached site dir.
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
     /// Solve the selected instances again even if they have predictions, and accept changed
     /// settings for the run directory.
     #[arg(long)]
@@ -204,10 +207,14 @@ pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
         redo: a.redo,
         show_progress: true,
     };
+    let bar = crate::progress::bytes_bar();
+    let site = crate::repo::site::resolve_site(a.site.as_deref(), a.requirements.as_deref(), &bar);
+    bar.finish_and_clear();
+    let site = site?;
     let mut solver = repository_solver(&SolverSettings {
         model: &a.model,
         repo_url_template: &a.repo_url_template,
-        site: a.site.as_deref(),
+        site: site.as_deref(),
         time_limit,
     })?;
     let interrupt = Interrupt::new();

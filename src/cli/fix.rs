@@ -31,9 +31,12 @@ pub struct FixArgs {
     /// Turns owner/name into a clone URL or path ({owner}, {name}, {repo}).
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
     pub repo_url_template: String,
-    /// Directory of unpacked wheels with the repository's pure-Python dependencies.
-    #[arg(long)]
+    /// Directory of unpacked wheels with the repository's pure-Python dependencies (read-only).
+    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
     pub site: Option<PathBuf>,
+    /// Pinned pure-Python dependencies (`name==version` lines) to fetch into a cached site dir.
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -58,7 +61,10 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
     let prompts = a.model.load_prompts()?;
     let mut manager = a.model.manager(&config, a.json)?;
     let sandbox = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?.sandbox;
-    let tests = RepoTests::new(sandbox, a.site.clone(), &config.sandbox);
+    let bar = crate::progress::bytes_bar();
+    let site = crate::repo::site::resolve_site(a.site.as_deref(), a.requirements.as_deref(), &bar);
+    bar.finish_and_clear();
+    let tests = RepoTests::new(sandbox, site?, &config.sandbox);
     let target = FixTarget {
         repo: a.repo.clone(),
         commit: a.commit.clone(),

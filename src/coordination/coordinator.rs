@@ -527,7 +527,9 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 // starts from the best code again (and samples, so it is not the same fix).
                 if let (Some(c), Some(b)) = (&self.current, &self.best) {
                     if c.score() < b.score() {
-                        step.notes.push(format!("fix {fixes} made the tests worse; back to the best state"));
+                        step.notes.push(format!(
+                            "fix {fixes} made the tests worse; back to the best state"
+                        ));
                         self.current = Some(b.clone());
                     }
                 }
@@ -630,7 +632,11 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         }
         let tests = self.current.as_ref().and_then(|c| c.tests.clone());
         // Compare with how the first tested candidate failed (later states may be broken fixes).
-        let first = self.test_runs.iter().find(|r| !r.label.starts_with("candidate")).cloned();
+        let first = self
+            .test_runs
+            .iter()
+            .find(|r| !r.label.starts_with("candidate"))
+            .cloned();
         let original = first.as_ref().unwrap_or(last).failure_signature();
         let mut same_failure = 0;
         for k in 1..=self.crew.config.limits.resample {
