@@ -3,6 +3,14 @@
 
 mod common;
 
+/// One real model at a time: two llama.cpp processes on a 2-core machine thrash each other
+/// (their threads spin while waiting), so these tests take turns.
+static ONE_MODEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_MODEL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 use codeswarm::models::{
     AgentRole, Finish, GenRequest, ManagerSettings, Message, ModelManager, Registry, Sampling,
 };
@@ -21,6 +29,7 @@ fn manager() -> ModelManager {
 
 #[test]
 fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
+    let _turn = turn();
     let mut m = manager();
     let model = m.model_for(AgentRole::CodeGenerator).unwrap();
     let system = Message::system("You are a helpful assistant. Answer briefly.");
@@ -99,6 +108,7 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
 
 #[test]
 fn codeswarm_run_on_the_default_model_produces_a_parsing_solution() {
+    let _turn = turn();
     common::default_model();
     let out = tempfile::tempdir().unwrap();
     // Short limits keep the suite fast; the flow is the same.
@@ -137,6 +147,7 @@ fn codeswarm_run_on_the_default_model_produces_a_parsing_solution() {
 
 #[test]
 fn codeswarm_fix_on_a_fixture_ends_with_a_well_formed_patch_or_an_explained_no_patch() {
+    let _turn = turn();
     common::default_model();
     let dir = tempfile::tempdir().unwrap();
     let fx = codeswarm::repo::fixture::by_name("configkit")
