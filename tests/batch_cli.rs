@@ -1,5 +1,5 @@
 //! The batch commands through the real binary: `report` (table and self-contained HTML),
-//! `merge-preds`, and the not-yet-wired `batch` solver and `evaluate` executor seams.
+//! `merge-preds` and `fixtures` (the offline instance set).
 
 mod batch_common;
 mod common;
@@ -260,4 +260,33 @@ fn evaluate_without_predictions_lists_the_instances_it_skipped() {
     assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
     assert!(text.contains("4 instances have no prediction"), "{text}");
     assert!(text.trim_end().ends_with("resolved 0/0"), "{text}");
+}
+
+#[test]
+fn fixtures_writes_an_offline_instance_set_and_refuses_to_overwrite_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("set");
+    let o = run(&["fixtures", "--out", out.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("instances.jsonl")).unwrap();
+    let instances: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(instances.len(), 4);
+    let printed = stdout(&o);
+    for inst in &instances {
+        let id = inst["instance_id"].as_str().unwrap();
+        assert!(printed.contains(id), "{id} not listed:\n{printed}");
+        // The printed template resolves `repo` to a repository holding the base commit.
+        let name = inst["repo"].as_str().unwrap().split('/').nth(1).unwrap();
+        let repo = git2::Repository::open(out.join("repos").join(name)).unwrap();
+        let base = git2::Oid::from_str(inst["base_commit"].as_str().unwrap()).unwrap();
+        assert!(repo.find_commit(base).is_ok(), "{id}: base commit missing");
+    }
+    assert!(printed.contains(&format!("{}/repos/{{name}}", out.display())), "{printed}");
+
+    let again = run(&["fixtures", "--out", out.to_str().unwrap()], dir.path());
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
 }

@@ -72,3 +72,47 @@ pub fn write_instances(path: &Path, fixtures: &[FixtureRepo]) -> std::io::Result
     }
     crate::fsutil::write_atomic(path, text.as_bytes())
 }
+
+/// What [`write_fixture_set`] made.
+#[derive(Debug)]
+pub struct FixtureSet {
+    /// The instances file (`<dir>/instances.jsonl`).
+    pub instances: std::path::PathBuf,
+    /// The `--repo-url-template` that resolves the instances' `repo` to the built repositories.
+    pub url_template: String,
+    /// The instance ids, in file order.
+    pub ids: Vec<String>,
+}
+
+/// Why [`write_fixture_set`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureSetError {
+    #[error(transparent)]
+    Fixture(#[from] crate::repo::fixture::FixtureError),
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Build every fixture repository under `<dir>/repos` and write `<dir>/instances.jsonl`: an
+/// offline instance set for trying `batch` and `evaluate` end to end.
+pub fn write_fixture_set(dir: &Path) -> Result<FixtureSet, FixtureSetError> {
+    let repos_dir = dir.join("repos");
+    std::fs::create_dir_all(&repos_dir).map_err(|source| FixtureSetError::Io {
+        path: repos_dir.clone(),
+        source,
+    })?;
+    let repos = crate::repo::fixture::build_all(&repos_dir)?;
+    let instances = dir.join("instances.jsonl");
+    write_instances(&instances, &repos).map_err(|source| FixtureSetError::Io {
+        path: instances.clone(),
+        source,
+    })?;
+    Ok(FixtureSet {
+        instances,
+        url_template: url_template(&repos_dir),
+        ids: repos.iter().map(instance_id).collect(),
+    })
+}

@@ -7,6 +7,7 @@ pub mod check;
 mod eval;
 pub mod evaluate;
 mod fix;
+pub mod fixtures;
 pub mod merge_preds;
 mod models;
 mod opts;
@@ -62,6 +63,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Evaluate predictions locally with the sandboxed test executor (no Docker).
     Evaluate(evaluate::EvaluateArgs),
+    /// Write the offline fixture instance set (four repositories with one seeded bug each).
+    Fixtures(fixtures::FixturesArgs),
 }
 
 /// Set up logging: quiet by default (warnings from codeswarm only, llama.cpp silent).
@@ -93,6 +96,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Sandbox(a) => sandbox::run(a),
         Command::Batch(a) => batch::run(a),
         Command::MergePreds(a) => merge_preds::run(a),
+        Command::Fixtures(a) => fixtures::run(a),
         Command::Report(a) => report::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Check(a) => check::run(a),
