@@ -19,10 +19,14 @@ fn validation(c: &mut Criterion) {
     for n in [10usize, 100, 1000] {
         let src = module(n);
         group.throughput(Throughput::Bytes(src.len() as u64));
-        group.bench_function(format!("{} lines", src.lines().count()), |b| b.iter(|| assert!(check_python(&src).is_empty())));
+        group.bench_function(format!("{} lines", src.lines().count()), |b| {
+            b.iter(|| assert!(check_python(&src).is_empty()))
+        });
     }
     let broken = format!("{}def broken(:\n    pass\n", module(100));
-    group.bench_function("600 lines with an error", |b| b.iter(|| assert!(!check_python(&broken).is_empty())));
+    group.bench_function("600 lines with an error", |b| {
+        b.iter(|| assert!(!check_python(&broken).is_empty()))
+    });
     group.finish();
 }
 
@@ -45,8 +49,12 @@ fn search_replace(c: &mut Criterion) {
     let mut group = c.benchmark_group("search/replace");
     group.throughput(Throughput::Elements(10));
     // `+ {i}` makes each SEARCH text unique in the file.
-    group.bench_function("10 exact blocks, 1800-line file", |b| b.iter(|| assert!(apply_edits(&files, &exact).applied.len() == 10)));
-    group.bench_function("10 re-indented blocks (whitespace-tolerant)", |b| b.iter(|| apply_edits(&files, &shifted)));
+    group.bench_function("10 exact blocks, 1800-line file", |b| {
+        b.iter(|| assert!(apply_edits(&files, &exact).applied.len() == 10))
+    });
+    group.bench_function("10 re-indented blocks (whitespace-tolerant)", |b| {
+        b.iter(|| apply_edits(&files, &shifted))
+    });
     group.finish();
 }
 

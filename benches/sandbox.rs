@@ -38,11 +38,16 @@ fn sandbox_runs(c: &mut Criterion) {
 /// Cold start: compile the runtime module (no cache) and link it.
 fn sandbox_cold(c: &mut Criterion) {
     let mut group = c.benchmark_group("sandbox cold");
-    group.sample_size(10).measurement_time(Duration::from_secs(40));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(40));
     group.bench_function("open without a module cache", |b| {
         b.iter(|| {
             let cache = tempfile::tempdir().unwrap();
-            let options = codeswarm::sandbox::SandboxOptions { module_cache_dir: Some(cache.path().to_path_buf()), ..Default::default() };
+            let options = codeswarm::sandbox::SandboxOptions {
+                module_cache_dir: Some(cache.path().to_path_buf()),
+                ..Default::default()
+            };
             Sandbox::open_with(&options, &()).unwrap()
         })
     });

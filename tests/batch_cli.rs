@@ -284,9 +284,16 @@ fn fixtures_writes_an_offline_instance_set_and_refuses_to_overwrite_it() {
         let base = git2::Oid::from_str(inst["base_commit"].as_str().unwrap()).unwrap();
         assert!(repo.find_commit(base).is_ok(), "{id}: base commit missing");
     }
-    assert!(printed.contains(&format!("{}/repos/{{name}}", out.display())), "{printed}");
+    assert!(
+        printed.contains(&format!("{}/repos/{{name}}", out.display())),
+        "{printed}"
+    );
 
     let again = run(&["fixtures", "--out", out.to_str().unwrap()], dir.path());
     assert_eq!(again.status.code(), Some(2));
-    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
 }

@@ -7,7 +7,7 @@
 mod check_common;
 
 use check_common::{
-    add_file_patch, codeswarm, fixture_repo, out, stdout, tree_hashes, write, Home,
+    add_file_patch, check, codeswarm, fixture_repo, out, stdout, tree_hashes, write, Home,
 };
 use quick_xml::events::Event;
 use serde_json::Value;
@@ -30,21 +30,12 @@ fn a_good_patch_passes_its_failing_tests_and_leaves_the_checkout_alone() {
     let tests = tests.join(",");
     let repo = fx.path.display().to_string();
 
-    let o = codeswarm(
+    let o = check(
         &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &fx.base_commit,
-            "--patch",
-            &patch,
-            "--tests",
-            &tests,
-            "--json",
-        ],
-        &[],
+        &repo,
+        &fx.base_commit,
+        &patch,
+        &["--tests", &tests, "--json"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let r = json(&o);
@@ -72,21 +63,7 @@ fn a_good_patch_passes_its_failing_tests_and_leaves_the_checkout_alone() {
     // The same tests without the fix: the seeded bug fails them, and the summary names them.
     let readme_only = "diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n@@ -1,1 +1,1 @@\n-# textkit\n+# textkit (docs)\n";
     let patch = write(dir.path(), "readme.diff", readme_only);
-    let o = codeswarm(
-        &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &fx.base_commit,
-            "--patch",
-            &patch,
-            "--tests",
-            &tests,
-        ],
-        &[],
-    );
+    let o = check(&home, &repo, &fx.base_commit, &patch, &["--tests", &tests]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let text = stdout(&o);
     assert!(text.contains("codeswarm check: FAIL"), "{text}");
@@ -115,20 +92,12 @@ fn a_failing_test_the_patch_adds_fails_the_gate_and_junit_shows_it_escaped() {
     );
     let junit = dir.path().join("out.xml");
     let repo = fx.path.display().to_string();
-    let o = codeswarm(
+    let o = check(
         &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &fx.base_commit,
-            "--patch",
-            &patch,
-            "--junit",
-            junit.to_str().unwrap(),
-        ],
-        &[],
+        &repo,
+        &fx.base_commit,
+        &patch,
+        &["--junit", junit.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let text = stdout(&o);
@@ -233,21 +202,7 @@ fn apply_and_syntax_failures_name_file_and_line_also_in_junit() {
     let mut broken: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     broken[ctx] = format!(" {} # not in the file", &lines[ctx][1..]);
     let patch = write(dir.path(), "stale.diff", &(broken.join("\n") + "\n"));
-    let o = codeswarm(
-        &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &fx.base_commit,
-            "--patch",
-            &patch,
-            "--junit",
-            junit_s,
-        ],
-        &[],
-    );
+    let o = check(&home, &repo, &fx.base_commit, &patch, &["--junit", junit_s]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let text = stdout(&o);
     let re = regex::Regex::new(&format!(
@@ -280,21 +235,12 @@ fn apply_and_syntax_failures_name_file_and_line_also_in_junit() {
             "def ok():\n    return 1\n\ndef broken(:\n    return 2\n",
         ),
     );
-    let o = codeswarm(
+    let o = check(
         &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &fx.base_commit,
-            "--patch",
-            &patch,
-            "--junit",
-            junit_s,
-            "--json",
-        ],
-        &[],
+        &repo,
+        &fx.base_commit,
+        &patch,
+        &["--junit", junit_s, "--json"],
     );
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let r = json(&o);
@@ -437,13 +383,7 @@ fn tests_and_tests_from_select_what_runs() {
     let base = fx.base_commit.clone();
 
     // A gold patch touching no test file runs nothing by default and passes on syntax alone.
-    let o = codeswarm(
-        &home,
-        &[
-            "check", "--repo", &repo, "--base", &base, "--patch", &patch, "--json",
-        ],
-        &[],
-    );
+    let o = check(&home, &repo, &base, &patch, &["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let r = json(&o);
     assert_eq!(r["tests"]["ran"], false);
@@ -457,13 +397,7 @@ fn tests_and_tests_from_select_what_runs() {
 
     // --tests: exactly the named test.
     let one = &fx.failing_tests[0];
-    let o = codeswarm(
-        &home,
-        &[
-            "check", "--repo", &repo, "--base", &base, "--patch", &patch, "--tests", one, "--json",
-        ],
-        &[],
-    );
+    let o = check(&home, &repo, &base, &patch, &["--tests", one, "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let r = json(&o);
     let ids: Vec<&str> = r["tests"]["cases"]
@@ -482,21 +416,12 @@ fn tests_and_tests_from_select_what_runs() {
         "tests/test_env.py::test_no_such_test"
     );
     let from = write(dir.path(), "tests.txt", &listed);
-    let o = codeswarm(
+    let o = check(
         &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &base,
-            "--patch",
-            &patch,
-            "--tests-from",
-            &from,
-            "--json",
-        ],
-        &[],
+        &repo,
+        &base,
+        &patch,
+        &["--tests-from", &from, "--json"],
     );
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let r = json(&o);
@@ -514,23 +439,12 @@ fn tests_and_tests_from_select_what_runs() {
     // --tests and --tests-from together: the union, and a path target runs its whole file.
     let only_passing = write(dir.path(), "p.txt", &fx.passing_tests.join("\n"));
     let file = one.split("::").next().unwrap();
-    let o = codeswarm(
+    let o = check(
         &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &base,
-            "--patch",
-            &patch,
-            "--tests",
-            file,
-            "--tests-from",
-            &only_passing,
-            "--json",
-        ],
-        &[],
+        &repo,
+        &base,
+        &patch,
+        &["--tests", file, "--tests-from", &only_passing, "--json"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let r = json(&o);
@@ -553,39 +467,14 @@ fn tests_the_sandbox_cannot_run_pass_unless_strict() {
             "import numpy\n\ndef test_sum():\n    assert numpy.sum([1, 2]) == 3\n",
         ),
     );
-    let o = codeswarm(
-        &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &fx.base_commit,
-            "--patch",
-            &patch,
-        ],
-        &[],
-    );
+    let o = check(&home, &repo, &fx.base_commit, &patch, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let text = stdout(&o);
     assert!(
         text.contains("NOT RUNNABLE in the sandbox") && text.contains("numpy"),
         "{text}"
     );
-    let o = codeswarm(
-        &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &fx.base_commit,
-            "--patch",
-            &patch,
-            "--strict",
-        ],
-        &[],
-    );
+    let o = check(&home, &repo, &fx.base_commit, &patch, &["--strict"]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(stdout(&o).contains("(--strict)"), "{}", out(&o));
 }

@@ -1,6 +1,7 @@
 //! Debugger: given the failing tests (ids, assertion messages, trimmed tracebacks) or review
 //! findings, revises the solution; or, when the Coordinator decides the tests are the suspect
-//! (the task's own examples pass but the written tests fail), revises the tests.
+//! (the task's own examples pass but the written tests fail, or independent candidates all
+//! fail them the same way), revises the tests.
 
 use minijinja::context;
 use serde::Serialize;
@@ -25,6 +26,9 @@ pub struct DebugRequest<'a> {
     pub failures: &'a str,
     /// The file to fix.
     pub side: Side,
+    /// With `Side::Tests`: why the tests are the suspect — the task's examples pass (true), or
+    /// independent candidates fail them the same way (false).
+    pub examples_pass: bool,
 }
 
 pub fn revise(crew: &mut Crew<'_>, req: &DebugRequest<'_>) -> Result<PyReply, AgentError> {
@@ -32,7 +36,7 @@ pub fn revise(crew: &mut Crew<'_>, req: &DebugRequest<'_>) -> Result<PyReply, Ag
         Side::Code => ("debugger", "solution.py"),
         Side::Tests => ("debugger_tests", "test_solution.py"),
     };
-    let messages = crew.opening(template, context! { task => req.task, code => req.code, tests => req.tests, failures => req.failures })?;
+    let messages = crew.opening(template, context! { task => req.task, code => req.code, tests => req.tests, failures => req.failures, examples_pass => req.examples_pass })?;
     let mut reply = crew.ask_python(AgentRole::Debugger, messages, file)?;
     match req.side {
         Side::Code => reply.clean(super::hygiene::clean_solution),

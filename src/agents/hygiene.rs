@@ -1,7 +1,10 @@
 //! Deterministic clean-up of model-written Python before it is run: small models append example
 //! usage, `if __name__ == "__main__":` blocks and calls to their own test functions, and test
 //! files often redefine the function under test (so the tests would test their own copy).
-//! Removing those top-level statements changes no definition the task asked for.
+//! Removing those top-level statements changes no definition the task asked for. Solutions
+//! also lose `import pytest`, imports of `solution` itself and the comments trailing after their last statement (left over
+//! when a reply's test part is dropped), and [`same_program`] tells a real revision from one
+//! that only moved comments and spacing.
 
 use crate::syntax::parse_python;
 
@@ -75,7 +78,22 @@ fn rebuild(src: &str, drop: &[(usize, usize)]) -> String {
     format!("{}\n", cleaned.trim_end())
 }
 
-fn clean(src: &str, drop_def: &dyn Fn(&str) -> bool) -> Cleaned {
+/// `import pytest`, `from pytest import …` or an import of `solution` itself: never needed by
+/// a solution (they come with a test part the model appended).
+fn is_junk_import(node: tree_sitter::Node<'_>, src: &str) -> bool {
+    matches!(node.kind(), "import_statement" | "import_from_statement")
+        && node
+            .child_by_field_name(if node.kind() == "import_statement" {
+                "name"
+            } else {
+                "module_name"
+            })
+            .and_then(|n| n.utf8_text(src.as_bytes()).ok())
+            .map(|t| t == "pytest" || t.starts_with("pytest.") || t == "solution")
+            .unwrap_or(false)
+}
+
+fn clean(src: &str, drop_def: &dyn Fn(&str) -> bool, solution: bool) -> Cleaned {
     let tree = parse_python(src);
     let root = tree.root_node();
     if root.has_error() {
@@ -97,7 +115,10 @@ fn clean(src: &str, drop_def: &dyn Fn(&str) -> bool) -> Cleaned {
                 .trim()
                 .to_string()
         };
-        let gone = if is_main_guard(node, src) || is_top_level_call_or_assert(node) {
+        let gone = if is_main_guard(node, src)
+            || is_top_level_call_or_assert(node)
+            || (solution && is_junk_import(node, src))
+        {
             true
         } else if let Some(name) = defined_name(node, src) {
             drop_def(&name)
@@ -108,6 +129,22 @@ fn clean(src: &str, drop_def: &dyn Fn(&str) -> bool) -> Cleaned {
             removed.push(text());
             drop.push((node.start_byte(), node.end_byte()));
         }
+    }
+    if solution {
+        // Comments after the last statement kept ("# Test the function", "# Run tests").
+        let kept_end = root
+            .children(&mut root.walk())
+            .filter(|n| n.kind() != "comment")
+            .filter(|n| !drop.iter().any(|&(s, _)| s == n.start_byte()))
+            .map(|n| n.end_byte())
+            .max()
+            .unwrap_or(0);
+        for node in root.children(&mut root.walk()) {
+            if node.kind() == "comment" && node.start_byte() >= kept_end {
+                drop.push((node.start_byte(), node.end_byte()));
+            }
+        }
+        drop.sort_unstable();
     }
     if drop.is_empty() {
         return Cleaned {
@@ -123,17 +160,58 @@ fn clean(src: &str, drop_def: &dyn Fn(&str) -> bool) -> Cleaned {
 
 /// Clean solution code: drop example usage, main guards, top-level asserts and test functions.
 pub fn clean_solution(src: &str) -> Cleaned {
-    clean(src, &|name| name.starts_with("test_"))
+    clean(src, &|name| name.starts_with("test_"), true)
 }
 
 /// Clean a test file: drop module-level calls and main guards, and redefinitions of anything
 /// `solution_names` holds (the tests must exercise the solution, not a copy).
 pub fn clean_tests(src: &str, solution_names: &[String]) -> Cleaned {
-    clean(src, &|name| {
-        !name.starts_with("test")
-            && !name.starts_with("Test")
-            && solution_names.iter().any(|n| n == name)
-    })
+    clean(
+        src,
+        &|name| {
+            !name.starts_with("test")
+                && !name.starts_with("Test")
+                && solution_names.iter().any(|n| n == name)
+        },
+        false,
+    )
+}
+
+/// The tokens of a program with their nesting depth, comments left out.
+fn token_signature(src: &str) -> Option<Vec<(usize, String)>> {
+    let tree = parse_python(src);
+    if tree.root_node().has_error() {
+        return None;
+    }
+    let mut out = vec![];
+    let mut stack = vec![(tree.root_node(), 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if node.kind() == "comment" {
+            continue;
+        }
+        if node.child_count() == 0 {
+            out.push((
+                depth,
+                node.utf8_text(src.as_bytes()).unwrap_or("").to_string(),
+            ));
+            continue;
+        }
+        let mut cursor = node.walk();
+        let children: Vec<_> = node.children(&mut cursor).collect();
+        for child in children.into_iter().rev() {
+            stack.push((child, depth + 1));
+        }
+    }
+    Some(out)
+}
+
+/// Whether two sources are the same program: equal but for comments, blank lines and spacing.
+/// Unparseable sources are compared as text.
+pub fn same_program(a: &str, b: &str) -> bool {
+    match (token_signature(a), token_signature(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +236,44 @@ mod tests {
         let c = clean_tests(src, &["fizzbuzz".to_string()]);
         assert_eq!(c.source, "from solution import *\nimport pytest\n\n\ndef helper():\n    return 1\n\ndef test_a():\n    assert fizzbuzz(3) == 'Fizz'\n");
         assert_eq!(c.removed, vec!["def fizzbuzz(n):", "test_a()"]);
+    }
+
+    #[test]
+    fn solution_loses_pytest_imports_and_trailing_comments_left_by_a_dropped_test_part() {
+        let src = "import math\n# helper below\ndef f(x):\n    return math.floor(x)\n\n# Test_solution.py\nfrom solution import *\nimport pytest\n\ndef test_f():\n    assert f(1.5) == 1\n\n# Run tests\n";
+        let c = clean_solution(src);
+        assert_eq!(
+            c.source,
+            "import math\n# helper below\ndef f(x):\n    return math.floor(x)\n"
+        );
+        assert!(
+            c.removed.contains(&"import pytest".to_string()),
+            "{:?}",
+            c.removed
+        );
+        assert!(
+            c.removed.contains(&"from solution import *".to_string()),
+            "{:?}",
+            c.removed
+        );
+        // Tests keep their pytest import.
+        let t = clean_tests("import pytest\n\ndef test_a():\n    assert 1\n# end\n", &[]);
+        assert!(t.source.contains("import pytest") && t.source.contains("# end"));
+    }
+
+    #[test]
+    fn same_program_ignores_comments_and_spacing_but_not_code() {
+        let a = "def f(x):\n    return x + 1\n";
+        assert!(same_program(
+            a,
+            "# fixed\ndef f(x):\n\n    return x+1  # now right\n"
+        ));
+        assert!(!same_program(a, "def f(x):\n    return x + 2\n"));
+        // Same tokens, different nesting: a different program.
+        assert!(!same_program(
+            "if a:\n    b()\n    c()\n",
+            "if a:\n    b()\nc()\n"
+        ));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::opts::ModelOpts;
+use super::opts::{DepsOpts, ModelOpts};
 use crate::agents::AgentError;
 use crate::batch::runner::{
     default_run_dir, run_batch, BatchConfig, Interrupt, SolveContext, SolveError, SolveOutcome,
@@ -47,12 +47,8 @@ pub struct BatchArgs {
     /// Turns an instance's `owner/name` into a clone URL or path ({owner}, {name}, {repo}).
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
     pub repo_url_template: String,
-    /// Extra site-packages directory for the sandbox (the repositories' Python dependencies).
-    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
-    pub site: Option<PathBuf>,
-    /// Pinned pure-Python dependencies (`name==version` lines) to fetch into a cached site dir.
-    #[arg(long, value_name = "FILE")]
-    pub requirements: Option<PathBuf>,
+    #[command(flatten)]
+    pub deps: DepsOpts,
     /// Solve the selected instances again even if they have predictions, and accept changed
     /// settings for the run directory.
     #[arg(long)]
@@ -203,12 +199,12 @@ pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
         },
         time_limit,
         repo_url_template: a.repo_url_template.clone(),
-        site: a.site.clone(),
+        site: a.deps.site.clone(),
         redo: a.redo,
         show_progress: true,
     };
     let bar = crate::progress::bytes_bar();
-    let site = crate::repo::site::resolve_site(a.site.as_deref(), a.requirements.as_deref(), &bar);
+    let site = a.deps.resolve(&bar);
     bar.finish_and_clear();
     let site = site?;
     let mut solver = repository_solver(&SolverSettings {

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
+use super::opts::DepsOpts;
+
 use crate::gate::{junit::junit_xml, run_check, CheckRequest};
-use crate::repo::site::resolve_site;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -41,14 +42,8 @@ pub struct CheckArgs {
     /// Tests the sandbox cannot run (C extensions, missing dependencies) fail the gate.
     #[arg(long)]
     pub strict: bool,
-    /// Directory of unpacked pure-Python wheels (the repository's dependencies), mounted
-    /// read-only in the sandbox.
-    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
-    pub site: Option<PathBuf>,
-    /// Exact pins (`name==version`, optional `--hash=sha256:…`) to build the site dir from
-    /// (pure-Python wheels only; cached by the file's content).
-    #[arg(long, value_name = "FILE")]
-    pub requirements: Option<PathBuf>,
+    #[command(flatten)]
+    pub deps: DepsOpts,
     /// Configuration file (sandbox time and memory limits).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -152,7 +147,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     } else {
         crate::progress::spinner("codeswarm check")
     };
-    let site = resolve_site(a.site.as_deref(), a.requirements.as_deref(), &bar);
+    let site = a.deps.resolve(&bar);
     let site = match site {
         Ok(s) => s,
         Err(e) => {

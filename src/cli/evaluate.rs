@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
+use super::opts::DepsOpts;
+
 use crate::batch::evaluate::{evaluate, EvalOptions, ExecError, TestExecutor, TestResults};
 use crate::batch::instances::load_instances;
 use crate::batch::predictions::read_predictions;
 use crate::batch::Filter;
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
 use crate::repo::executor::SandboxExecutor;
-use crate::repo::site::resolve_site;
 use crate::repo::testrun::RepoTests;
 
 #[derive(Args, Debug)]
@@ -31,14 +32,8 @@ pub struct EvaluateArgs {
     /// Turns an instance's `owner/name` into a clone URL or path ({owner}, {name}, {repo}).
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
     pub repo_url_template: String,
-    /// Directory of unpacked pure-Python wheels (the repositories' dependencies), mounted
-    /// read-only in the sandbox.
-    #[arg(long, conflicts_with = "requirements")]
-    pub site: Option<PathBuf>,
-    /// Exact pins (`name==version`, optional `--hash=sha256:…`) to build the site dir from
-    /// (pure-Python wheels only; cached by the file's content).
-    #[arg(long, value_name = "FILE")]
-    pub requirements: Option<PathBuf>,
+    #[command(flatten)]
+    pub deps: DepsOpts,
     /// Write the full report (per-test outcomes) as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -89,7 +84,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
     }
     let predictions: Vec<_> = read.by_id().into_values().collect();
     let bar = crate::progress::spinner("preparing the site dir");
-    let site = resolve_site(a.site.as_deref(), a.requirements.as_deref(), &bar);
+    let site = a.deps.resolve(&bar);
     bar.finish_and_clear();
     let site = site?;
     // Only predictions with a patch reach the executor: without any, no sandbox is needed

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::opts::ModelOpts;
+use super::opts::{DepsOpts, ModelOpts};
 use crate::coordination::fixer::FixStatus;
 use crate::fix::{self, FixTarget};
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
@@ -31,12 +31,8 @@ pub struct FixArgs {
     /// Turns owner/name into a clone URL or path ({owner}, {name}, {repo}).
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
     pub repo_url_template: String,
-    /// Directory of unpacked wheels with the repository's pure-Python dependencies (read-only).
-    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
-    pub site: Option<PathBuf>,
-    /// Pinned pure-Python dependencies (`name==version` lines) to fetch into a cached site dir.
-    #[arg(long, value_name = "FILE")]
-    pub requirements: Option<PathBuf>,
+    #[command(flatten)]
+    pub deps: DepsOpts,
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -62,7 +58,7 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
     let mut manager = a.model.manager(&config, a.json)?;
     let sandbox = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?.sandbox;
     let bar = crate::progress::bytes_bar();
-    let site = crate::repo::site::resolve_site(a.site.as_deref(), a.requirements.as_deref(), &bar);
+    let site = a.deps.resolve(&bar);
     bar.finish_and_clear();
     let tests = RepoTests::new(sandbox, site?, &config.sandbox);
     let target = FixTarget {

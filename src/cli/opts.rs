@@ -1,4 +1,5 @@
-//! Options shared by every command that talks to a model.
+//! Options shared by several commands: the model ([`ModelOpts`]) and the repositories'
+//! Python dependencies for the sandbox ([`DepsOpts`]).
 
 use std::path::PathBuf;
 
@@ -7,9 +8,38 @@ use clap::Args;
 
 use crate::agents::prompts::Prompts;
 use crate::config::Config;
+use crate::fetch::Progress;
 use crate::models::memory::{parse_size, KvType};
 use crate::models::scripted::DEFAULT_SCRIPT;
 use crate::models::{ManagerSettings, ModelManager, Registry};
+
+/// The repositories' pure-Python dependencies, mounted read-only in the sandbox.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DepsOpts {
+    /// Directory of unpacked pure-Python wheels (the repositories' dependencies), mounted
+    /// read-only in the sandbox.
+    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
+    pub site: Option<PathBuf>,
+    /// Exact pins (`name==version`, optional `--hash=sha256:…`) to build the site dir from
+    /// (pure-Python wheels only; fetched once, cached by the file's content).
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<PathBuf>,
+}
+
+impl DepsOpts {
+    /// The site dir to mount: `--site` as given, one built (or found cached) from
+    /// `--requirements`, or none.
+    pub fn resolve(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<Option<PathBuf>, crate::repo::site::SiteError> {
+        crate::repo::site::resolve_site(
+            self.site.as_deref(),
+            self.requirements.as_deref(),
+            progress,
+        )
+    }
+}
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ModelOpts {

@@ -12,6 +12,7 @@ use super::decomposer::{self, Plan, PlanTrace};
 use super::judge::{self, TestRun, TestRunner, EXAMPLES_FILE};
 use crate::agents::code_generator::{self, CodeRequest};
 use crate::agents::debugger::{self, DebugRequest, Side};
+use crate::agents::hygiene::same_program;
 use crate::agents::reviewer::{self, Review, Verdict};
 use crate::agents::{test_writer, AgentError, Crew};
 use crate::models::manager::LoadRecord;
@@ -498,6 +499,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                     tests: cur.tests.as_deref().unwrap_or(""),
                     failures: &findings,
                     side: Side::Code,
+                    examples_pass: false,
                 },
             )?;
             absorb_reply(step, &d);
@@ -571,6 +573,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                     tests: cur.tests.as_deref().unwrap_or(""),
                     failures: &report,
                     side,
+                    examples_pass: side == Side::Tests,
                 },
             );
             self.crew.candidate = 0;
@@ -582,9 +585,10 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 step.notes.push(format!("fix {fixes}: no valid Python"));
                 continue;
             };
+            // A reply that only moved comments or spacing is no fix.
             let changed = match d.side {
-                Side::Code => new != cur.code,
-                Side::Tests => Some(&new) != cur.tests.as_ref(),
+                Side::Code => !same_program(&new, &cur.code),
+                Side::Tests => !cur.tests.as_deref().is_some_and(|t| same_program(&new, t)),
             };
             if !changed {
                 step.notes.push(format!(
@@ -656,7 +660,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             let Some(code) = reply.valid_code().map(str::to_string) else {
                 continue;
             };
-            if self.candidates.contains(&code) {
+            if self.candidates.iter().any(|c| same_program(c, &code)) {
                 step.notes
                     .push(format!("resample {k}: duplicate of an earlier candidate"));
                 continue;
@@ -720,10 +724,19 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 tests: cur.tests.as_deref().unwrap_or(""),
                 failures: &report,
                 side: Side::Tests,
+                examples_pass: false,
             },
         )?;
         absorb_reply(step, &reply);
-        if let Some(tests) = reply.valid_code().map(str::to_string) {
+        let new = reply.valid_code().map(str::to_string);
+        if new
+            .as_deref()
+            .zip(cur.tests.as_deref())
+            .is_some_and(|(n, t)| same_program(n, t))
+        {
+            step.notes
+                .push("the tests came back unchanged from the revision".into());
+        } else if let Some(tests) = new {
             self.changes.push(Change {
                 step: step.index,
                 by: AgentRole::Debugger,

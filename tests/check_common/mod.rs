@@ -46,6 +46,13 @@ pub fn codeswarm(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().expect("run codeswarm")
 }
 
+/// Run `codeswarm check --repo REPO --base BASE --patch PATCH EXTRA…`.
+pub fn check(home: &Home, repo: &str, base: &str, patch: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["check", "--repo", repo, "--base", base, "--patch", patch];
+    args.extend_from_slice(extra);
+    codeswarm(home, &args, &[])
+}
+
 pub fn out(o: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
