@@ -157,7 +157,9 @@ fn unresolvable_localization_falls_back_to_the_ranking_and_no_patch_is_explained
         .unwrap()
         .build(dir.path())
         .unwrap();
-    let script = r#"
+    // Every repair attempt (8 at most) is refused too.
+    let script = format!(
+        r#"
 [[reply]]
 role = "localizer"
 text = "I am not sure."
@@ -170,31 +172,9 @@ text = "no code"
 [[reply]]
 role = "test_writer"
 text = "still no code"
-[[reply]]
-role = "repairer"
-text = "I cannot."
-[[reply]]
-role = "repairer"
-text = "I cannot."
-[[reply]]
-role = "repairer"
-text = "I cannot."
-[[reply]]
-role = "repairer"
-text = "I cannot."
-[[reply]]
-role = "repairer"
-text = "I cannot."
-[[reply]]
-role = "repairer"
-text = "I cannot."
-[[reply]]
-role = "repairer"
-text = "I cannot."
-[[reply]]
-role = "repairer"
-text = "I cannot."
-"#;
+{}"#,
+        "[[reply]]\nrole = \"repairer\"\ntext = \"I cannot.\"\n".repeat(8)
+    );
     let settings = ManagerSettings {
         mock_script: Some(("fix".into(), script.into())),
         quiet: true,
