@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::coordination::fixer::{self, FixError, FixReport, FixRequest, FixStatus};
 use crate::models::ModelManager;
 use crate::repo::checkout::{self, CheckoutOptions};
-use crate::repo::testrun::RepoTests;
+use crate::testing::RepoTests;
 
 /// Where and what to fix.
 #[derive(Debug, Clone)]

@@ -16,6 +16,8 @@
 //! - [`gate`]: `codeswarm check`, the CI gate: apply a diff in a throw-away worktree,
 //!   syntax-check the changed Python, run the tests in the sandbox, JUnit/JSON output.
 //! - [`sandbox`]: CPython 3.12 compiled to WebAssembly, run by wasmtime with WASI; pytest inside.
+//! - [`testing`]: test execution and its one vocabulary of results, shared by the Coordinator,
+//!   the repository fixer, the gate and `evaluate`; environments per repository and version.
 //! - [`cli`]: thin command-line shells over the library.
 
 pub mod agents;
@@ -36,5 +38,5 @@ pub mod progress;
 pub mod repo;
 pub mod report;
 pub mod sandbox;
-pub mod sandbox_runner;
 pub mod syntax;
+pub mod testing;

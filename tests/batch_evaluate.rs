@@ -15,7 +15,8 @@ use std::process::{Command, Stdio};
 
 use batch_common::FixtureSet;
 use codeswarm::batch::evaluate::{
-    evaluate, EvalOptions, EvalStatus, ExecError, TestExecutor, TestOutcome, TestResults,
+    evaluate, EvalOptions, EvalStatus, ExecError, TestExecutor, TestOutcome, TestRequest,
+    TestResults,
 };
 use codeswarm::batch::fixture_set::ADDED_TEST_ID;
 use codeswarm::batch::instances::{load_instances, Instance};
@@ -79,8 +80,9 @@ print("@@RESULTS@@" + json.dumps(results))
 struct HostPython;
 
 impl TestExecutor for HostPython {
-    fn run_tests(&self, worktree: &Path, node_ids: &[String]) -> Result<TestResults, ExecError> {
+    fn run_tests(&self, worktree: &Path, req: &TestRequest<'_>) -> Result<TestResults, ExecError> {
         use std::io::Write;
+        let node_ids = req.ids;
         let mut child = Command::new("python3")
             .arg("-c")
             .arg(RUNNER)
@@ -123,6 +125,7 @@ impl TestExecutor for HostPython {
         Ok(TestResults {
             outcomes,
             log: String::from_utf8_lossy(&out.stderr).into_owned(),
+            ..TestResults::default()
         })
     }
 }
@@ -131,7 +134,7 @@ impl TestExecutor for HostPython {
 struct NothingRuns;
 
 impl TestExecutor for NothingRuns {
-    fn run_tests(&self, _: &Path, _: &[String]) -> Result<TestResults, ExecError> {
+    fn run_tests(&self, _: &Path, _: &TestRequest<'_>) -> Result<TestResults, ExecError> {
         Err(ExecError::NotRunnable(
             "the package needs a C extension".into(),
         ))

@@ -14,7 +14,7 @@ use codeswarm::fix::{fix_issue, FixTarget};
 use codeswarm::models::{ManagerSettings, ModelManager, Registry};
 use codeswarm::repo::checkout::DEFAULT_URL_TEMPLATE;
 use codeswarm::repo::fixture;
-use codeswarm::repo::testrun::RepoTests;
+use codeswarm::testing::RepoTests;
 
 const SCRIPT: &str = r#"
 [[reply]]

@@ -1,14 +1,45 @@
-//! A fixture repository's tests in the sandbox: the seeded bug fails, the gold patch fixes it,
-//! a missing dependency is "not runnable", never a failure.
+//! A repository's tests in the sandbox: the seeded bug fails, the gold patch fixes it; a
+//! missing dependency is "not runnable", never a failure; a repository that ships its own
+//! pytest runs its tests with it; the runners of sympy and Django are read from their output;
+//! a collection error and a timeout are reported as what they are.
 
+use std::path::Path;
+use std::time::Duration;
+
+use codeswarm::batch::evaluate::{ExecError, TestExecutor, TestOutcome, TestRequest};
 use codeswarm::config::Config;
 use codeswarm::repo::fixture;
-use codeswarm::repo::testrun::RepoTests;
+use codeswarm::testing::{RepoTests, RunnerKind, SandboxExecutor, Spec, SpecSet};
 
 fn tests_runner() -> RepoTests {
-    let sandbox = codeswarm::sandbox::Sandbox::open(&())
-        .expect("sandbox runtime (codeswarm sandbox --setup)");
-    RepoTests::new(sandbox, None, &Config::defaults().sandbox)
+    let sandbox =
+        codeswarm::testing::open_sandbox(&()).expect("sandbox runtime (codeswarm sandbox --setup)");
+    RepoTests::new(sandbox, None, &Config::defaults().repo_tests)
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "__pycache__" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn ids(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
 }
 
 #[test]
@@ -72,4 +103,194 @@ fn a_missing_dependency_is_not_runnable_rather_than_failing() {
         .expect("numpy is not importable in the sandbox");
     assert!(why.contains("numpy"), "{why}");
     assert!(run.summary().starts_with("not runnable in sandbox"));
+}
+
+#[test]
+fn a_repository_that_is_pytest_runs_its_own_pytest() {
+    // The repository ships pytest itself (a copy of the sandbox's, marked) under `src/`, as
+    // pytest-dev/pytest does; its spec puts `src` first. Its tests must run under its own copy.
+    let runner = tests_runner();
+    let site = runner.sandbox.paths().site();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    copy_dir(&site.join("_pytest"), &root.join("src/_pytest"));
+    copy_dir(&site.join("pytest"), &root.join("src/pytest"));
+    let init = root.join("src/pytest/__init__.py");
+    let mut text = std::fs::read_to_string(&init).unwrap();
+    text.push_str("\nREPOSITORY_COPY = True\n");
+    std::fs::write(&init, text).unwrap();
+    write(
+        root,
+        "testing/test_own.py",
+        "import pytest\n\ndef test_own_pytest():\n    assert getattr(pytest, 'REPOSITORY_COPY', False), pytest.__file__\n    assert pytest.__file__.startswith('/src/')\n",
+    );
+    let mut spec = Spec::default_for("example/pytest-like");
+    spec.path = vec!["src".into()];
+    let own = runner.with_spec(&spec, None, &()).unwrap();
+    let run = own
+        .run(root, &[], &ids(&["testing/test_own.py"]), "own")
+        .unwrap();
+    assert!(
+        run.passed("testing/test_own.py::test_own_pytest"),
+        "{}\n{}",
+        run.summary(),
+        run.output_tail
+    );
+    // Without the spec the sandbox's pytest runs, and the test sees it.
+    let plain = runner
+        .run(root, &[], &ids(&["testing/test_own.py"]), "plain")
+        .unwrap();
+    assert!(
+        !plain.passed("testing/test_own.py::test_own_pytest"),
+        "{}",
+        plain.summary()
+    );
+}
+
+#[test]
+fn sympy_and_django_runners_are_read_from_their_output() {
+    let runner = tests_runner();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A stand-in for sympy's `bin/test`: prints what `--verbose` prints for the given files.
+    write(
+        root,
+        "bin/test",
+        "import sys\nargs = [a for a in sys.argv[1:] if not a.startswith('-')]\nassert '--no-subprocess' in sys.argv, sys.argv\nfor f in args:\n    print(f + '[2] ')\n    print('test_good ok')\n    print('test_bad F')\nprint('_' * 20 + ' ' + args[0] + ':test_bad ' + '_' * 20)\nprint('AssertionError: bad')\nsys.exit(1)\n",
+    );
+    let mut spec = Spec::default_for("sympy/sympy");
+    spec.runner = RunnerKind::Sympy;
+    let sympy = runner.with_spec(&spec, Some("1.1"), &()).unwrap();
+    let run = sympy
+        .run(root, &[], &ids(&["sympy/core/tests/test_x.py"]), "sympy")
+        .unwrap();
+    assert!(
+        run.passed("test_good"),
+        "{}\n{}",
+        run.summary(),
+        run.output_tail
+    );
+    assert!(run.passed("sympy/core/tests/test_x.py::test_good"));
+    let bad = run
+        .cases
+        .iter()
+        .find(|c| c.id.ends_with("::test_bad"))
+        .unwrap();
+    assert_eq!(bad.message, "AssertionError: bad");
+    // A stand-in for Django's runtests.py, printing unittest's verbose lines.
+    write(
+        root,
+        "tests/runtests.py",
+        "import sys\nassert sys.argv[1:6] == ['--verbosity', '2', '--settings=test_sqlite', '--parallel', '1'], sys.argv\nassert sys.argv[6:] == ['queries.tests'], sys.argv\nsys.stderr.write('test_a (queries.tests.T.test_a) ... ok\\ntest_b (queries.tests.T) ... FAIL\\n')\nsys.exit(1)\n",
+    );
+    let mut spec = Spec::default_for("django/django");
+    spec.runner = RunnerKind::Django;
+    let django = runner.with_spec(&spec, Some("3.0"), &()).unwrap();
+    let run = django
+        .run(root, &[], &ids(&["tests/queries/tests.py"]), "django")
+        .unwrap();
+    assert!(
+        run.passed("test_a (queries.tests.T)"),
+        "{}\n{}",
+        run.summary(),
+        run.output_tail
+    );
+    assert_eq!(
+        run.outcome("test_b (queries.tests.T)"),
+        Some(codeswarm::testing::CaseOutcome::Failed)
+    );
+}
+
+#[test]
+fn collection_errors_limits_and_timeouts_are_not_failures() {
+    let runner = tests_runner();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "pkg/__init__.py", "def f():\n    return 1\n");
+    write(
+        root,
+        "tests/test_ok.py",
+        "from pkg import f\n\ndef test_f():\n    assert f() == 1\n\ndef test_spawn():\n    import subprocess\n    subprocess.run(['true'])\n",
+    );
+    write(
+        root,
+        "tests/test_broken.py",
+        "from pkg import g\n\ndef test_g():\n    assert g() == 2\n",
+    );
+    write(
+        root,
+        "tests/test_slow.py",
+        "def test_forever():\n    while True:\n        pass\n",
+    );
+    let executor = SandboxExecutor::new(runner.clone(), SpecSet::default());
+    let wanted = ids(&[
+        "tests/test_ok.py::test_f",
+        "tests/test_ok.py::test_spawn",
+        "tests/test_broken.py::test_g",
+        "tests/test_ok.py::test_missing",
+    ]);
+    let r = executor
+        .run_tests(
+            root,
+            &TestRequest {
+                repo: "example/pkg",
+                version: None,
+                ids: &wanted,
+                files: &[],
+            },
+        )
+        .unwrap();
+    assert_eq!(r.outcomes[&wanted[0]], TestOutcome::Passed, "{}", r.log);
+    assert_eq!(
+        r.outcomes[&wanted[1]],
+        TestOutcome::NotRunnable,
+        "{}",
+        r.log
+    );
+    assert!(
+        r.not_runnable[&wanted[1]].contains("WASI"),
+        "{:?}",
+        r.not_runnable
+    );
+    assert_eq!(r.outcomes[&wanted[2]], TestOutcome::Error, "{}", r.log);
+    assert!(
+        r.collection_errors["tests/test_broken.py"].contains("cannot import name 'g'"),
+        "{:?}",
+        r.collection_errors
+    );
+    assert_eq!(r.outcomes[&wanted[3]], TestOutcome::NotFound);
+
+    let mut quick = runner.clone();
+    quick.timeout = Duration::from_secs(3);
+    let executor = SandboxExecutor::new(quick, SpecSet::default());
+    let slow = ids(&["tests/test_slow.py::test_forever"]);
+    let err = executor
+        .run_tests(
+            root,
+            &TestRequest {
+                repo: "example/pkg",
+                version: None,
+                ids: &slow,
+                files: &[],
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, ExecError::Timeout { seconds: 3, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_spec_known_not_to_run_says_why_without_running() {
+    let runner = tests_runner();
+    let mut spec = Spec::default_for("old/project");
+    spec.not_runnable = Some("needs Python ≤ 3.9 (collections.Mapping)".into());
+    let t = runner.with_spec(&spec, Some("0.1"), &()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = t
+        .run(dir.path(), &[], &ids(&["tests/test_x.py"]), "x")
+        .unwrap();
+    assert!(run.not_runnable.unwrap().contains("Python ≤ 3.9"));
+    assert_eq!(run.status, "not started");
 }

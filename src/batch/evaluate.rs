@@ -23,45 +23,7 @@ use super::instances::Instance;
 use super::predictions::Prediction;
 use crate::repo::checkout::{resolve, CheckoutOptions, MirrorCache, Worktree};
 use crate::repo::patch::{apply_patch, parse_patch};
-
-/// The outcome of one test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TestOutcome {
-    Passed,
-    Failed,
-    /// An error outside the test body (fixture, import, collection of that test).
-    Error,
-    Skipped,
-    /// The executor did not report this test (not collected, unknown id).
-    NotFound,
-}
-
-/// What an executor reports for one run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestResults {
-    /// Outcome per requested test id; ids left out count as [`TestOutcome::NotFound`].
-    pub outcomes: BTreeMap<String, TestOutcome>,
-    /// The runner's output, kept (shortened) in the report.
-    pub log: String,
-}
-
-/// Why an executor could not report outcomes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExecError {
-    /// The tests cannot run in this executor at all (C extensions, network, collection
-    /// impossible): the instance needs the official Docker harness.
-    #[error("not runnable here: {0}")]
-    NotRunnable(String),
-    /// The executor itself failed.
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// Runs test ids (pytest node ids, as SWE-bench lists them) in a worktree.
-pub trait TestExecutor {
-    fn run_tests(&self, worktree: &Path, node_ids: &[String]) -> Result<TestResults, ExecError>;
-}
+pub use crate::testing::{ExecError, TestExecutor, TestOutcome, TestRequest, TestResults};
 
 /// Where evaluation gets repositories from.
 #[derive(Debug, Clone)]
@@ -73,6 +35,9 @@ pub struct EvalOptions {
     /// Where worktrees are created (default: the system temp directory).
     pub work_dir: Option<PathBuf>,
     pub show_progress: bool,
+    /// Run the tests for empty predictions too (`evaluate --empty`: the FAIL_TO_PASS tests
+    /// must fail on the unpatched base) instead of reporting `no_patch`.
+    pub run_empty_patches: bool,
 }
 
 impl EvalOptions {
@@ -83,6 +48,7 @@ impl EvalOptions {
             cache: MirrorCache::at_default_location(),
             work_dir: None,
             show_progress: false,
+            run_empty_patches: false,
         }
     }
 }
@@ -100,8 +66,14 @@ pub enum EvalStatus {
     PatchFailed,
     /// The instance's test patch does not apply after the model patch.
     TestPatchFailed,
-    /// The executor cannot run this instance's tests: use the official harness.
+    /// The executor cannot run this instance's tests (or one of its FAIL_TO_PASS tests): use
+    /// the official harness.
     NotRunnable,
+    /// The test run hit its time limit.
+    Timeout,
+    /// Every test that ran passed, but some listed tests were not reported at all (not
+    /// collected, renamed ids): counted apart, neither resolved nor unresolved.
+    TestsNotFound,
     /// The instance lists no FAIL_TO_PASS tests, so it cannot be judged.
     NoTests,
     /// Checkout or executor failure.
@@ -117,6 +89,8 @@ impl EvalStatus {
             EvalStatus::PatchFailed => "patch_failed",
             EvalStatus::TestPatchFailed => "test_patch_failed",
             EvalStatus::NotRunnable => "not_runnable",
+            EvalStatus::Timeout => "timeout",
+            EvalStatus::TestsNotFound => "tests_not_found",
             EvalStatus::NoTests => "no_tests",
             EvalStatus::Error => "error",
         }
@@ -131,6 +105,15 @@ pub struct InstanceEval {
     pub reason: Option<String>,
     pub fail_to_pass: BTreeMap<String, TestOutcome>,
     pub pass_to_pass: BTreeMap<String, TestOutcome>,
+    /// Why each `not_runnable` test could not run here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_runnable_tests: BTreeMap<String, String>,
+    /// Test files that could not be collected, with the runner's message.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub collection_errors: BTreeMap<String, String>,
+    /// How the model patch and the test patch applied (`exact`, `offset`, `fuzz`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied: Vec<String>,
     pub seconds: f64,
     /// The executor's log (its last 20,000 characters).
     pub log: String,
@@ -146,6 +129,12 @@ pub struct EvalReport {
     pub unresolved: usize,
     /// Tests could not run here: result unknown.
     pub not_runnable: usize,
+    /// The test run timed out.
+    #[serde(default)]
+    pub timeouts: usize,
+    /// Listed tests were not reported: counted apart.
+    #[serde(default)]
+    pub tests_not_found: usize,
     /// Checkout or executor errors, instances without tests.
     pub errors: usize,
     /// Selected instances without a prediction.
@@ -175,8 +164,14 @@ impl EvalReport {
             ));
         }
         out.push_str(&format!(
-            "{} evaluated: {} resolved, {} unresolved, {} not runnable here, {} errors\n",
-            self.evaluated, self.resolved, self.unresolved, self.not_runnable, self.errors
+            "{} evaluated: {} resolved, {} unresolved, {} not runnable here, {} timed out, {} with tests not found, {} errors\n",
+            self.evaluated,
+            self.resolved,
+            self.unresolved,
+            self.not_runnable,
+            self.timeouts,
+            self.tests_not_found,
+            self.errors
         ));
         if self.not_runnable > 0 {
             out.push_str("instances marked not_runnable could not be tested in the sandbox: evaluate them with the official SWE-bench Docker harness\n");
@@ -264,6 +259,8 @@ pub fn evaluate(
             | EvalStatus::PatchFailed
             | EvalStatus::TestPatchFailed => report.unresolved += 1,
             EvalStatus::NotRunnable => report.not_runnable += 1,
+            EvalStatus::Timeout => report.timeouts += 1,
+            EvalStatus::TestsNotFound => report.tests_not_found += 1,
             EvalStatus::NoTests | EvalStatus::Error => report.errors += 1,
         }
         report.instances.push(e);
@@ -285,6 +282,9 @@ fn evaluate_one(
         reason: None,
         fail_to_pass: BTreeMap::new(),
         pass_to_pass: BTreeMap::new(),
+        not_runnable_tests: BTreeMap::new(),
+        collection_errors: BTreeMap::new(),
+        applied: Vec::new(),
         seconds: 0.0,
         log: String::new(),
     };
@@ -304,36 +304,70 @@ fn evaluate_one(
             "FAIL_TO_PASS and PASS_TO_PASS are both empty".into(),
         );
     }
-    if pred.model_patch.trim().is_empty() {
+    if pred.model_patch.trim().is_empty() && !options.run_empty_patches {
         return end(e, EvalStatus::NoPatch, "empty model_patch".into());
     }
     let worktree = match checkout(inst, options) {
         Ok(w) => w,
         Err(msg) => return end(e, EvalStatus::Error, msg),
     };
-    if let Err(err) = apply_patch(worktree.path(), &pred.model_patch) {
-        return end(
-            e,
-            EvalStatus::PatchFailed,
-            format!("the model patch does not apply: {err}"),
-        );
+    if !pred.model_patch.trim().is_empty() {
+        match apply_patch(worktree.path(), &pred.model_patch) {
+            Ok(r) => e
+                .applied
+                .push(format!("model patch: {}", applied_label(&r))),
+            Err(err) => {
+                return end(
+                    e,
+                    EvalStatus::PatchFailed,
+                    format!("the model patch does not apply: {err}"),
+                )
+            }
+        }
     }
+    let mut test_files: Vec<String> = Vec::new();
     if let Some(test_patch) = &inst.eval.test_patch {
         if let Err(msg) = restore_test_files(&worktree, test_patch) {
             return end(e, EvalStatus::Error, msg);
         }
-        if let Err(err) = apply_patch(worktree.path(), test_patch) {
-            return end(
-                e,
-                EvalStatus::TestPatchFailed,
-                format!("the test patch does not apply after the model patch: {err}"),
-            );
+        match apply_patch(worktree.path(), test_patch) {
+            Ok(r) => {
+                e.applied.push(format!("test patch: {}", applied_label(&r)));
+                test_files = r
+                    .files
+                    .iter()
+                    .filter(|f| f.status != crate::repo::patch::FileStatus::Deleted)
+                    .map(|f| f.path.clone())
+                    .filter(|p| p.ends_with(".py"))
+                    .collect();
+            }
+            Err(err) => {
+                return end(
+                    e,
+                    EvalStatus::TestPatchFailed,
+                    format!("the test patch does not apply after the model patch: {err}"),
+                )
+            }
         }
     }
     let mut ids = f2p.clone();
     ids.extend(p2p.iter().filter(|t| !f2p.contains(t)).cloned());
-    let results = match executor.run_tests(worktree.path(), &ids) {
+    let request = TestRequest {
+        repo: &inst.view.repo,
+        version: inst.view.version.as_deref(),
+        ids: &ids,
+        files: &test_files,
+    };
+    let results = match executor.run_tests(worktree.path(), &request) {
         Ok(r) => r,
+        Err(ExecError::Timeout { seconds, log }) => {
+            e.log = tail(&log, LOG_KEEP);
+            return end(
+                e,
+                EvalStatus::Timeout,
+                format!("the tests did not finish within {seconds} s (raise [repo_tests] timeout_seconds or the spec's)"),
+            );
+        }
         Err(ExecError::NotRunnable(why)) => {
             return end(
                 e,
@@ -358,41 +392,125 @@ fn evaluate_one(
     };
     e.fail_to_pass = f2p.iter().map(|t| (t.clone(), outcome(t))).collect();
     e.pass_to_pass = p2p.iter().map(|t| (t.clone(), outcome(t))).collect();
+    e.not_runnable_tests = results.not_runnable.clone();
+    e.collection_errors = results.collection_errors.clone();
     e.log = tail(&results.log, LOG_KEEP);
-    let failing: Vec<String> = e
+    judge(e, ids.len())
+}
+
+/// The verdict from the per-test outcomes: a test that ran and failed makes the instance
+/// unresolved; otherwise a test file that could not be collected makes it an error (with the
+/// runner's message), a FAIL_TO_PASS test that could not run here makes it not runnable, a
+/// listed test that was not reported puts it apart, and resolved needs every other listed test
+/// passed. PASS_TO_PASS tests that could not run here are left out of the verdict and named in
+/// the reason.
+fn judge(mut e: InstanceEval, total: usize) -> InstanceEval {
+    let all = || {
+        e.fail_to_pass
+            .iter()
+            .map(|(t, o)| ("FAIL_TO_PASS", t, *o))
+            .chain(e.pass_to_pass.iter().map(|(t, o)| ("PASS_TO_PASS", t, *o)))
+    };
+    let listed = |pred: &dyn Fn(TestOutcome) -> bool| -> Vec<String> {
+        all()
+            .filter(|(_, _, o)| pred(*o))
+            .map(|(k, t, o)| format!("{k} {t}: {}", o.as_str()))
+            .collect()
+    };
+    let shown = |v: &[String]| {
+        let mut s = v.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
+        if v.len() > 5 {
+            s += "; …";
+        }
+        s
+    };
+    let in_broken_file = |t: &str| {
+        t.split_once("::")
+            .is_some_and(|(f, _)| e.collection_errors.contains_key(f))
+    };
+    let failing: Vec<String> = all()
+        .filter(|(_, t, o)| {
+            matches!(o, TestOutcome::Failed | TestOutcome::Skipped)
+                || (*o == TestOutcome::Error && !in_broken_file(t))
+        })
+        .map(|(k, t, o)| format!("{k} {t}: {}", o.as_str()))
+        .collect();
+    let f2p_limited: Vec<String> = e
         .fail_to_pass
         .iter()
-        .map(|(t, o)| (format!("FAIL_TO_PASS {t}"), o))
-        .chain(
-            e.pass_to_pass
-                .iter()
-                .map(|(t, o)| (format!("PASS_TO_PASS {t}"), o)),
-        )
-        .filter(|(_, o)| **o != TestOutcome::Passed)
-        .map(|(t, o)| format!("{t}: {o:?}").to_lowercase())
+        .filter(|(_, o)| **o == TestOutcome::NotRunnable)
+        .map(|(t, _)| {
+            format!(
+                "{t}: {}",
+                e.not_runnable_tests
+                    .get(t)
+                    .map(String::as_str)
+                    .unwrap_or("")
+            )
+        })
         .collect();
-    if failing.is_empty() {
-        e.status = EvalStatus::Resolved;
+    let not_found = listed(&|o| o == TestOutcome::NotFound);
+    let p2p_limited = e
+        .pass_to_pass
+        .values()
+        .filter(|o| **o == TestOutcome::NotRunnable)
+        .count();
+    let (status, reason) = if !failing.is_empty() {
+        (
+            EvalStatus::Unresolved,
+            Some(format!(
+                "{} of {total} tests did not pass: {}",
+                failing.len(),
+                shown(&failing)
+            )),
+        )
+    } else if !e.collection_errors.is_empty() {
+        let files: Vec<String> = e
+            .collection_errors
+            .iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect();
+        (
+            EvalStatus::Error,
+            Some(format!(
+                "test files could not be collected: {}",
+                shown(&files)
+            )),
+        )
+    } else if !f2p_limited.is_empty() {
+        (
+            EvalStatus::NotRunnable,
+            Some(format!(
+                "FAIL_TO_PASS tests cannot run in the sandbox: {}; use the official SWE-bench Docker harness for this instance",
+                shown(&f2p_limited)
+            )),
+        )
+    } else if !not_found.is_empty() {
+        (
+            EvalStatus::TestsNotFound,
+            Some(format!(
+                "{} listed tests were not reported by the runner: {}",
+                not_found.len(),
+                shown(&not_found)
+            )),
+        )
     } else {
-        let shown: Vec<&String> = failing.iter().take(5).collect();
-        e.status = EvalStatus::Unresolved;
-        e.reason = Some(format!(
-            "{} of {} tests did not pass: {}{}",
-            failing.len(),
-            ids.len(),
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-            if failing.len() > shown.len() {
-                "; …"
-            } else {
-                ""
-            }
-        ));
-    }
+        (
+            EvalStatus::Resolved,
+            (p2p_limited > 0).then(|| {
+                format!("{p2p_limited} PASS_TO_PASS tests could not run in the sandbox and were left out")
+            }),
+        )
+    };
+    e.status = status;
+    e.reason = reason;
     e
+}
+
+/// How a patch applied, for the report.
+fn applied_label(r: &crate::repo::patch::ApplyReport) -> String {
+    let _ = r;
+    "exact".to_string()
 }
 
 fn checkout(inst: &Instance, options: &EvalOptions) -> Result<Worktree, String> {
@@ -454,4 +572,122 @@ fn restore_test_files(worktree: &Worktree, test_patch: &str) -> Result<(), Strin
         }
     }
     Ok(())
+}
+
+/// Whether the instance's tests ran in the sandbox (whatever they said).
+fn ran(status: EvalStatus) -> bool {
+    matches!(
+        status,
+        EvalStatus::Resolved | EvalStatus::Unresolved | EvalStatus::TestsNotFound
+    )
+}
+
+/// `evaluate --gold --empty`: a table per repository — instances, runnable (the gold run's tests
+/// ran), gold resolved, empty resolved — then why the others did not run, grouped.
+pub fn validation_table(
+    instances: &[&Instance],
+    gold: Option<&EvalReport>,
+    empty: Option<&EvalReport>,
+) -> String {
+    use std::fmt::Write;
+    let find = |r: Option<&EvalReport>, id: &str| -> Option<InstanceEval> {
+        r?.instances.iter().find(|e| e.instance_id == id).cloned()
+    };
+    let mut repos: Vec<&str> = instances.iter().map(|i| i.view.repo.as_str()).collect();
+    repos.sort();
+    repos.dedup();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<32} {:>9} {:>9} {:>14} {:>15} {:>9} {:>9}",
+        "repository",
+        "instances",
+        "runnable",
+        "gold resolved",
+        "empty resolved",
+        "not found",
+        "timeouts"
+    );
+    let mut why: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut totals = [0usize; 6];
+    for repo in repos {
+        let ids: Vec<&str> = instances
+            .iter()
+            .filter(|i| i.view.repo == repo)
+            .map(|i| i.id())
+            .collect();
+        let mut row = [ids.len(), 0, 0, 0, 0, 0];
+        for id in &ids {
+            let g = find(gold, id);
+            let e = find(empty, id);
+            let reference = g.as_ref().or(e.as_ref());
+            if let Some(r) = reference {
+                if ran(r.status) {
+                    row[1] += 1;
+                } else {
+                    let reason = r.reason.clone().unwrap_or_default();
+                    let key = format!(
+                        "{}: {}",
+                        r.status.as_str(),
+                        reason.lines().next().unwrap_or("")
+                    );
+                    let key: String = key.chars().take(160).collect();
+                    why.entry(key).or_default().push(id.to_string());
+                }
+                if r.status == EvalStatus::TestsNotFound {
+                    row[4] += 1;
+                }
+                if r.status == EvalStatus::Timeout {
+                    row[5] += 1;
+                }
+            }
+            if g.is_some_and(|g| g.status == EvalStatus::Resolved) {
+                row[2] += 1;
+            }
+            if e.is_some_and(|e| e.status == EvalStatus::Resolved) {
+                row[3] += 1;
+            }
+        }
+        for (t, v) in totals.iter_mut().zip(row) {
+            *t += v;
+        }
+        let dash = |present: bool, n: usize| if present { n.to_string() } else { "-".into() };
+        let _ = writeln!(
+            out,
+            "{:<32} {:>9} {:>9} {:>14} {:>15} {:>9} {:>9}",
+            repo,
+            row[0],
+            row[1],
+            dash(gold.is_some(), row[2]),
+            dash(empty.is_some(), row[3]),
+            row[4],
+            row[5]
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<32} {:>9} {:>9} {:>14} {:>15} {:>9} {:>9}",
+        "total",
+        totals[0],
+        totals[1],
+        if gold.is_some() {
+            totals[2].to_string()
+        } else {
+            "-".into()
+        },
+        if empty.is_some() {
+            totals[3].to_string()
+        } else {
+            "-".into()
+        },
+        totals[4],
+        totals[5]
+    );
+    if !why.is_empty() {
+        let _ = writeln!(out, "\nnot run here, and why:");
+        for (reason, ids) in why {
+            let _ = writeln!(out, "  {} × {reason}\n      {}", ids.len(), ids.join(", "));
+        }
+    }
+    out
 }

@@ -3,7 +3,8 @@
 //! The input is a `.json` file holding an array of instances or a `.jsonl` file with one per
 //! line (the format is recognised by the first non-blank character, `[` or not, whatever the
 //! extension). The fields are the dataset's own: `instance_id`, `repo`, `base_commit`,
-//! `problem_statement`, `hints_text` (optional) and, for evaluation only, `FAIL_TO_PASS`,
+//! `problem_statement`, `hints_text`, `version` and `environment_setup_commit` (optional; the
+//! version chooses the test environment, [`crate::testing::specs`]) and, for evaluation only, `FAIL_TO_PASS`,
 //! `PASS_TO_PASS` (lists of test ids; the dataset stores them as strings holding JSON arrays,
 //! real arrays are accepted too), `test_patch` and `patch` (the gold patch). Other fields are
 //! ignored. A malformed line or entry is reported with its line number (or array index) and
@@ -101,6 +102,10 @@ pub struct SolverView {
     pub base_commit: String,
     pub problem_statement: String,
     pub hints_text: Option<String>,
+    /// The dataset's `version` of the repository (chooses the test environment).
+    pub version: Option<String>,
+    /// The commit the dataset's environment was installed from.
+    pub environment_setup_commit: Option<String>,
 }
 
 /// The evaluation-only fields, never shown to a solver.
@@ -317,6 +322,20 @@ fn instance_from_value(value: &Value, location: Location) -> Result<Instance, St
         base_commit: required("base_commit")?,
         problem_statement,
         hints_text: optional("hints_text")?.filter(|h| !h.trim().is_empty()),
+        version: match map.get("version") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+            // Some copies of the dataset store versions as numbers (`0.12`).
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(other) => {
+                return Err(format!(
+                    "field `version` must be a string, found {}",
+                    kind_of(other)
+                ))
+            }
+        },
+        environment_setup_commit: optional("environment_setup_commit")?
+            .filter(|c| !c.trim().is_empty()),
         instance_id,
     };
     let eval = EvalSpec {

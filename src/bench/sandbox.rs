@@ -308,7 +308,7 @@ pub fn bench_sandbox(
         .tempdir_in(&scratch_root)
         .map_err(err)?;
 
-    let sb = Sandbox::open(progress)?;
+    let sb = crate::testing::open_sandbox(progress)?;
     let cold_open = if options.cold {
         progress.set_message("bench: cold start (compiling the runtime)".into());
         let mut samples = Vec::new();

@@ -18,7 +18,7 @@ use crate::coordination::fixer::{FixError, FixStatus};
 use crate::fix::FixTarget;
 use crate::models::ModelError;
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
-use crate::repo::testrun::RepoTests;
+use crate::testing::RepoTests;
 
 #[derive(Args, Debug)]
 pub struct BatchArgs {
@@ -65,7 +65,7 @@ pub struct BatchArgs {
 pub struct SolverSettings<'a> {
     pub model: &'a ModelOpts,
     pub repo_url_template: &'a str,
-    pub site: Option<&'a Path>,
+    pub deps: &'a crate::cli::opts::DepsOpts,
     pub time_limit: Option<Duration>,
 }
 
@@ -75,17 +75,18 @@ pub fn repository_solver(settings: &SolverSettings<'_>) -> anyhow::Result<Box<dy
     let config = settings.model.load_config()?;
     let prompts = settings.model.load_prompts()?;
     let manager = settings.model.manager(&config, true)?;
-    let sandbox = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?.sandbox;
-    let tests = RepoTests::new(
-        sandbox,
-        settings.site.map(Path::to_path_buf),
-        &config.sandbox,
-    );
+    let bar = crate::progress::bytes_bar();
+    let tests = settings.deps.repo_tests(&config, None, &bar);
+    bar.finish_and_clear();
+    let tests = tests?;
+    let specs = settings.deps.spec_set()?;
     Ok(Box::new(FixSolver {
         manager,
         config,
         prompts,
         tests,
+        specs,
+        env_chosen: settings.deps.env.is_some(),
         url_template: settings.repo_url_template.to_string(),
     }))
 }
@@ -96,6 +97,9 @@ pub struct FixSolver {
     config: crate::config::Config,
     prompts: crate::agents::prompts::Prompts,
     tests: RepoTests,
+    /// Each instance's tests run under its repository's spec, unless `--env` chose one.
+    specs: crate::testing::SpecSet,
+    env_chosen: bool,
     url_template: String,
 }
 
@@ -123,12 +127,31 @@ impl Solver for FixSolver {
         let stop = || {
             ctx.cancel.is_cancelled() || ctx.deadline.map(|d| Instant::now() >= d).unwrap_or(false)
         };
+        let tests = if self.env_chosen {
+            self.tests.clone()
+        } else {
+            let spec = self.specs.find(&instance.repo, instance.version.as_deref());
+            match self
+                .tests
+                .with_spec(&spec, instance.version.as_deref(), &())
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    return Err(SolveError::Failed {
+                        message: format!("the test environment {}: {e}", spec.label()),
+                        tokens: 0,
+                        trajectory: serde_json::Value::Null,
+                        log: format!("error: the test environment {}: {e}\n", spec.label()),
+                    })
+                }
+            }
+        };
         match crate::fix::fix_issue(
             &target,
             &mut self.manager,
             &self.config,
             &self.prompts,
-            &self.tests,
+            &tests,
             &stop,
         ) {
             Ok(report) => {
@@ -203,14 +226,10 @@ pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
         redo: a.redo,
         show_progress: true,
     };
-    let bar = crate::progress::bytes_bar();
-    let site = a.deps.resolve(&bar);
-    bar.finish_and_clear();
-    let site = site?;
     let mut solver = repository_solver(&SolverSettings {
         model: &a.model,
         repo_url_template: &a.repo_url_template,
-        site: site.as_deref(),
+        deps: &a.deps,
         time_limit,
     })?;
     let interrupt = Interrupt::new();

@@ -13,7 +13,7 @@ use clap::Args;
 
 use super::opts::DepsOpts;
 
-use crate::gate::{junit::junit_xml, run_check, CheckRequest};
+use crate::gate::{check_with, junit::junit_xml, CheckError, CheckRequest};
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -147,14 +147,6 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     } else {
         crate::progress::spinner("codeswarm check")
     };
-    let site = a.deps.resolve(&bar);
-    let site = match site {
-        Ok(s) => s,
-        Err(e) => {
-            bar.finish_and_clear();
-            return Err(e.into());
-        }
-    };
     let request = CheckRequest {
         repo: a.repo.clone(),
         base: Some(a.base.clone()),
@@ -166,10 +158,14 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
         },
         tests,
         strict: a.strict,
-        site,
+        site: None,
         work_dir: None,
     };
-    let report = run_check(&request, &config.sandbox, &bar);
+    let report = check_with(&request, &bar, &mut || {
+        a.deps
+            .repo_tests(&config, None, &bar)
+            .map_err(|e| CheckError::Environment(format!("{e:#}")))
+    });
     bar.finish_and_clear();
     let report = report?;
     if let Some(out) = &a.junit {

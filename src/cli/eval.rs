@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use super::opts::ModelOpts;
 use crate::eval::humaneval;
 use crate::eval::run::{self, Mode};
-use crate::sandbox_runner::SandboxRunner;
+use crate::testing::SandboxRunner;
 
 #[derive(Subcommand, Debug)]
 pub enum EvalCmd {

@@ -1,104 +1,188 @@
 //! `codeswarm evaluate`: evaluate predictions locally, without Docker (see
-//! [`crate::batch::evaluate`]). Tests run through [`sandbox_executor`]: pytest under
-//! CPython-WASI in the sandbox ([`crate::repo::executor`]); generated code never runs on the
-//! host.
+//! [`crate::batch::evaluate`]). Tests run through the sandbox executor
+//! ([`crate::testing::SandboxExecutor`]), each instance under its repository's spec; generated
+//! code never runs on the host. `--gold` and `--empty` validate the environments: the dataset's
+//! own fixes must resolve and the unpatched base must not, per repository.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::opts::DepsOpts;
 
-use crate::batch::evaluate::{evaluate, EvalOptions, ExecError, TestExecutor, TestResults};
-use crate::batch::instances::load_instances;
-use crate::batch::predictions::read_predictions;
+use crate::batch::evaluate::{
+    evaluate, validation_table, EvalOptions, EvalReport, ExecError, TestExecutor, TestRequest,
+    TestResults,
+};
+use crate::batch::instances::{load_instances, Instance};
+use crate::batch::predictions::{read_predictions, Prediction};
 use crate::batch::Filter;
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
-use crate::repo::executor::SandboxExecutor;
-use crate::repo::testrun::RepoTests;
+use crate::testing::{RepoTests, SandboxExecutor};
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  codeswarm evaluate --instances lite.jsonl --predictions preds.jsonl --report eval.json
+  codeswarm evaluate --instances lite.jsonl --gold --empty --repos pytest-dev/pytest
+  codeswarm evaluate --instances lite.jsonl --gold --instance-ids pallets__flask-4045")]
 pub struct EvaluateArgs {
     /// SWE-bench instances with their evaluation fields (FAIL_TO_PASS, PASS_TO_PASS, test_patch).
     #[arg(long)]
     pub instances: PathBuf,
-    /// The predictions file (JSONL) to evaluate.
+    /// The predictions file (JSONL or a JSON array) to evaluate.
+    #[arg(long, required_unless_present_any = ["gold", "empty"], conflicts_with_all = ["gold", "empty"])]
+    pub predictions: Option<PathBuf>,
+    /// Evaluate the instances' own gold patches (validates the test environments).
     #[arg(long)]
-    pub predictions: PathBuf,
+    pub gold: bool,
+    /// Evaluate empty patches: the FAIL_TO_PASS tests must fail on the unpatched base.
+    #[arg(long)]
+    pub empty: bool,
     /// Only these instances (comma-separated ids).
     #[arg(long, value_delimiter = ',')]
     pub instance_ids: Option<Vec<String>>,
+    /// Only instances of these repositories (comma-separated owner/name).
+    #[arg(long, value_delimiter = ',')]
+    pub repos: Option<Vec<String>>,
     /// Turns an instance's `owner/name` into a clone URL or path ({owner}, {name}, {repo}).
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
     pub repo_url_template: String,
     #[command(flatten)]
     pub deps: DepsOpts,
+    /// Configuration file (`[repo_tests]` limits).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Write the full report (per-test outcomes) as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
 }
 
-/// The test executor: pytest under CPython-WASI in the sandbox, `site` mounted read-only for
-/// the repositories' dependencies; limits from the configuration's `[sandbox]`.
-pub fn sandbox_executor(site: Option<&Path>) -> anyhow::Result<Box<dyn TestExecutor>> {
-    let config = crate::config::Config::load(None)?;
+/// The test executor: the sandbox, the user's site, `[repo_tests]` limits; the spec per
+/// instance.
+pub fn sandbox_executor(
+    deps: &DepsOpts,
+    config: &crate::config::Config,
+) -> anyhow::Result<Box<dyn TestExecutor>> {
+    let specs = deps.spec_set()?;
     let bar = crate::progress::spinner("opening the sandbox");
-    let sandbox = crate::sandbox::Sandbox::open(&bar);
+    let site = deps.resolve(&bar);
+    let sandbox = crate::testing::open_sandbox(&bar);
     bar.finish_and_clear();
     let sandbox = sandbox.context("opening the sandbox")?;
-    let tests = RepoTests::new(sandbox, site.map(Path::to_path_buf), &config.sandbox);
-    Ok(Box::new(SandboxExecutor::new(tests)))
+    let tests = RepoTests::new(sandbox, site?, &config.repo_tests);
+    Ok(Box::new(SandboxExecutor::new(tests, specs)))
 }
 
 /// Stands in for the sandbox when no prediction has a patch: never asked to run anything.
 struct NoTestsToRun;
 
 impl TestExecutor for NoTestsToRun {
-    fn run_tests(&self, _: &Path, _: &[String]) -> Result<TestResults, ExecError> {
+    fn run_tests(
+        &self,
+        _: &std::path::Path,
+        _: &TestRequest<'_>,
+    ) -> Result<TestResults, ExecError> {
         Err(ExecError::Failed(
             "no sandbox was opened: no prediction has a patch".into(),
         ))
     }
 }
 
-/// Exit 0 when every instance was evaluated (whatever the resolved count); set-up errors
-/// are returned (exit 2).
+fn predictions_from(selected: &[&Instance], gold: bool) -> Vec<Prediction> {
+    selected
+        .iter()
+        .map(|i| Prediction {
+            instance_id: i.id().to_string(),
+            model_name_or_path: if gold { "gold" } else { "empty" }.into(),
+            model_patch: if gold {
+                i.eval.gold_patch.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+        })
+        .collect()
+}
+
+/// Exit 0 when instances were evaluated (whatever the resolved count); 2 when nothing was
+/// evaluated or on set-up errors.
 pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
+    if let Some(out) = &a.report {
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::fsutil::ensure_writable_dir(dir).map_err(anyhow::Error::msg)?;
+        }
+    }
+    let config = crate::config::Config::load(a.config.as_deref())?;
     let set = load_instances(&a.instances)?;
     set.warn_problems();
     let filter = Filter {
         instance_ids: a.instance_ids.clone(),
         ..Filter::default()
     };
-    let selected = filter.apply(&set)?;
-    let read = read_predictions(&a.predictions)?;
-    if !a.predictions.is_file() {
+    let mut selected = filter.apply(&set)?;
+    if let Some(repos) = &a.repos {
+        selected.retain(|i| repos.iter().any(|r| r.eq_ignore_ascii_case(&i.view.repo)));
+    }
+    if selected.is_empty() {
         anyhow::bail!(
-            "predictions file {} does not exist",
-            a.predictions.display()
+            "no instance selected from {}; check --instance-ids and --repos",
+            a.instances.display()
         );
     }
+    let mut options = EvalOptions::new(a.repo_url_template.clone());
+    options.show_progress = true;
+
+    if a.gold || a.empty {
+        let executor = sandbox_executor(&a.deps, &config)?;
+        let mut runs: Vec<(&str, EvalReport)> = Vec::new();
+        for (label, gold) in [("gold", true), ("empty", false)] {
+            if (gold && !a.gold) || (!gold && !a.empty) {
+                continue;
+            }
+            let preds = predictions_from(&selected, gold);
+            let mut opts = options.clone();
+            opts.run_empty_patches = !gold;
+            eprintln!(
+                "evaluating the {label} patches of {} instances",
+                selected.len()
+            );
+            let report = evaluate(&selected, &preds, executor.as_ref(), &opts);
+            println!("== {label} patches\n{}\n", report.summary());
+            runs.push((label, report));
+        }
+        let gold = runs.iter().find(|(l, _)| *l == "gold").map(|(_, r)| r);
+        let empty = runs.iter().find(|(l, _)| *l == "empty").map(|(_, r)| r);
+        println!("{}", validation_table(&selected, gold, empty));
+        if let Some(out) = &a.report {
+            let json = serde_json::json!({
+                "gold": gold,
+                "empty": empty,
+            });
+            crate::fsutil::write_atomic(out, serde_json::to_string_pretty(&json)?.as_bytes())
+                .with_context(|| format!("cannot write the report {}", out.display()))?;
+        }
+        return Ok(0);
+    }
+
+    let path = a.predictions.clone().expect("clap requires --predictions");
+    if !path.is_file() {
+        anyhow::bail!("predictions file {} does not exist", path.display());
+    }
+    let read = read_predictions(&path)?;
     if read.torn.as_ref().is_some_and(|t| !t.complete_json) {
-        tracing::warn!(file = %a.predictions.display(), "the last line is torn and is left out");
+        tracing::warn!(file = %path.display(), "the last line is torn and is left out");
     }
     let predictions: Vec<_> = read.by_id().into_values().collect();
-    let bar = crate::progress::spinner("preparing the site dir");
-    let site = a.deps.resolve(&bar);
-    bar.finish_and_clear();
-    let site = site?;
     // Only predictions with a patch reach the executor: without any, no sandbox is needed
     // (nor its runtime installed).
     let any_patch = predictions.iter().any(|p| {
         !p.model_patch.trim().is_empty() && selected.iter().any(|i| i.id() == p.instance_id)
     });
     let executor = if any_patch {
-        sandbox_executor(site.as_deref())?
+        sandbox_executor(&a.deps, &config)?
     } else {
         Box::new(NoTestsToRun)
     };
-    let mut options = EvalOptions::new(a.repo_url_template.clone());
-    options.show_progress = true;
     let report = evaluate(&selected, &predictions, executor.as_ref(), &options);
     if let Some(out) = &a.report {
         let text = serde_json::to_string_pretty(&report)?;
@@ -106,5 +190,9 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot write the report {}", out.display()))?;
     }
     println!("{}", report.summary());
+    if report.evaluated == 0 {
+        eprintln!("codeswarm: nothing was evaluated: no prediction names a selected instance");
+        return Ok(2);
+    }
     Ok(0)
 }

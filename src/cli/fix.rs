@@ -9,7 +9,6 @@ use super::opts::{DepsOpts, ModelOpts};
 use crate::coordination::fixer::FixStatus;
 use crate::fix::{self, FixTarget};
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
-use crate::repo::testrun::RepoTests;
 
 #[derive(Args, Debug)]
 pub struct FixArgs {
@@ -56,11 +55,10 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
     let config = a.model.load_config()?;
     let prompts = a.model.load_prompts()?;
     let mut manager = a.model.manager(&config, a.json)?;
-    let sandbox = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?.sandbox;
     let bar = crate::progress::bytes_bar();
-    let site = a.deps.resolve(&bar);
+    let tests = a.deps.repo_tests(&config, Some(&a.repo), &bar);
     bar.finish_and_clear();
-    let tests = RepoTests::new(sandbox, site?, &config.sandbox);
+    let tests = tests?;
     let target = FixTarget {
         repo: a.repo.clone(),
         commit: a.commit.clone(),

@@ -24,6 +24,14 @@ pub struct DepsOpts {
     /// (pure-Python wheels only; fetched once, cached by the file's content).
     #[arg(long, value_name = "FILE")]
     pub requirements: Option<PathBuf>,
+    /// Extra test-environment specs (TOML, the format of specs/repos.toml); its entries win over
+    /// the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub specs: Option<PathBuf>,
+    /// The repository's test environment, `owner/name` or `owner/name@version` (see
+    /// specs/repos.toml); default: taken from the instance, or from `--repo owner/name`.
+    #[arg(long = "env", value_name = "OWNER/NAME[@VERSION]")]
+    pub env: Option<String>,
 }
 
 impl DepsOpts {
@@ -38,6 +46,55 @@ impl DepsOpts {
             self.requirements.as_deref(),
             progress,
         )
+    }
+
+    /// The specs: the built-in list plus `--specs`.
+    pub fn spec_set(&self) -> anyhow::Result<crate::testing::SpecSet> {
+        Ok(crate::testing::SpecSet::load(self.specs.as_deref())?)
+    }
+
+    /// The repository test runner of `fix`, `check` and `batch`: the shared sandbox, the user's
+    /// site, `[repo_tests]` limits, and the environment named by `--env` (else by `repo`, when
+    /// that is an `owner/name`; else the default pytest environment).
+    pub fn repo_tests(
+        &self,
+        config: &Config,
+        repo: Option<&str>,
+        progress: &dyn Progress,
+    ) -> anyhow::Result<crate::testing::RepoTests> {
+        let specs = self.spec_set()?;
+        let site = self.resolve(progress)?;
+        progress.set_message("opening the sandbox".into());
+        let sandbox = crate::testing::open_sandbox(progress).context("opening the sandbox")?;
+        let base = crate::testing::RepoTests::new(sandbox, site, &config.repo_tests);
+        let (name, version) = match self.env.as_deref() {
+            Some(e) => {
+                let (n, v) = match e.split_once('@') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (e, None),
+                };
+                if n.split('/').filter(|p| !p.is_empty()).count() != 2 {
+                    anyhow::bail!("--env {e}: give the environment as owner/name or owner/name@version (see specs/repos.toml)");
+                }
+                (Some(n.to_string()), v.map(str::to_string))
+            }
+            None => (
+                repo.filter(|r| {
+                    !r.contains("://")
+                        && !std::path::Path::new(r).exists()
+                        && r.split('/').filter(|p| !p.is_empty()).count() == 2
+                })
+                .map(str::to_string),
+                None,
+            ),
+        };
+        match name {
+            Some(n) => {
+                let spec = specs.find(&n, version.as_deref());
+                Ok(base.with_spec(&spec, version.as_deref(), progress)?)
+            }
+            None => Ok(base),
+        }
     }
 }
 

@@ -89,7 +89,7 @@ fn execute(
     }
     let prompts = opts.load_prompts()?;
     let mut manager = opts.manager(&config, json)?;
-    let runner = crate::sandbox_runner::SandboxRunner::open(&config.sandbox)?;
+    let runner = crate::testing::SandboxRunner::open(&config.sandbox)?;
     let outcome = pipeline::run_task(task, &mut manager, &config, &prompts, Some(&runner))?;
     let written = pipeline::write_outputs(out, &outcome)?;
     if json {

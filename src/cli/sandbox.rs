@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::sandbox::{Job, Limits, Sandbox, Status};
+use crate::sandbox::{Job, Limits, Status};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SandboxArgs {
@@ -51,7 +51,7 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<i32> {
         anyhow::bail!("--timeout must be a positive number of seconds");
     }
     let bar = progress_bar();
-    let opened = Sandbox::open(&bar);
+    let opened = crate::testing::open_sandbox(&bar);
     bar.finish_and_clear();
     let sandbox = opened.context("opening the sandbox")?;
     if args.setup {

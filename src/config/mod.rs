@@ -51,7 +51,11 @@ pub struct SandboxSettings {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub limits: Limits,
+    /// Limits of the sandbox runs of generated code (snippets and their tests).
     pub sandbox: SandboxSettings,
+    /// Limits of a repository's test runs (fix, batch, check, evaluate): real suites take
+    /// minutes, not seconds.
+    pub repo_tests: SandboxSettings,
     sampling: BTreeMap<String, toml::Table>,
     #[serde(default)]
     pub models: BTreeMap<String, String>,

@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::decomposer::{self, Plan, PlanTrace};
-use super::judge::{self, TestRun, TestRunner, EXAMPLES_FILE};
+use super::judge::{self, EXAMPLES_FILE};
 use crate::agents::code_generator::{self, CodeRequest};
 use crate::agents::debugger::{self, DebugRequest, Side};
 use crate::agents::hygiene::same_program;
@@ -18,6 +18,7 @@ use crate::agents::{test_writer, AgentError, Crew};
 use crate::models::manager::LoadRecord;
 use crate::models::AgentRole;
 use crate::report::{CallRecord, StepRecord, Totals};
+use crate::testing::{TestRun, TestRunner};
 
 pub const SOLUTION_FILE: &str = "solution.py";
 

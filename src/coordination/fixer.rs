@@ -12,16 +12,16 @@ use serde::Serialize;
 use crate::agents::localizer::{self, Localization};
 use crate::agents::repairer::{self, RepairRequest};
 use crate::agents::{test_writer, AgentError, Crew};
-use crate::coordination::judge::CaseOutcome;
 use crate::models::manager::LoadRecord;
 use crate::models::AgentRole;
 use crate::repo::checkout::{CheckoutError, Worktree};
 use crate::repo::map::{self, Budget, MapError, RepoMap};
 use crate::repo::patch::{self, PatchError};
 use crate::repo::rank::{self, RankOptions};
-use crate::repo::testrun::{RepoTestRun, RepoTests};
 use crate::report::{CallRecord, Totals};
 use crate::sandbox::SandboxError;
+use crate::testing::CaseOutcome;
+use crate::testing::{RepoTestRun, RepoTests};
 
 /// The reproduction test's file name (at the repository root, never part of the patch).
 pub const REPRO_FILE: &str = "test_codeswarm_repro.py";

@@ -6,5 +6,5 @@ pub mod decomposer;
 pub mod fixer;
 pub mod judge;
 
+pub use crate::testing::{TestRun, TestRunner};
 pub use coordinator::{Coordinator, RunOutcome, RunReport};
-pub use judge::{TestRun, TestRunner};

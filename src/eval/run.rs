@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::models::{AgentRole, GenRequest, Message, ModelManager};
 use crate::pipeline;
 use crate::sandbox::{Job, Sandbox, Status};
-use crate::sandbox_runner::SandboxRunner;
+use crate::testing::SandboxRunner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

@@ -10,7 +10,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::report::{CheckReport, Selection};
-use crate::coordination::judge::CaseOutcome;
+use crate::testing::CaseOutcome;
 
 /// How one test case ended, for the XML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,8 +326,8 @@ mod tests {
 
     #[test]
     fn reports_with_markup_and_control_characters_parse_back() {
-        use crate::coordination::judge::TestCase;
         use crate::gate::report::*;
+        use crate::testing::TestCase;
         let nasty = "<x a=\"1\"> & ]]> \x1b[31m\x00 'q'";
         let report = CheckReport {
             verdict: Verdict::Fail,

@@ -27,11 +27,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config::SandboxSettings;
-use crate::coordination::judge::CaseOutcome;
 use crate::fetch::Progress;
 use crate::repo::patch::{apply_patch, FileStatus, PatchError};
-use crate::repo::testrun::{RepoTestRun, RepoTests};
-use crate::sandbox::{Sandbox, SandboxError};
+use crate::sandbox::SandboxError;
+use crate::testing::CaseOutcome;
+use crate::testing::{RepoTestRun, RepoTests};
 
 pub use report::{
     ApplyFailure, ApplyStep, CheckReport, Selection, SyntaxProblem, SyntaxStep, TestsStep, Timings,
@@ -69,6 +69,8 @@ pub enum CheckError {
     Sandbox(#[from] SandboxError),
     #[error("--tests: no test named; give node ids or paths (comma-separated), or leave --tests out to run the test files the patch touches")]
     NoTestsNamed,
+    #[error("preparing the test environment: {0}")]
+    Environment(String),
 }
 
 /// Check `req`, opening the sandbox (limits from `settings`) only if tests are to run.
@@ -80,7 +82,7 @@ pub fn run_check(
     let site = req.site.clone();
     check_with(req, progress, &mut || {
         progress.set_message("opening the sandbox".into());
-        let sandbox = Sandbox::open(progress)?;
+        let sandbox = crate::testing::open_sandbox(progress)?;
         Ok(RepoTests::new(sandbox, site.clone(), settings))
     })
 }
@@ -89,7 +91,7 @@ pub fn run_check(
 pub fn check_with(
     req: &CheckRequest,
     progress: &dyn Progress,
-    tests: &mut dyn FnMut() -> Result<RepoTests, SandboxError>,
+    tests: &mut dyn FnMut() -> Result<RepoTests, CheckError>,
 ) -> Result<CheckReport, CheckError> {
     if req.tests.as_ref().is_some_and(|t| t.is_empty()) {
         return Err(CheckError::NoTestsNamed);
@@ -250,7 +252,7 @@ fn tests_step(
     report: &mut CheckReport,
     worktree: &std::path::Path,
     progress: &dyn Progress,
-    open: &mut dyn FnMut() -> Result<RepoTests, SandboxError>,
+    open: &mut dyn FnMut() -> Result<RepoTests, CheckError>,
 ) -> Result<(), CheckError> {
     if !report.apply.ok {
         report.tests.not_run = Some("the patch does not apply".into());
@@ -440,7 +442,7 @@ fn last_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::coordination::judge::TestCase;
+    use crate::testing::TestCase;
 
     #[test]
     fn test_files_follow_pytest_defaults() {

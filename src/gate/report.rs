@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::coordination::judge::{CaseOutcome, TestCase};
 use crate::repo::patch::PatchFile;
+use crate::testing::{CaseOutcome, TestCase};
 
 /// The gate's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

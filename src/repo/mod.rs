@@ -12,9 +12,8 @@
 //!   and a syntax check of every edited Python file.
 //! - [`patch`]: the unified diff of a worktree against its base commit, and applying a diff with
 //!   the rejected hunk named.
-//! - [`testrun`]: a worktree's tests in the WASI sandbox; [`executor`] serves them to
-//!   `codeswarm evaluate`; [`site`] provides the dependencies they import (`--site DIR`, or a
-//!   cached site built from `--requirements FILE` of exact [`pins`]).
+//! - [`site`]: the dependencies a worktree's tests import (`--site DIR`, or a cached site built
+//!   from exact [`pins`]); the tests themselves run through [`crate::testing`].
 //! - [`fixture`]: small fixture repositories with seeded bugs, failing tests and gold patches,
 //!   for tests, demos and batch runs.
 //!
@@ -23,7 +22,6 @@
 
 pub mod checkout;
 pub mod edit;
-pub mod executor;
 pub mod fixture;
 pub mod junk;
 pub mod lock;
@@ -33,4 +31,3 @@ pub mod pins;
 pub mod rank;
 pub mod rewrite;
 pub mod site;
-pub mod testrun;

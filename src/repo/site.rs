@@ -18,9 +18,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::pins::{is_pure_wheel, parse_pins, Pin, PinError};
-use super::testrun::GUEST_DEPS;
 use crate::fetch::{self, FetchError, Progress};
 use crate::sandbox::{Sandbox, SandboxError, Status};
+use crate::testing::runner::GUEST_DEPS;
 
 /// Version of a built site's layout, part of its cache key.
 const SITE_LAYOUT: &str = "v1";
@@ -156,9 +156,21 @@ impl SiteCache {
             path: requirements.to_path_buf(),
             error,
         })?;
-        let text = String::from_utf8_lossy(&bytes);
-        let pins = parse_pins(&text, requirements)?;
-        let entry = self.entry_dir(&bytes);
+        self.ensure_pins(&bytes, requirements, sandbox, progress)
+    }
+
+    /// The site dir built from requirements text `bytes` (named `origin` in messages), building
+    /// it on first use.
+    pub fn ensure_pins(
+        &self,
+        bytes: &[u8],
+        origin: &Path,
+        sandbox: Option<&Sandbox>,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, SiteError> {
+        let text = String::from_utf8_lossy(bytes);
+        let pins = parse_pins(&text, origin)?;
+        let entry = self.entry_dir(bytes);
         let site = entry.join("site");
         if site.is_dir() {
             tracing::debug!(site = %site.display(), "reusing the cached site dir");
@@ -191,7 +203,7 @@ impl SiteCache {
         let sandbox = match sandbox {
             Some(s) => s,
             None => {
-                opened = Sandbox::open(progress)?;
+                opened = crate::testing::open_sandbox(progress)?;
                 &opened
             }
         };
@@ -212,7 +224,7 @@ impl SiteCache {
             }
         }
         let copy = tmp.path().join("requirements.txt");
-        std::fs::write(&copy, &bytes).map_err(io_err(&copy))?;
+        std::fs::write(&copy, bytes).map_err(io_err(&copy))?;
         let manifest = tmp.path().join("wheels.json");
         let json = serde_json::to_vec_pretty(&installed).unwrap_or_default();
         std::fs::write(&manifest, json).map_err(io_err(&manifest))?;

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use super::results::{TestCase, TestRun, TestRunner};
 use crate::config::SandboxSettings;
-use crate::coordination::judge::{CaseOutcome, TestCase, TestRun, TestRunner};
-use crate::sandbox::{Job, Sandbox, Status, TestOutcome};
+use crate::sandbox::{Job, Sandbox, Status};
 
 pub struct SandboxRunner {
     pub sandbox: Sandbox,
@@ -25,25 +25,9 @@ impl SandboxRunner {
     /// Open the sandbox (fetching and preparing the runtime on first use, with a progress bar).
     pub fn open(settings: &SandboxSettings) -> Result<Self, crate::sandbox::SandboxError> {
         let bar = crate::progress::bytes_bar();
-        let sandbox = Sandbox::open(&bar);
+        let sandbox = super::open_sandbox(&bar);
         bar.finish_and_clear();
         Ok(Self::new(sandbox?, settings))
-    }
-}
-
-impl From<&crate::sandbox::TestCase> for TestCase {
-    fn from(t: &crate::sandbox::TestCase) -> Self {
-        TestCase {
-            id: t.node_id.clone(),
-            outcome: match t.outcome {
-                TestOutcome::Passed => CaseOutcome::Passed,
-                TestOutcome::Failed => CaseOutcome::Failed,
-                TestOutcome::Error => CaseOutcome::Error,
-                TestOutcome::Skipped => CaseOutcome::Skipped,
-            },
-            message: t.message.clone().unwrap_or_default(),
-            details: t.details.clone().unwrap_or_default(),
-        }
     }
 }
 
