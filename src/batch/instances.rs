@@ -531,6 +531,27 @@ mod tests {
     }
 
     #[test]
+    fn version_and_environment_commit_are_kept_and_unknown_fields_ignored() {
+        let text = r#"{"instance_id":"o__r-1","repo":"o/r","base_commit":"abc","problem_statement":"p","version":"5.4","environment_setup_commit":"def","created_at":"2020","FAIL_TO_PASS":"[\"t::a\"]","PASS_TO_PASS":[],"something_new":{"x":1}}
+{"instance_id":"o__r-2","repo":"o/r","base_commit":"abc","problem_statement":"p","version":0.12}
+[{"instance_id":"o__r-3","repo":"o/r","base_commit":"abc","problem_statement":"p"}]"#;
+        let lines: Vec<&str> = text.lines().collect();
+        let set = parse_instances(
+            &format!("{}\n{}\n", lines[0], lines[1]),
+            Path::new("x.jsonl"),
+        )
+        .unwrap();
+        assert!(set.problems.is_empty(), "{:?}", set.problems);
+        let a = &set.instances[0].view;
+        assert_eq!(a.version.as_deref(), Some("5.4"));
+        assert_eq!(a.environment_setup_commit.as_deref(), Some("def"));
+        assert_eq!(set.instances[0].eval.pass_to_pass.as_deref(), Some(&[][..]));
+        assert_eq!(set.instances[1].view.version.as_deref(), Some("0.12"));
+        let arr = parse_instances(lines[2], Path::new("x.json")).unwrap();
+        assert_eq!(arr.instances[0].view.version, None);
+    }
+
+    #[test]
     fn json_arrays_report_the_index() {
         let text = format!("[{}, 7, {}]", line("a"), line("b"));
         let set = parse_instances(&text, Path::new("x.json")).unwrap();
