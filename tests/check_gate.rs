@@ -382,16 +382,15 @@ fn tests_and_tests_from_select_what_runs() {
     let patch = write(dir.path(), "gold.diff", &fx.gold_patch);
     let base = fx.base_commit.clone();
 
-    // A gold patch touching no test file runs nothing by default and passes on syntax alone.
+    // A gold patch touching no test file runs nothing by default: no test run is no
+    // evidence, so the gate fails closed and says to name the tests.
     let o = check(&home, &repo, &base, &patch, &["--json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let r = json(&o);
     assert_eq!(r["tests"]["ran"], false);
     assert!(
-        r["notes"][0]
-            .as_str()
-            .unwrap()
-            .contains("touches no test file"),
+        r["reasons"][0].as_str().unwrap().contains("no tests ran")
+            && r["reasons"][0].as_str().unwrap().contains("--tests"),
         "{r}"
     );
 
@@ -454,7 +453,7 @@ fn tests_and_tests_from_select_what_runs() {
 }
 
 #[test]
-fn tests_the_sandbox_cannot_run_pass_unless_strict() {
+fn tests_the_sandbox_cannot_run_fail_unless_allowed() {
     let home = Home::new();
     let dir = tempfile::tempdir().unwrap();
     let fx = fixture_repo("textkit", dir.path());
@@ -468,15 +467,22 @@ fn tests_the_sandbox_cannot_run_pass_unless_strict() {
         ),
     );
     let o = check(&home, &repo, &fx.base_commit, &patch, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let text = stdout(&o);
     assert!(
         text.contains("NOT RUNNABLE in the sandbox") && text.contains("numpy"),
         "{text}"
     );
-    let o = check(&home, &repo, &fx.base_commit, &patch, &["--strict"]);
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    assert!(stdout(&o).contains("(--strict)"), "{}", out(&o));
+    assert!(text.contains("--allow-not-runnable"), "{text}");
+    let o = check(
+        &home,
+        &repo,
+        &fx.base_commit,
+        &patch,
+        &["--allow-not-runnable"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(stdout(&o).contains("(--allow-not-runnable)"), "{}", out(&o));
 }
 
 /// A repository with no pytest configuration and no conftest: node ids stay relative to the

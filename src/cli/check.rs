@@ -1,9 +1,11 @@
 //! `codeswarm check`: the CI gate over a produced diff (see [`crate::gate`]).
 //!
-//! Exit codes: 0 the patch passes; 1 it fails (does not apply — empty and binary patches
-//! included —, a syntax error, a failing or missing test, an abnormal test run, or with
-//! `--strict` tests the sandbox cannot run); 2 the gate could not judge (bad arguments, missing
-//! repository or base revision, unreadable patch file, unusable requirements, no sandbox).
+//! Exit codes: 0 the patch passes; 1 it fails (refused — too large, not UTF-8, links out of the
+//! repository —, does not apply — empty and binary patches included —, a syntax error, a
+//! failing, missing or skipped test, no test run at all, tests the sandbox cannot run unless
+//! `--allow-not-runnable`, an abnormal test run); 2 the gate could not judge (bad arguments,
+//! missing repository or base revision, a patch file that cannot be opened, unusable
+//! requirements, no sandbox).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,8 +41,20 @@ pub struct CheckArgs {
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
-    /// Tests the sandbox cannot run (C extensions, missing dependencies) fail the gate.
+    /// Accept tests the sandbox cannot run (C extensions, missing dependencies): by default
+    /// they fail the gate, since no test run is no evidence.
     #[arg(long)]
+    pub allow_not_runnable: bool,
+    /// Run the tests with the patch's changes to test configuration (conftest.py,
+    /// pytest.ini/tox.ini/setup.cfg/pyproject.toml, modules shadowing pytest); by default the
+    /// base revision's are used.
+    #[arg(long)]
+    pub allow_test_config: bool,
+    /// Largest patch judged, e.g. `5MiB`, `200KB`; a larger one fails the gate.
+    #[arg(long, value_name = "SIZE", default_value = "5MiB", value_parser = crate::models::memory::parse_size)]
+    pub max_patch_size: u64,
+    /// Accepted for compatibility: not-runnable tests now fail by default.
+    #[arg(long, hide = true)]
     pub strict: bool,
     #[command(flatten)]
     pub deps: DepsOpts,
@@ -73,23 +87,42 @@ pub fn split_tests(arg: &str) -> Vec<String> {
         .collect()
 }
 
-fn read_patch(path: &Path) -> anyhow::Result<String> {
-    let bytes = if path.as_os_str() == "-" {
-        let mut b = Vec::new();
+/// The patch text, read up to one byte past `max` (a larger patch is refused without being
+/// read whole), or why its content is unusable (too large, not UTF-8: the gate fails, exit 1).
+/// A file that cannot be read at all is an error (exit 2).
+fn read_patch(path: &Path, max: u64) -> anyhow::Result<(String, Option<String>)> {
+    let limit = max.saturating_add(1);
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
         std::io::stdin()
-            .read_to_end(&mut b)
+            .take(limit)
+            .read_to_end(&mut bytes)
             .context("cannot read the patch from standard input")?;
-        b
     } else {
-        std::fs::read(path)
-            .with_context(|| format!("cannot read the patch file {}", path.display()))?
-    };
-    String::from_utf8(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "the patch file {} is not UTF-8 text; produce it with `git diff`",
+        anyhow::ensure!(
+            !path.is_dir(),
+            "--patch {} is a directory; pass the diff file (or - for standard input)",
             path.display()
-        )
-    })
+        );
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
+            .with_context(|| format!("cannot read the patch file {}", path.display()))?;
+    }
+    if bytes.len() as u64 > max {
+        return Ok((
+            String::new(),
+            Some(format!(
+                "the patch is larger than {max} bytes (--max-patch-size); split it or raise the limit"
+            )),
+        ));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((text, None)),
+        Err(_) => Ok((
+            String::new(),
+            Some("the patch is not UTF-8 text; produce it with `git diff`".into()),
+        )),
+    }
 }
 
 fn selected_tests(a: &CheckArgs) -> anyhow::Result<Option<Vec<String>>> {
@@ -137,7 +170,7 @@ fn check_writable(out: &Path) -> anyhow::Result<()> {
 
 pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     let tests = selected_tests(&a)?;
-    let patch = read_patch(&a.patch)?;
+    let (patch, patch_problem) = read_patch(&a.patch, a.max_patch_size)?;
     if let Some(out) = &a.junit {
         check_writable(out)?;
     }
@@ -147,6 +180,16 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     } else {
         crate::progress::spinner("codeswarm check")
     };
+    // Bad dependency options are set-up errors (exit 2) whether or not tests end up running.
+    let early: anyhow::Result<()> = a
+        .deps
+        .resolve(&bar)
+        .map_err(anyhow::Error::from)
+        .and_then(|_| a.deps.spec_set().map(drop));
+    if let Err(e) = early {
+        bar.finish_and_clear();
+        return Err(e);
+    }
     let request = CheckRequest {
         repo: a.repo.clone(),
         base: Some(a.base.clone()),
@@ -157,7 +200,10 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
             a.patch.display().to_string()
         },
         tests,
-        strict: a.strict,
+        allow_not_runnable: a.allow_not_runnable,
+        allow_test_config: a.allow_test_config,
+        max_patch_bytes: usize::try_from(a.max_patch_size).unwrap_or(usize::MAX),
+        patch_problem,
         site: None,
         work_dir: None,
     };

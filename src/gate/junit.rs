@@ -134,10 +134,10 @@ fn gate_suite(r: &CheckReport) -> Suite {
         Some((Kind::Skipped, why.clone(), String::new()))
     } else if let Some(why) = &t.not_runnable {
         let message = format!("not runnable in the sandbox: {why}");
-        Some(if r.strict {
-            (Kind::Failure, message, t.output_tail.clone())
-        } else {
+        Some(if r.allow_not_runnable {
             (Kind::Skipped, message, String::new())
+        } else {
+            (Kind::Failure, message, t.output_tail.clone())
         })
     } else {
         r.reasons
@@ -337,7 +337,7 @@ mod tests {
             base: "HEAD".into(),
             base_commit: "0".repeat(40),
             patch: format!("p{nasty}.diff"),
-            strict: false,
+            allow_not_runnable: false,
             apply: ApplyStep {
                 ok: true,
                 ..ApplyStep::default()

@@ -11,14 +11,18 @@
 //!    `file:line:col: message` and fail the gate.
 //! 4. **tests**: pytest in the sandbox on the named tests (`--tests`, `--tests-from`), or else
 //!    on the test files the patch adds or changes (`test_*.py`, `*_test.py`, pytest's default
-//!    patterns). A patch that touches no test file runs no tests: the gate then says so and
-//!    passes on the syntax check alone (a CI job that wants tests run names them).
+//!    patterns). A patch that touches no test file runs no tests, and fails: a CI job names
+//!    the tests that must pass.
 //!
-//! Verdict: fail when the patch does not apply, a syntax error is found, a test fails or
-//! errors, a named test is not found, or the run ends abnormally (timeout, memory). Tests the
-//! sandbox cannot run at all (C extensions, missing dependencies, sockets) are reported as not
-//! runnable and do not fail the gate, unless `strict`. Steps after a failed one are skipped.
+//! Verdict: the gate fails closed. It fails when the patch is refused (too large, not UTF-8,
+//! links leaving the repository: [`guard`]) or does not apply, a syntax error is found, a test
+//! fails or errors, a named test is not found or skipped, no test ran at all, the tests cannot
+//! run in the sandbox (C extensions, missing dependencies; `allow_not_runnable` accepts that),
+//! or the run ends abnormally (timeout, memory). Test configuration the patch changes is put
+//! back to the base revision before the tests run, and named test files run as they are at the
+//! base ([`guard`]). Steps after a failed one are skipped.
 
+pub mod guard;
 pub mod junit;
 pub mod report;
 pub mod worktree;
@@ -39,8 +43,11 @@ pub use report::{
 };
 pub use worktree::{local_worktree, WorktreeError};
 
+/// The default patch size limit: 5 MiB.
+pub const DEFAULT_MAX_PATCH_BYTES: usize = 5 << 20;
+
 /// What to check.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CheckRequest {
     /// The local git repository.
     pub repo: PathBuf,
@@ -52,12 +59,38 @@ pub struct CheckRequest {
     pub patch_name: String,
     /// Test node ids or paths to run; `None`: the test files the patch touches.
     pub tests: Option<Vec<String>>,
-    /// Tests that are not runnable in the sandbox fail the gate.
-    pub strict: bool,
+    /// Tests the sandbox cannot run do not fail the gate (by default they do: no test run is
+    /// no evidence).
+    pub allow_not_runnable: bool,
+    /// Use the patch's changes to test configuration (conftest, pytest/tox/setup config,
+    /// modules shadowing the runner) instead of the base revision's.
+    pub allow_test_config: bool,
+    /// Largest patch judged (bytes); a larger one fails.
+    pub max_patch_bytes: usize,
+    /// Why the patch text itself is unusable (not UTF-8, too large), found while reading it.
+    pub patch_problem: Option<String>,
     /// Site dir mounted read-only for the repository's dependencies.
     pub site: Option<PathBuf>,
     /// Where the temporary worktree goes (default: the system temp directory).
     pub work_dir: Option<PathBuf>,
+}
+
+impl Default for CheckRequest {
+    fn default() -> Self {
+        CheckRequest {
+            repo: PathBuf::new(),
+            base: None,
+            patch: String::new(),
+            patch_name: String::new(),
+            tests: None,
+            allow_not_runnable: false,
+            allow_test_config: false,
+            max_patch_bytes: DEFAULT_MAX_PATCH_BYTES,
+            patch_problem: None,
+            site: None,
+            work_dir: None,
+        }
+    }
 }
 
 /// A set-up problem: the gate could not judge the patch (exit code 2).
@@ -106,7 +139,7 @@ pub fn check_with(
         base: base.clone(),
         base_commit: String::new(),
         patch: req.patch_name.clone(),
-        strict: req.strict,
+        allow_not_runnable: req.allow_not_runnable,
         apply: ApplyStep::default(),
         syntax: SyntaxStep::default(),
         tests: TestsStep {
@@ -129,7 +162,33 @@ pub fn check_with(
 
     progress.set_message(format!("applying {}", req.patch_name));
     let t = Instant::now();
-    apply_step(&mut report, wt.path(), &req.patch);
+    let refusal = req
+        .patch_problem
+        .clone()
+        .or_else(|| {
+            (req.patch.len() > req.max_patch_bytes).then(|| {
+                format!(
+                    "the patch is {} bytes, more than the {} allowed (--max-patch-size)",
+                    req.patch.len(),
+                    req.max_patch_bytes
+                )
+            })
+        })
+        .or_else(|| {
+            let links = guard::unsafe_links(&req.patch);
+            (!links.is_empty()).then(|| links.join("; "))
+        });
+    match refusal {
+        Some(why) => refuse_patch(&mut report, why),
+        None => apply_step(&mut report, wt.path(), &req.patch),
+    }
+    if report.apply.ok {
+        let changed: Vec<String> = report.apply.files.iter().map(|f| f.path.clone()).collect();
+        let links = guard::escaping_links(wt.path(), &changed);
+        if !links.is_empty() {
+            refuse_patch(&mut report, links.join("; "));
+        }
+    }
     report.timings.apply = t.elapsed().as_secs_f64();
 
     if report.apply.ok {
@@ -140,7 +199,7 @@ pub fn check_with(
     }
 
     let t = Instant::now();
-    tests_step(&mut report, wt.path(), progress, tests)?;
+    tests_step(&mut report, &wt, req, progress, tests)?;
     report.timings.tests = t.elapsed().as_secs_f64();
     report.timings.total = started.elapsed().as_secs_f64();
     if !report.reasons.is_empty() {
@@ -148,6 +207,18 @@ pub fn check_with(
     }
     tracing::info!(verdict = ?report.verdict, timings = ?report.timings, "check finished");
     Ok(report)
+}
+
+/// The patch is refused before (or instead of) applying it.
+fn refuse_patch(report: &mut CheckReport, why: String) {
+    report.apply = ApplyStep::default();
+    report.reasons.push(format!("the patch is refused: {why}"));
+    report.apply.error = Some(ApplyFailure {
+        kind: "refused".into(),
+        message: why,
+        file: None,
+        line: None,
+    });
 }
 
 fn apply_step(report: &mut CheckReport, worktree: &std::path::Path, patch: &str) {
@@ -201,7 +272,12 @@ fn syntax_step(report: &mut CheckReport, worktree: &std::path::Path) {
         .map(|f| f.path.clone())
         .collect();
     for file in &files {
-        let bytes = match std::fs::read(worktree.join(file)) {
+        // In-repository links are left alone; nothing host-side follows a link the patch made.
+        if std::fs::symlink_metadata(worktree.join(file)).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            continue;
+        }
+        let bytes = match guard::read_no_follow(worktree, file) {
             Ok(b) => b,
             Err(e) => {
                 report.syntax.problems.push(SyntaxProblem {
@@ -250,7 +326,8 @@ pub fn is_test_file(path: &str) -> bool {
 
 fn tests_step(
     report: &mut CheckReport,
-    worktree: &std::path::Path,
+    wt: &crate::repo::checkout::Worktree,
+    req: &CheckRequest,
     progress: &dyn Progress,
     open: &mut dyn FnMut() -> Result<RepoTests, CheckError>,
 ) -> Result<(), CheckError> {
@@ -273,13 +350,32 @@ fn tests_step(
         if report.tests.targets.is_empty() {
             report.tests.not_run =
                 Some("the patch touches no test file (test_*.py, *_test.py)".into());
-            report.notes.push(
-                "the patch touches no test file, so no tests were run and the gate rests on the \
-                 syntax check; name tests with --tests or --tests-from"
+            report.reasons.push(
+                "no tests ran: the patch adds or changes no test file; name the tests that must \
+                 pass with --tests or --tests-from"
                     .into(),
             );
             return Ok(());
         }
+    }
+    let worktree = wt.path();
+    {
+        let repo = wt.open().map_err(|e| {
+            CheckError::Environment(format!("opening the worktree: {}", e.message()))
+        })?;
+        let changed: Vec<String> = report.apply.files.iter().map(|f| f.path.clone()).collect();
+        let named =
+            (report.tests.selection == Selection::Named).then_some(&report.tests.targets[..]);
+        let guarded = guard::protect_judge(
+            &repo,
+            wt.base_commit(),
+            worktree,
+            &changed,
+            named,
+            req.allow_test_config,
+        )
+        .map_err(CheckError::Environment)?;
+        report.notes.extend(guarded.notes);
     }
     let tests = open()?;
     progress.set_message(format!(
@@ -374,13 +470,13 @@ fn judge_tests(report: &mut CheckReport, run: RepoTestRun) {
     if let Some(why) = &run.not_runnable {
         t.not_runnable = Some(why.clone());
         t.cases = run.cases;
-        if report.strict {
-            report.reasons.push(format!(
-                "tests are not runnable in the sandbox (--strict): {why}"
+        if report.allow_not_runnable {
+            report.notes.push(format!(
+                "tests are not runnable in the sandbox and were not judged (--allow-not-runnable): {why}"
             ));
         } else {
-            report.notes.push(format!(
-                "tests are not runnable in the sandbox and were not judged: {why} (--strict makes this fail)"
+            report.reasons.push(format!(
+                "no tests ran: they are not runnable in the sandbox ({why}); --allow-not-runnable accepts that"
             ));
         }
         return;
@@ -410,6 +506,33 @@ fn judge_tests(report: &mut CheckReport, run: RepoTestRun) {
         report
             .reasons
             .push(format!("test {m} was not found or did not run"));
+    }
+    if t.selection == Selection::Named {
+        for target in &t.targets {
+            let skipped = match run.outcome(target) {
+                Some(o) => o == CaseOutcome::Skipped,
+                None => {
+                    let mut inside = run.in_file(target.trim_start_matches("./")).peekable();
+                    inside.peek().is_some() && inside.all(|c| c.outcome == CaseOutcome::Skipped)
+                }
+            };
+            if skipped {
+                report
+                    .reasons
+                    .push(format!("test {target} was skipped: a named test must run"));
+            }
+        }
+    }
+    let executed = run
+        .cases
+        .iter()
+        .filter(|c| c.outcome != CaseOutcome::Skipped)
+        .count();
+    if executed == 0 && t.missing.is_empty() {
+        report.reasons.push(format!(
+            "no test ran ({}): zero tests executed is no evidence",
+            run.status
+        ));
     }
     let failed_cases = run
         .cases

@@ -89,7 +89,7 @@ pub struct TestsStep {
     pub cases: Vec<TestCase>,
     /// Named targets the run did not report.
     pub missing: Vec<String>,
-    /// Why the tests cannot run in the sandbox (the gate passes unless `--strict`).
+    /// Why the tests cannot run in the sandbox (the gate fails unless `--allow-not-runnable`).
     pub not_runnable: Option<String>,
     pub output_tail: String,
 }
@@ -123,7 +123,7 @@ pub struct CheckReport {
     pub base: String,
     pub base_commit: String,
     pub patch: String,
-    pub strict: bool,
+    pub allow_not_runnable: bool,
     pub apply: ApplyStep,
     pub syntax: SyntaxStep,
     pub tests: TestsStep,
@@ -190,8 +190,8 @@ impl CheckReport {
         } else if let Some(why) = &t.not_runnable {
             s += &format!(
                 "  tests:  NOT RUNNABLE in the sandbox{}: {why}\n",
-                if self.strict {
-                    " (--strict: fails)"
+                if self.allow_not_runnable {
+                    " (--allow-not-runnable)"
                 } else {
                     ""
                 }

@@ -235,7 +235,17 @@ impl RepoTests {
                     "--rootdir=/".to_string(),
                 ];
                 args.extend(targets.iter().cloned());
-                Job::pytest(files, args)
+                let mut job = Job::pytest(files, args);
+                // The report's name is chosen per run, so a file the code under test ships
+                // cannot stand in for it.
+                let report = unguessable_report_name();
+                for a in job.args.iter_mut() {
+                    if a.starts_with("--junitxml=") {
+                        *a = format!("--junitxml={report}");
+                    }
+                }
+                job.junit_report = Some(report);
+                job
             }
             RunnerKind::Sympy => {
                 let mut args = vec![
@@ -336,6 +346,23 @@ impl RepoTests {
         run.seconds = out.duration.as_secs_f64();
         Ok(run)
     }
+}
+
+/// `.codeswarm-junit-<16 hex digits>.xml`, from the process's random hasher keys, the time and
+/// a counter.
+fn unguessable_report_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!(".codeswarm-junit-{:016x}.xml", h.finish())
 }
 
 fn files_of(

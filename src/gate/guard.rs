@@ -1,0 +1,352 @@
+//! What a patch may not do to its judge. The gate assumes every patch is hostile:
+//!
+//! - **Links**: a patch that creates a symbolic link (`new file mode 120000`, or `new mode
+//!   120000` on an existing file) whose target is absolute or leaves the repository is refused
+//!   before anything is applied; after applying, no changed path may be a link that leaves the
+//!   worktree, and host-side steps read changed files without following links.
+//! - **Test configuration**: files that steer pytest (`conftest.py` anywhere, `pytest.ini`,
+//!   `tox.ini`, `setup.cfg`, `pyproject.toml`, `sitecustomize.py`, `usercustomize.py`) and
+//!   top-level modules that would shadow the runner (`pytest`, `_pytest`, `pluggy`, `py`,
+//!   `iniconfig`) are put back to their base revision (removed when the base lacks them) before
+//!   the tests run, and reported; `--allow-test-config` keeps the patch's versions.
+//! - **Named tests**: a named test file that exists at the base revision, and whose named tests
+//!   all exist there, runs as it is at the base: the patch cannot rewrite the test that judges
+//!   it. A file in which the patch adds a named test runs as patched, and the report says so.
+
+use std::path::{Component, Path, PathBuf};
+
+use git2::{Repository, Tree};
+
+/// Test-configuration file names, wherever they are.
+const CONFIG_NAMES: &[&str] = &[
+    "conftest.py",
+    "pytest.ini",
+    ".pytest.ini",
+    "tox.ini",
+    "setup.cfg",
+    "pyproject.toml",
+    "sitecustomize.py",
+    "usercustomize.py",
+];
+
+/// Top-level modules that would shadow the test runner.
+const RUNNER_MODULES: &[&str] = &["pytest", "_pytest", "pluggy", "py", "iniconfig"];
+
+/// Whether `path` (repository-relative) configures or shadows the test runner.
+pub fn is_test_config(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if CONFIG_NAMES.contains(&name) {
+        return true;
+    }
+    let top = path.split('/').next().unwrap_or(path);
+    let module = top.strip_suffix(".py").unwrap_or(top);
+    RUNNER_MODULES.contains(&module) && (path.contains('/') || top.ends_with(".py"))
+}
+
+/// The symbolic links a patch creates, with their targets: (path, target).
+pub fn links_in_patch(patch: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut path: Option<String> = None;
+    let mut is_link = false;
+    let mut in_hunk = false;
+    let mut target: Option<String> = None;
+    let mut flush = |path: &Option<String>, is_link: bool, target: &Option<String>| {
+        if let (Some(p), true) = (path, is_link) {
+            out.push((p.clone(), target.clone().unwrap_or_default()));
+        }
+    };
+    for line in patch.lines() {
+        if let Some(rest) = line.strip_prefix("diff --git ") {
+            flush(&path, is_link, &target);
+            path = rest
+                .split_once(" b/")
+                .map(|(_, b)| b.to_string())
+                .or_else(|| Some(rest.to_string()));
+            is_link = false;
+            in_hunk = false;
+            target = None;
+        } else if !in_hunk
+            && (line.starts_with("new file mode 120000") || line.starts_with("new mode 120000"))
+        {
+            is_link = true;
+        } else if line.starts_with("@@") {
+            in_hunk = true;
+        } else if in_hunk && is_link && line.starts_with('+') && target.is_none() {
+            target = Some(line[1..].to_string());
+        }
+    }
+    flush(&path, is_link, &target);
+    out
+}
+
+/// Whether a link at `link` (repository-relative) pointing to `target` stays inside the
+/// repository.
+pub fn link_stays_inside(link: &str, target: &str) -> bool {
+    if target.is_empty() || Path::new(target).is_absolute() || target.contains('\0') {
+        return false;
+    }
+    let mut depth: i64 = link.split('/').count() as i64 - 1;
+    for c in Path::new(target).components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Refusals for links the patch text creates that leave the repository.
+pub fn unsafe_links(patch: &str) -> Vec<String> {
+    links_in_patch(patch)
+        .into_iter()
+        .filter(|(p, t)| !link_stays_inside(p, t))
+        .map(|(p, t)| {
+            format!("the patch makes {p} a symbolic link to `{t}`, outside the repository")
+        })
+        .collect()
+}
+
+/// After applying: changed paths that are links leaving the worktree.
+pub fn escaping_links(worktree: &Path, paths: &[String]) -> Vec<String> {
+    let root = match worktree.canonicalize() {
+        Ok(r) => r,
+        Err(_) => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for p in paths {
+        let full = worktree.join(p);
+        let Ok(meta) = std::fs::symlink_metadata(&full) else {
+            continue;
+        };
+        if !meta.file_type().is_symlink() {
+            continue;
+        }
+        let target = std::fs::read_link(&full).unwrap_or_default();
+        let inside = full
+            .canonicalize()
+            .map(|t| t.starts_with(&root))
+            .unwrap_or(false)
+            && link_stays_inside(p, &target.to_string_lossy());
+        if !inside {
+            out.push(format!(
+                "{p} is a symbolic link to `{}`, outside the repository",
+                target.display()
+            ));
+        }
+    }
+    out
+}
+
+/// Read a worktree file without following a link at its place (links are refused as
+/// unreadable).
+pub fn read_no_follow(worktree: &Path, rel: &str) -> std::io::Result<Vec<u8>> {
+    let full = worktree.join(rel);
+    // Every component under the worktree must be a plain dir or file.
+    let mut cur = PathBuf::from(worktree);
+    for c in Path::new(rel).components() {
+        cur.push(c);
+        let meta = std::fs::symlink_metadata(&cur)?;
+        if meta.file_type().is_symlink() {
+            return Err(std::io::Error::other(format!(
+                "{} is a symbolic link; it is not followed",
+                cur.strip_prefix(worktree).unwrap_or(&cur).display()
+            )));
+        }
+    }
+    std::fs::read(full)
+}
+
+/// Put `rel` back to its content in `tree` (or remove it when `tree` lacks it).
+fn restore(repo: &Repository, tree: &Tree<'_>, worktree: &Path, rel: &str) -> Result<(), String> {
+    let full = worktree.join(rel);
+    if let Ok(meta) = std::fs::symlink_metadata(&full) {
+        if meta.is_dir() {
+            std::fs::remove_dir_all(&full).map_err(|e| format!("removing {rel}: {e}"))?;
+        } else {
+            std::fs::remove_file(&full).map_err(|e| format!("removing {rel}: {e}"))?;
+        }
+    }
+    match tree.get_path(Path::new(rel)) {
+        Ok(entry) => {
+            let obj = entry
+                .to_object(repo)
+                .map_err(|e| format!("reading {rel} at the base: {}", e.message()))?;
+            if let Some(blob) = obj.as_blob() {
+                if let Some(dir) = full.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                std::fs::write(&full, blob.content())
+                    .map_err(|e| format!("restoring {rel}: {e}"))?;
+            }
+            Ok(())
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Whether `text` defines every test named by `leaves`.
+fn defines_all(text: &str, leaves: &[&str]) -> bool {
+    leaves.iter().all(|leaf| {
+        let name = leaf.split('[').next().unwrap_or(leaf);
+        text.contains(&format!("def {name}("))
+    })
+}
+
+/// What the guard changed before the tests ran.
+#[derive(Debug, Default)]
+pub struct Guarded {
+    /// Notes for the report.
+    pub notes: Vec<String>,
+}
+
+/// Put test configuration back to the base (unless `allow_config`) and named test files whose
+/// named tests all exist at the base back to their base content.
+pub fn protect_judge(
+    repo: &Repository,
+    base: git2::Oid,
+    worktree: &Path,
+    changed: &[String],
+    named: Option<&[String]>,
+    allow_config: bool,
+) -> Result<Guarded, String> {
+    let tree = repo
+        .find_commit(base)
+        .and_then(|c| c.tree())
+        .map_err(|e| format!("reading the base tree: {}", e.message()))?;
+    let mut g = Guarded::default();
+    let config: Vec<&String> = changed.iter().filter(|p| is_test_config(p)).collect();
+    if !config.is_empty() {
+        if allow_config {
+            g.notes.push(format!(
+                "the patch changes test configuration, used as patched (--allow-test-config): {}",
+                config
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        } else {
+            for p in &config {
+                restore(repo, &tree, worktree, p)?;
+            }
+            g.notes.push(format!(
+                "the patch changes test configuration; the tests ran with the base revision's instead: {} (--allow-test-config uses the patch's)",
+                config.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if let Some(named) = named {
+        let mut files: Vec<(String, Vec<&str>)> = Vec::new();
+        for t in named {
+            let t = t.trim_start_matches("./");
+            let (file, leaf) = match t.split_once("::") {
+                Some((f, rest)) => (f, Some(rest.rsplit("::").next().unwrap_or(rest))),
+                None => (t, None),
+            };
+            if !changed.iter().any(|c| c == file) {
+                continue;
+            }
+            match files.iter_mut().find(|(f, _)| f == file) {
+                Some((_, leaves)) => leaves.extend(leaf),
+                None => files.push((file.to_string(), leaf.into_iter().collect())),
+            }
+        }
+        for (file, leaves) in files {
+            let Ok(entry) = tree.get_path(Path::new(&file)) else {
+                continue;
+            };
+            let base_text = entry
+                .to_object(repo)
+                .ok()
+                .and_then(|o| {
+                    o.as_blob()
+                        .map(|b| String::from_utf8_lossy(b.content()).into_owned())
+                })
+                .unwrap_or_default();
+            if defines_all(&base_text, &leaves) {
+                restore(repo, &tree, worktree, &file)?;
+                g.notes.push(format!(
+                    "the patch changes the named test file {file}; its tests ran as they are at the base revision"
+                ));
+            } else {
+                g.notes.push(format!(
+                    "the patch changes the named test file {file} and adds named tests to it; it ran as patched"
+                ));
+            }
+        }
+    }
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_configuration_and_runner_shadows_are_recognised() {
+        for p in [
+            "conftest.py",
+            "tests/conftest.py",
+            "pytest.ini",
+            "setup.cfg",
+            "pyproject.toml",
+            "pytest.py",
+            "_pytest/hooks.py",
+            "pluggy/__init__.py",
+            "sitecustomize.py",
+        ] {
+            assert!(is_test_config(p), "{p}");
+        }
+        for p in [
+            "calc.py",
+            "tests/test_calc.py",
+            "src/pytest_helpers.py",
+            "pytest_x.py",
+            "pyx.py",
+        ] {
+            assert!(!is_test_config(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn links_leaving_the_repository_are_found_in_the_patch_text() {
+        let patch = "diff --git a/env_leak.py b/env_leak.py\nnew file mode 120000\nindex 0000000..1111111\n--- /dev/null\n+++ b/env_leak.py\n@@ -0,0 +1 @@\n+/proc/self/environ\n\\ No newline at end of file\ndiff --git a/calc.py b/calc.py\nold mode 100644\nnew mode 120000\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1 @@\n-def add(a, b):\n-    return a + b\n+../../etc/passwd\ndiff --git a/docs/link b/docs/link\nnew file mode 120000\n--- /dev/null\n+++ b/docs/link\n@@ -0,0 +1 @@\n+../README.md\n";
+        let links = links_in_patch(patch);
+        assert_eq!(links.len(), 3, "{links:?}");
+        let bad = unsafe_links(patch);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[0].contains("env_leak.py") && bad[0].contains("/proc/self/environ"));
+        assert!(bad[1].contains("calc.py"));
+    }
+
+    #[test]
+    fn link_targets_are_judged_by_their_depth() {
+        assert!(link_stays_inside("a/b/link", "../c.py"));
+        assert!(link_stays_inside("link", "a/./b"));
+        assert!(!link_stays_inside("link", "../x"));
+        assert!(!link_stays_inside("a/link", "../../x"));
+        assert!(!link_stays_inside("a/link", "/etc/passwd"));
+        assert!(!link_stays_inside("a/link", ""));
+    }
+
+    #[test]
+    fn reads_never_follow_links() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real.py"), "x = 1\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("leak.py")).unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("e")).unwrap();
+        assert_eq!(read_no_follow(dir.path(), "real.py").unwrap(), b"x = 1\n");
+        assert!(read_no_follow(dir.path(), "leak.py").is_err());
+        assert!(read_no_follow(dir.path(), "e/passwd").is_err());
+        let esc = escaping_links(dir.path(), &["leak.py".into(), "real.py".into()]);
+        assert_eq!(esc.len(), 1);
+    }
+}
