@@ -10,8 +10,9 @@
 //!   modules, identifiers and traceback frames named in it.
 //! - [`edit`]: parse and apply Aider-style SEARCH/REPLACE blocks, with precise failure reasons
 //!   and a syntax check of every edited Python file.
-//! - [`patch`]: the unified diff of a worktree against its base commit, and applying a diff with
-//!   the rejected hunk named.
+//! - [`patch`]: the unified diff of a worktree against its base commit, and applying a diff
+//!   (exactly, with line offsets, or with fuzz, as the SWE-bench harness) with the rejected hunk
+//!   named.
 //! - [`testrun`]: a worktree's tests in the WASI sandbox; [`executor`] serves them to
 //!   `codeswarm evaluate`; [`site`] provides the dependencies they import (`--site DIR`, or a
 //!   cached site built from `--requirements FILE` of exact [`pins`]).
