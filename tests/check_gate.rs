@@ -193,14 +193,16 @@ fn apply_and_syntax_failures_name_file_and_line_also_in_junit() {
     let junit = dir.path().join("j.xml");
     let junit_s = junit.to_str().unwrap();
 
-    // A hunk whose context the file does not have.
+    // A hunk that removes a line the file does not have (outer context lines that differ
+    // would only need fuzz, as with `patch --fuzz`; removed lines must match).
     let lines: Vec<&str> = fx.gold_patch.lines().collect();
     let ctx = lines
         .iter()
         .position(|l| l.starts_with(' ') && l.trim().len() > 3)
         .expect("a context line");
     let mut broken: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    broken[ctx] = format!(" {} # not in the file", &lines[ctx][1..]);
+    broken[ctx] = format!("-{} # not in the file", &lines[ctx][1..]);
+    broken.insert(ctx + 1, format!("+{}", &lines[ctx][1..]));
     let patch = write(dir.path(), "stale.diff", &(broken.join("\n") + "\n"));
     let o = check(&home, &repo, &fx.base_commit, &patch, &["--junit", junit_s]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));

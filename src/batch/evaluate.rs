@@ -507,10 +507,22 @@ fn judge(mut e: InstanceEval, total: usize) -> InstanceEval {
     e
 }
 
-/// How a patch applied, for the report.
+/// How a patch applied, for the report: `exact`, or `offset`/`fuzz` with the hunks moved.
 fn applied_label(r: &crate::repo::patch::ApplyReport) -> String {
-    let _ = r;
-    "exact".to_string()
+    if r.adjusted_hunks.is_empty() {
+        return r.method.as_str().to_string();
+    }
+    let hunks: Vec<String> = r
+        .adjusted_hunks
+        .iter()
+        .map(|h| {
+            format!(
+                "{} hunk {} {:+} lines, fuzz {}",
+                h.file, h.hunk, h.offset, h.fuzz
+            )
+        })
+        .collect();
+    format!("{} ({})", r.method.as_str(), hunks.join("; "))
 }
 
 fn checkout(inst: &Instance, options: &EvalOptions) -> Result<Worktree, String> {

@@ -226,6 +226,8 @@ fn apply_step(report: &mut CheckReport, worktree: &std::path::Path, patch: &str)
         Ok(applied) => {
             report.apply = ApplyStep {
                 ok: true,
+                method: Some(applied.method),
+                adjusted_hunks: applied.adjusted_hunks,
                 files: applied.files,
                 hunks: applied.hunks,
                 additions: applied.additions,

@@ -18,6 +18,11 @@ pub enum Verdict {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyStep {
     pub ok: bool,
+    /// How it applied: `exact`, `offset` (hunks moved, as `git apply` does) or `fuzz` (outer
+    /// context ignored, as `patch --fuzz` does).
+    pub method: Option<crate::repo::patch::ApplyMethod>,
+    /// The hunks that did not apply at their stated place.
+    pub adjusted_hunks: Vec<crate::repo::patch::AdjustedHunk>,
     pub files: Vec<PatchFile>,
     pub hunks: usize,
     pub additions: usize,
@@ -159,12 +164,23 @@ impl CheckReport {
         let a = &self.apply;
         s += &match &a.error {
             None => format!(
-                "  apply:  {}: {} file(s), {} hunk(s), +{} -{}\n",
+                "  apply:  {}: {} file(s), {} hunk(s), +{} -{}{}\n",
                 self.patch,
                 a.files.len(),
                 a.hunks,
                 a.additions,
-                a.deletions
+                a.deletions,
+                match a.method {
+                    Some(m) if m != crate::repo::patch::ApplyMethod::Exact => format!(
+                        " (applied with {m}: {})",
+                        a.adjusted_hunks
+                            .iter()
+                            .map(|h| format!("{} hunk {} {:+}", h.file, h.hunk, h.offset))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    _ => String::new(),
+                }
             ),
             Some(f) => format!("  apply:  {}: FAILED: {}\n", self.patch, f.message),
         };

@@ -10,8 +10,9 @@
 //!   modules, identifiers and traceback frames named in it.
 //! - [`edit`]: parse and apply Aider-style SEARCH/REPLACE blocks, with precise failure reasons
 //!   and a syntax check of every edited Python file.
-//! - [`patch`]: the unified diff of a worktree against its base commit, and applying a diff with
-//!   the rejected hunk named.
+//! - [`patch`]: the unified diff of a worktree against its base commit, and applying a diff
+//!   (exactly, with line offsets, or with fuzz, as the SWE-bench harness) with the rejected hunk
+//!   named.
 //! - [`site`]: the dependencies a worktree's tests import (`--site DIR`, or a cached site built
 //!   from exact [`pins`]); the tests themselves run through [`crate::testing`].
 //! - [`fixture`]: small fixture repositories with seeded bugs, failing tests and gold patches,

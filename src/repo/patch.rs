@@ -7,18 +7,57 @@
 //! text is what `git apply` accepts on the base commit.
 //!
 //! [`apply_patch`] and [`check_patch`] (the CI gate `codeswarm check`) parse a diff with
-//! libgit2 and apply it to a worktree. Empty and binary patches are distinct errors, and a hunk
-//! that does not apply is reported with its file, hunk header and line.
+//! libgit2 and apply it to a worktree, at least as permissively as the SWE-bench harness
+//! (`git apply`, then GNU `patch --batch --forward --fuzz=5`). Each hunk is placed by the
+//! first of three tiers that finds it, and [`ApplyReport::method`] names the loosest tier any
+//! hunk needed ([`ApplyReport::adjusted_hunks`] lists the hunks not applied exactly):
+//!
+//! 1. **exact**: every context and removed line at the hunk's stated line. The whole patch is
+//!    first given to libgit2's apply, which does exactly this (as before); only when it refuses
+//!    do the tiers below run, on the whole patch.
+//! 2. **offset**, as `git apply`: all of the hunk's context and removed lines, at the nearest
+//!    line to the stated one (searching outward, the later line first at equal distance). A
+//!    hunk stated at line 0 or 1 must match at the top of the file, a hunk without trailing
+//!    context at its end. Failing that, GNU patch's fuzz-0 search, which is looser: it starts
+//!    from the stated line plus the previous hunk's offset, and anchors a hunk only when its
+//!    context is lopsided (less before than after, stated at line 0 or 1: the top; less after
+//!    than before: the end).
+//! 3. **fuzz**, as GNU `patch --fuzz=N` (default [`DEFAULT_MAX_FUZZ`] = 5, like the harness):
+//!    at fuzz F = 1, 2, … up to N and to the hunk's context length, up to F context lines are
+//!    ignored at each end of the hunk (on a side with less context, correspondingly fewer), and
+//!    the rest is searched for as in tier 2. Removed lines and the context between changes are
+//!    always compared; the file keeps its own lines where context was ignored. As with
+//!    `patch --forward`, a file whose first hunk is found already applied is refused (unlike
+//!    GNU patch, only when the lines found include the hunk's added lines, not context alone).
+//!
+//! Lines match only byte for byte (a CRLF line matches a CRLF line; "\ No newline at end of
+//! file" is honoured), with no gitattributes conversion in tiers 2 and 3. A file's hunks are
+//! placed in order against its original content: a hunk is only looked for after the changed
+//! lines of the hunk before it (it may share that hunk's trailing context), so hunks never
+//! overlap. The search is deterministic. A new file may replace an empty file (as GNU patch
+//! allows), no other existing file.
+//!
+//! The whole patch is atomic: every file is computed in memory first, and if any hunk of any
+//! file fails at every tier, nothing is written and [`PatchError::HunkRejected`] names the file,
+//! the hunk (1-based within its file), its header and its stated line. New, deleted, renamed
+//! and copied files and mode changes are handled. A path that is, or passes through, a symlink
+//! in the worktree is refused ([`PatchError::UnsafePath`]) before anything is applied, as are
+//! paths that leave the repository. [`check_patch`] writes nothing.
 
-use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
-use git2::{ApplyLocation, ApplyOptions, Delta, Diff, DiffOptions, Oid, Patch, Repository};
+use git2::{
+    ApplyLocation, ApplyOptions, Delta, Diff, DiffLineType, DiffOptions, FileMode, Oid, Patch,
+    Repository,
+};
 use serde::Serialize;
 
 use super::edit::normalize_rel_path;
 use super::junk::is_junk_path;
+
+mod hunks;
 
 /// Why a patch could not be produced or applied.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +261,56 @@ pub fn diff_to_text(diff: &Diff<'_>) -> Result<String, PatchError> {
     Ok(text)
 }
 
+/// Which tier placed a hunk (the module documentation describes them); ordered from the
+/// strictest to the loosest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplyMethod {
+    /// At the stated line with all of its context.
+    #[default]
+    Exact,
+    /// All of its context, at another line.
+    Offset,
+    /// Some outer context lines ignored (GNU `patch --fuzz`).
+    Fuzz,
+}
+
+impl ApplyMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyMethod::Exact => "exact",
+            ApplyMethod::Offset => "offset",
+            ApplyMethod::Fuzz => "fuzz",
+        }
+    }
+}
+
+impl std::fmt::Display for ApplyMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The fuzz [`apply_patch`] allows, as the SWE-bench harness's `patch --fuzz=5`.
+pub const DEFAULT_MAX_FUZZ: usize = 5;
+
+/// A hunk that was not applied at its stated line with all of its context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdjustedHunk {
+    pub file: String,
+    /// 1-based within its file.
+    pub hunk: usize,
+    /// The old start line of its header.
+    pub line: u32,
+    /// Where it was applied, in the same convention (in the file before the patch).
+    pub applied_line: u32,
+    /// `applied_line - line`.
+    pub offset: i64,
+    /// The fuzz level that found it (0 for [`ApplyMethod::Offset`]).
+    pub fuzz: usize,
+    pub method: ApplyMethod,
+}
+
 /// What applying (or checking) a patch did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
@@ -231,6 +320,31 @@ pub struct ApplyReport {
     pub deletions: usize,
     /// True when only checked ([`check_patch`]), nothing written.
     pub checked_only: bool,
+    /// The loosest tier any hunk needed ([`ApplyMethod::Exact`] when all applied as stated).
+    pub method: ApplyMethod,
+    /// The hunks applied with an offset or fuzz, in patch order (empty when `method` is exact).
+    pub adjusted_hunks: Vec<AdjustedHunk>,
+}
+
+/// How [`apply_patch_with`] applies a patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchApplyOptions {
+    /// Only check; write nothing.
+    pub check_only: bool,
+    /// The loosest tier allowed.
+    pub max_method: ApplyMethod,
+    /// The most context lines the fuzz tier ignores at either end of a hunk.
+    pub max_fuzz: usize,
+}
+
+impl Default for PatchApplyOptions {
+    fn default() -> Self {
+        PatchApplyOptions {
+            check_only: false,
+            max_method: ApplyMethod::Fuzz,
+            max_fuzz: DEFAULT_MAX_FUZZ,
+        }
+    }
 }
 
 /// Files named by `diff --git a/X b/X` headers directly preceding binary markers.
@@ -402,93 +516,520 @@ pub fn parse_patch(diff_text: &str) -> Result<(Diff<'static>, ApplyReport), Patc
     Ok((diff, report))
 }
 
-/// Apply `diff_text` to the files of `worktree`.
+/// Apply `diff_text` to the files of `worktree`: exactly, else with line offsets, else with
+/// fuzz up to [`DEFAULT_MAX_FUZZ`] (see the module documentation). All or nothing.
 pub fn apply_patch(worktree: &Path, diff_text: &str) -> Result<ApplyReport, PatchError> {
-    apply_impl(worktree, diff_text, false)
+    apply_patch_with(worktree, diff_text, &PatchApplyOptions::default())
 }
 
-/// Check that `diff_text` applies to `worktree` without changing anything.
+/// Check that `diff_text` applies to `worktree` (as [`apply_patch`] would) without changing
+/// anything.
 pub fn check_patch(worktree: &Path, diff_text: &str) -> Result<ApplyReport, PatchError> {
-    apply_impl(worktree, diff_text, true)
+    apply_patch_with(
+        worktree,
+        diff_text,
+        &PatchApplyOptions {
+            check_only: true,
+            ..PatchApplyOptions::default()
+        },
+    )
 }
 
-#[derive(Default)]
-struct Progress {
-    file: String,
-    hunk: usize,
-    header: String,
-    line: u32,
-}
-
-fn apply_impl(worktree: &Path, diff_text: &str, check: bool) -> Result<ApplyReport, PatchError> {
+/// [`apply_patch`] or [`check_patch`] with the tiers limited by `options`.
+pub fn apply_patch_with(
+    worktree: &Path,
+    diff_text: &str,
+    options: &PatchApplyOptions,
+) -> Result<ApplyReport, PatchError> {
     let (diff, mut report) = parse_patch(diff_text)?;
+    // Read the hunks before libgit2's apply runs: it trims lines of the parsed patch in place.
+    let changes = file_changes(&diff)?;
     let repo = Repository::open(worktree).map_err(|e| PatchError::NotARepository {
         path: worktree.to_path_buf(),
         message: e.message().to_string(),
     })?;
-    let progress = Rc::new(RefCell::new(Progress::default()));
-    let on_delta = progress.clone();
-    let on_hunk = progress.clone();
-    let mut options = ApplyOptions::new();
-    options
-        .check(check)
-        .delta_callback(move |delta| {
-            let mut p = on_delta.borrow_mut();
-            p.file = delta.map(|d| path_of(&d)).unwrap_or_default();
-            p.hunk = 0;
-            p.header.clear();
-            p.line = 0;
-            true
-        })
-        .hunk_callback(move |hunk| {
-            let mut p = on_hunk.borrow_mut();
-            p.hunk += 1;
-            if let Some(h) = hunk {
-                p.header = String::from_utf8_lossy(h.header()).trim().to_string();
-                p.line = h.old_start();
-            }
-            true
-        });
-    let result = repo.apply(&diff, ApplyLocation::WorkDir, Some(&mut options));
-    drop(options);
-    if let Err(e) = result {
-        let p = progress.borrow();
-        let message = if e.message().is_empty() {
-            "does not apply".to_string()
-        } else {
-            e.message().to_string()
-        };
-        tracing::info!(file = %p.file, hunk = p.hunk, error = %message, "patch rejected");
-        return Err(if p.hunk > 0 {
-            PatchError::HunkRejected {
-                file: p.file.clone(),
-                hunk: p.hunk,
-                header: p.header.clone(),
-                line: p.line,
-                message,
-            }
-        } else {
-            let message = if e.code() == git2::ErrorCode::ApplyFail
-                || e.code() == git2::ErrorCode::NotFound
-            {
-                format!("the file the patch changes does not exist in the worktree ({message})")
-            } else {
-                message
-            };
-            PatchError::FileRejected {
-                file: p.file.clone(),
-                message,
-            }
-        });
+    let root = repo
+        .workdir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| worktree.to_path_buf());
+    for change in &changes {
+        for path in change.old_path.iter().chain(&change.new_path) {
+            refuse_symlinks(&root, path)?;
+        }
     }
+    let check = options.check_only;
     report.checked_only = check;
+
+    // Tier 1: libgit2 applies the whole patch exactly, or nothing.
+    let mut git_options = ApplyOptions::new();
+    git_options.check(check);
+    let exact = repo.apply(&diff, ApplyLocation::WorkDir, Some(&mut git_options));
+    drop(git_options);
+    match exact {
+        Ok(()) => {
+            tracing::info!(
+                files = report.files.len(),
+                hunks = report.hunks,
+                check,
+                method = "exact",
+                "patch applied"
+            );
+            return Ok(report);
+        }
+        Err(e) => {
+            tracing::debug!(error = %e.message(), "exact apply refused; trying offsets and fuzz")
+        }
+    }
+
+    // Tiers 2 and 3: every file computed in memory, written only if all of it applies.
+    let limits = hunks::Limits {
+        max_method: options.max_method,
+        max_fuzz: options.max_fuzz,
+    };
+    let mut tree = Overlay::new(&root);
+    for change in &changes {
+        apply_change(&mut tree, change, limits, &mut report)?;
+    }
+    if !check {
+        tree.write()?;
+    }
     tracing::info!(
         files = report.files.len(),
         hunks = report.hunks,
         check,
+        method = %report.method,
+        adjusted = report.adjusted_hunks.len(),
         "patch applied"
     );
+    for h in &report.adjusted_hunks {
+        tracing::debug!(
+            file = %h.file,
+            hunk = h.hunk,
+            line = h.line,
+            offset = h.offset,
+            fuzz = h.fuzz,
+            method = %h.method,
+            "hunk adjusted"
+        );
+    }
     Ok(report)
+}
+
+/// One file of a parsed patch, with its hunks.
+struct FileChange {
+    /// The path reports name (the new path, or the old one of a deletion).
+    path: String,
+    status: Delta,
+    /// Normalized old path (absent for an added file).
+    old_path: Option<String>,
+    /// Normalized new path (absent for a deleted file).
+    new_path: Option<String>,
+    old_mode: FileMode,
+    new_mode: FileMode,
+    hunks: Vec<hunks::Hunk>,
+}
+
+fn malformed(e: git2::Error) -> PatchError {
+    PatchError::Malformed {
+        message: e.message().to_string(),
+    }
+}
+
+fn file_changes(diff: &Diff<'_>) -> Result<Vec<FileChange>, PatchError> {
+    let mut changes = Vec::new();
+    for idx in 0..diff.deltas().len() {
+        let Some(patch) = Patch::from_diff(diff, idx).map_err(malformed)? else {
+            continue;
+        };
+        let delta = patch.delta();
+        let normalized = |file: git2::DiffFile<'_>| -> Result<Option<String>, PatchError> {
+            file.path()
+                .map(|p| {
+                    let p = p.to_string_lossy();
+                    normalize_rel_path(&p).map_err(|reason| PatchError::UnsafePath {
+                        path: p.to_string(),
+                        reason,
+                    })
+                })
+                .transpose()
+        };
+        let status = delta.status();
+        let mut old_path = normalized(delta.old_file())?;
+        let mut new_path = normalized(delta.new_file())?;
+        match status {
+            Delta::Added | Delta::Untracked => old_path = None,
+            Delta::Deleted => new_path = None,
+            _ => {}
+        }
+        if old_path.is_none() && new_path.is_none() {
+            continue;
+        }
+        let mut file_hunks = Vec::with_capacity(patch.num_hunks());
+        for h in 0..patch.num_hunks() {
+            let (hunk, count) = patch.hunk(h).map_err(malformed)?;
+            let mut lines: Vec<(hunks::LineKind, Vec<u8>)> = Vec::with_capacity(count);
+            for l in 0..count {
+                let line = patch.line_in_hunk(h, l).map_err(malformed)?;
+                let kind = match line.origin_value() {
+                    DiffLineType::Context => hunks::LineKind::Context,
+                    DiffLineType::Addition => hunks::LineKind::Added,
+                    DiffLineType::Deletion => hunks::LineKind::Removed,
+                    DiffLineType::ContextEOFNL
+                    | DiffLineType::AddEOFNL
+                    | DiffLineType::DeleteEOFNL => {
+                        // "\ No newline at end of file": the line before has no newline.
+                        if let Some((_, text)) = lines.last_mut() {
+                            if text.ends_with(b"\n") {
+                                text.pop();
+                            }
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                lines.push((kind, line.content().to_vec()));
+            }
+            file_hunks.push(hunks::Hunk::new(
+                String::from_utf8_lossy(hunk.header()).trim().to_string(),
+                hunk.old_start(),
+                hunk.new_start(),
+                lines,
+            ));
+        }
+        changes.push(FileChange {
+            path: path_of(&delta),
+            status,
+            old_path,
+            new_path,
+            old_mode: delta.old_file().mode(),
+            new_mode: delta.new_file().mode(),
+            hunks: file_hunks,
+        });
+    }
+    Ok(changes)
+}
+
+/// Refuse `rel` when it, or a directory on its way, is a symlink in the worktree.
+fn refuse_symlinks(root: &Path, rel: &str) -> Result<(), PatchError> {
+    let mut current = root.to_path_buf();
+    let mut walked = Vec::new();
+    for part in rel.split('/') {
+        current.push(part);
+        walked.push(part);
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(PatchError::UnsafePath {
+                    path: rel.to_string(),
+                    reason: if walked.len() == rel.split('/').count() {
+                        "is a symlink in the worktree".to_string()
+                    } else {
+                        format!(
+                            "passes through the symlink `{}` in the worktree",
+                            walked.join("/")
+                        )
+                    },
+                });
+            }
+            Ok(_) => {}
+            // Nothing below a missing part exists.
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
+/// A file as the patch leaves it, next to what is on disk.
+struct Entry {
+    /// On disk before the patch (`None`: no file).
+    disk: Option<Vec<u8>>,
+    /// Permission bits on disk.
+    disk_mode: Option<u32>,
+    /// After the patch (`None`: no file).
+    content: Option<Vec<u8>>,
+    /// Permission bits to give it (`None`: keep, or 0o644 for a new file).
+    mode: Option<u32>,
+}
+
+/// The worktree's files the patch touches, changed in memory.
+struct Overlay<'a> {
+    root: &'a Path,
+    files: BTreeMap<String, Entry>,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(root: &'a Path) -> Self {
+        Overlay {
+            root,
+            files: BTreeMap::new(),
+        }
+    }
+
+    fn entry(&mut self, path: &str) -> Result<&mut Entry, PatchError> {
+        if !self.files.contains_key(path) {
+            let full = self.root.join(path);
+            let (disk, disk_mode) = match std::fs::symlink_metadata(&full) {
+                Err(_) => (None, None),
+                Ok(meta) if meta.is_file() => {
+                    let bytes = std::fs::read(&full).map_err(|e| PatchError::FileRejected {
+                        file: path.to_string(),
+                        message: format!("cannot read it: {e}"),
+                    })?;
+                    (Some(bytes), Some(permission_bits(&meta)))
+                }
+                Ok(_) => {
+                    return Err(PatchError::FileRejected {
+                        file: path.to_string(),
+                        message: "is not a regular file in the worktree".into(),
+                    })
+                }
+            };
+            self.files.insert(
+                path.to_string(),
+                Entry {
+                    content: disk.clone(),
+                    mode: None,
+                    disk,
+                    disk_mode,
+                },
+            );
+        }
+        Ok(self.files.get_mut(path).expect("inserted above"))
+    }
+
+    /// Current content and permission bits of `path` (`None`: no such file).
+    fn read(&mut self, path: &str) -> Result<Option<(Vec<u8>, Option<u32>)>, PatchError> {
+        let e = self.entry(path)?;
+        Ok(e.content.clone().map(|c| (c, e.mode.or(e.disk_mode))))
+    }
+
+    fn set(
+        &mut self,
+        path: &str,
+        content: Option<Vec<u8>>,
+        mode: Option<u32>,
+    ) -> Result<(), PatchError> {
+        let e = self.entry(path)?;
+        e.content = content;
+        e.mode = mode;
+        Ok(())
+    }
+
+    /// Write the changed files: removals first (with directories they leave empty), then the
+    /// new contents, each through a temporary file renamed into place.
+    fn write(&self) -> Result<(), PatchError> {
+        let failed = |path: &str, what: &str, e: std::io::Error| PatchError::FileRejected {
+            file: path.to_string(),
+            message: format!("{what}: {e}"),
+        };
+        for (path, e) in &self.files {
+            if e.content.is_none() && e.disk.is_some() {
+                let full = self.root.join(path);
+                std::fs::remove_file(&full).map_err(|err| failed(path, "removing it", err))?;
+                let mut dir = full.parent();
+                while let Some(d) = dir {
+                    if d == self.root || std::fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+            }
+        }
+        for (path, e) in &self.files {
+            let Some(content) = &e.content else { continue };
+            if e.disk.as_ref() == Some(content) && (e.mode.is_none() || e.mode == e.disk_mode) {
+                continue;
+            }
+            let full = self.root.join(path);
+            let parent = full.parent().unwrap_or(self.root);
+            std::fs::create_dir_all(parent)
+                .map_err(|err| failed(path, "creating its directory", err))?;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".codeswarm-patch")
+                .tempfile_in(parent)
+                .map_err(|err| failed(path, "creating a temporary file", err))?;
+            tmp.write_all(content)
+                .map_err(|err| failed(path, "writing it", err))?;
+            let mode = e.mode.or(e.disk_mode).unwrap_or(0o644);
+            set_permission_bits(tmp.as_file(), mode)
+                .map_err(|err| failed(path, "setting its mode", err))?;
+            tmp.persist(&full)
+                .map_err(|err| failed(path, "moving it into place", err.error))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn permission_bits(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn permission_bits(meta: &std::fs::Metadata) -> u32 {
+    if meta.permissions().readonly() {
+        0o444
+    } else {
+        0o644
+    }
+}
+
+#[cfg(unix)]
+fn set_permission_bits(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_permission_bits(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Permission bits for a patch's new mode, when the patch sets one.
+fn mode_bits(change: &FileChange) -> Result<Option<u32>, PatchError> {
+    let set = change.new_path.is_some()
+        && (change.old_path.is_none() || change.old_mode != change.new_mode);
+    match change.new_mode {
+        FileMode::BlobExecutable if set => Ok(Some(0o755)),
+        FileMode::Blob | FileMode::BlobGroupWritable if set => Ok(Some(0o644)),
+        FileMode::Link | FileMode::Commit => Err(PatchError::FileRejected {
+            file: change.path.clone(),
+            message: "the patch makes it a symlink or submodule; only regular files are patched"
+                .into(),
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// Apply one file of the patch to the overlay, placing its hunks with the tiers.
+fn apply_change(
+    tree: &mut Overlay<'_>,
+    change: &FileChange,
+    limits: hunks::Limits,
+    report: &mut ApplyReport,
+) -> Result<(), PatchError> {
+    let rejected = |message: String| PatchError::FileRejected {
+        file: change.path.clone(),
+        message,
+    };
+    if matches!(change.status, Delta::Typechange) {
+        return Err(rejected(
+            "the patch changes the file's type; only regular files are patched".into(),
+        ));
+    }
+    let mode = mode_bits(change)?;
+    let (before, source_mode) = match &change.old_path {
+        Some(old) => tree.read(old)?.ok_or_else(|| {
+            rejected("the file the patch changes does not exist in the worktree".into())
+        })?,
+        None => (Vec::new(), None),
+    };
+    if let Some(new) = &change.new_path {
+        let moved = change.old_path.as_deref() != Some(new.as_str());
+        if moved {
+            if let Some((existing, _)) = tree.read(new)? {
+                // A new file may replace an empty one (as GNU patch allows); nothing else.
+                if change.old_path.is_some() || !existing.is_empty() {
+                    return Err(rejected(
+                        "the file the patch creates already exists in the worktree".into(),
+                    ));
+                }
+            }
+        }
+    }
+    let after = if change.hunks.is_empty() {
+        before
+    } else {
+        let (after, placed) =
+            hunks::apply_hunks(&before, &change.hunks, limits).map_err(|(idx, failure)| {
+                let hunk = &change.hunks[idx];
+                PatchError::HunkRejected {
+                    file: change.path.clone(),
+                    hunk: idx + 1,
+                    header: hunk.header.clone(),
+                    line: hunk.old_start,
+                    message: failure_message(hunk, &failure, limits),
+                }
+            })?;
+        for (idx, (hunk, place)) in change.hunks.iter().zip(&placed).enumerate() {
+            report.method = report.method.max(place.method);
+            if place.method != ApplyMethod::Exact {
+                report.adjusted_hunks.push(AdjustedHunk {
+                    file: change.path.clone(),
+                    hunk: idx + 1,
+                    line: hunk.old_start,
+                    applied_line: place.line(hunk) as u32,
+                    offset: place.at as i64 - hunk.stated() as i64,
+                    fuzz: place.fuzz,
+                    method: place.method,
+                });
+            }
+        }
+        after
+    };
+    match (&change.old_path, &change.new_path) {
+        (Some(old), None) => {
+            if !change.hunks.is_empty() && !after.is_empty() {
+                return Err(rejected(
+                    "the file has lines the patch's deletion does not remove; it differs from the \
+                     patch's version"
+                        .into(),
+                ));
+            }
+            tree.set(old, None, None)?;
+        }
+        (old, Some(new)) => {
+            let moved = old.as_deref().is_some_and(|o| o != new);
+            tree.set(new, Some(after), mode.or(source_mode))?;
+            if moved && !matches!(change.status, Delta::Copied) {
+                tree.set(old.as_deref().expect("moved"), None, None)?;
+            }
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+fn failure_message(hunk: &hunks::Hunk, failure: &hunks::Failure, limits: hunks::Limits) -> String {
+    match failure {
+        hunks::Failure::AlreadyApplied { line } => format!(
+            "the patch looks applied already: the hunk's result is in the file at line {line}"
+        ),
+        hunks::Failure::NotFound {
+            closest,
+            fuzz_tried,
+        } => {
+            let mut message = match limits.max_method {
+                ApplyMethod::Exact => format!("not found at line {}", hunk.old_start),
+                _ if *fuzz_tried == 0 => "not found at any line".to_string(),
+                _ => format!(
+                    "not found at any line, even with fuzz {fuzz_tried} (that many outer context \
+                     lines ignored)"
+                ),
+            };
+            match closest {
+                Some(c) => {
+                    message.push_str(&format!(
+                        "; closest at line {} ({} of its {} context and removed lines equal)",
+                        c.line, c.matching, c.of
+                    ));
+                    for (line, actual, expected) in &c.differences {
+                        match actual {
+                            Some(actual) => message.push_str(&format!(
+                                "; line {line} is `{actual}` where the hunk has `{expected}`"
+                            )),
+                            None => message.push_str(&format!(
+                                "; the file ends before line {line}, where the hunk has `{expected}`"
+                            )),
+                        }
+                    }
+                }
+                None if hunk.pre.is_empty() => {}
+                None => message.push_str("; none of its context and removed lines is in the file"),
+            }
+            message
+        }
+    }
 }
 
 #[cfg(test)]
