@@ -1,4 +1,4 @@
-//! `python3 -m pip download --no-deps NAME==VERSION` into a directory.
+//! `python3 -m pip download --no-deps NAME==VERSION` into a directory (pure-Python wheels).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +23,11 @@ pub fn pip_download(package: &str, version: &str, dir: &Path) -> Result<PathBuf,
         "download",
         "--no-deps",
         "--only-binary=:all:",
+        // Pure-Python wheels only (`*-none-any`): a package that also publishes platform wheels
+        // must not resolve to the host's native one (the sandbox cannot load it, and its hash
+        // would not match the pin).
+        "--platform",
+        "any",
         "--disable-pip-version-check",
         "-q",
         "-d",

@@ -4,17 +4,24 @@
 //!    URL template (default [`DEFAULT_URL_TEMPLATE`]; placeholders `{owner}`, `{name}` and
 //!    `{repo}` = `owner/name`), while URLs (`https://…`, `ssh://…`, `git@host:path`, `file://…`)
 //!    and local paths are used as given.
-//! 2. [`MirrorCache`] keeps one bare mirror per source under [`crate::paths::repos_dir`] (key
-//!    derived from the URL), clones it once, and fetches again only when a requested commit is
-//!    missing (or when asked to refresh). Updates run under an exclusive lock file, so two
+//! 2. A repository on this machine (a path or `file://`: a full or bare clone, a mirror, a
+//!    partial or shallow clone) is never copied: the worktree borrows its object directory
+//!    directly, so only the objects of the base commit's tree are ever read. Objects missing from
+//!    its history (a large file deleted long ago, a partial clone's unfetched blobs) do not
+//!    matter unless the base commit needs them; then the error names the object. A base commit
+//!    outside a shallow clone is an error that says to deepen it.
+//! 3. A remote repository goes through [`MirrorCache`]: one bare mirror per source under
+//!    [`crate::paths::repos_dir`] (key derived from the URL). A missing commit is fetched by id
+//!    first (only what it needs), then with every branch and tag; a branch name or the default
+//!    branch fetches branches and tags. Updates run under an exclusive lock file, so two
 //!    processes can share the cache.
-//! 3. [`MirrorCache::checkout`] gives the job a [`Worktree`]: a fresh git repository in a
-//!    temporary directory the caller owns, borrowing the mirror's objects (git alternates, as
+//! 4. [`MirrorCache::checkout`] gives the job a [`Worktree`]: a fresh git repository in a
+//!    temporary directory the caller owns, borrowing the objects (git alternates, as
 //!    `git clone --shared` does), with HEAD detached at the base commit and the tree checked
 //!    out. Diffs against the base commit are made there ([`super::patch`]).
 //!
-//! A local repository is only ever read from (fetched into the mirror); its own checkout, index
-//! and refs are never touched.
+//! A local repository is only ever read: its objects, checkout, index and refs are never
+//! written.
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +64,23 @@ pub enum CheckoutError {
          branch name, or push the commit to a branch of that repository"
     )]
     MissingCommit { rev: String, url: String },
+    #[error(
+        "commit `{rev}` is not in the shallow clone {}; deepen it (`git -C {} fetch --deepen=1000`, \
+         or `git fetch --unshallow`) so that it holds the base commit",
+        path.display(), path.display()
+    )]
+    OutsideShallowClone { rev: String, path: PathBuf },
+    #[error(
+        "the base commit {commit} needs an object that {} does not hold ({message}); a partial or \
+         incomplete clone lacks it: fetch it (`git fetch` in a full clone, or clone without \
+         `--filter`)",
+        path.display()
+    )]
+    MissingObject {
+        commit: String,
+        path: PathBuf,
+        message: String,
+    },
     #[error("mirror {}: {message}; delete that directory to have it cloned again", path.display())]
     BrokenMirror { path: PathBuf, message: String },
     #[error("could not create a worktree in {}: {message}", path.display())]
@@ -258,31 +282,36 @@ impl MirrorCache {
         self.root.join(format!("{}.git", mirror_key(source)))
     }
 
-    /// Make sure the mirror exists and holds `rev` (a sha, short sha, branch or tag; `None` =
-    /// the source's default branch), fetching as needed. Returns the mirror directory and the
-    /// commit `rev` resolves to.
+    /// Make sure the objects of `rev` (a sha, short sha, branch or tag; `None` = the source's
+    /// default branch) are at hand: a local source's own git directory, or the mirror of a
+    /// remote one, fetched as needed. Returns that git directory and the commit `rev` resolves
+    /// to.
     pub fn prepare(
         &self,
         source: &RepoSource,
         rev: Option<&str>,
         refresh: bool,
     ) -> Result<(PathBuf, Oid), CheckoutError> {
+        if let Some(local) = &source.local_path {
+            return prepare_local(local, rev);
+        }
         std::fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
         let dir = self.mirror_dir(source);
         let lock_path = dir.with_extension("lock");
         let _lock = FileLock::exclusive(&lock_path).map_err(io_err(&lock_path))?;
 
-        let (repo, mut fetched) = if dir.exists() {
-            let repo = Repository::open_bare(&dir).map_err(|e| CheckoutError::BrokenMirror {
-                path: dir.clone(),
-                message: e.message().to_string(),
-            })?;
-            (repo, false)
-        } else {
-            (self.clone_mirror(source, &dir)?, true)
-        };
-
-        if !fetched && (refresh || rev.is_none()) {
+        let is_sha = |r: &str| r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit());
+        if !dir.exists() {
+            // A new mirror is built beside its final name and renamed into place once it holds
+            // the commit, so a failed first fetch leaves nothing behind.
+            return self.clone_mirror(source, &dir, rev);
+        }
+        let repo = Repository::open_bare(&dir).map_err(|e| CheckoutError::BrokenMirror {
+            path: dir.clone(),
+            message: e.message().to_string(),
+        })?;
+        let mut fetched = false;
+        if refresh || rev.is_none() {
             match fetch_into(&repo, &source.url, &[]) {
                 Ok(()) => fetched = true,
                 Err(e) => {
@@ -291,29 +320,20 @@ impl MirrorCache {
                 }
             }
         }
-
         let rev_name = rev.unwrap_or("HEAD");
         if let Some(oid) = resolve_rev(&repo, rev_name) {
             return Ok((dir, oid));
         }
-        if !fetched {
-            tracing::info!(url = %source.url, rev = rev_name, "commit not in the mirror; fetching");
-            fetch_into(&repo, &source.url, &[]).map_err(|e| unreachable(source, &e))?;
+        if is_sha(rev_name) && fetch_wanted(&repo, &source.url, rev_name) {
             if let Some(oid) = resolve_rev(&repo, rev_name) {
                 return Ok((dir, oid));
             }
         }
-        // A commit on no branch or tag: ask for it by id (servers and local sources allow that
-        // for reachable commits).
-        if rev_name.len() == 40 && rev_name.chars().all(|c| c.is_ascii_hexdigit()) {
-            let spec = format!("+{rev_name}:refs/codeswarm/wanted/{rev_name}");
-            match fetch_into(&repo, &source.url, &[spec.as_str()]) {
-                Ok(()) => {
-                    if let Some(oid) = resolve_rev(&repo, rev_name) {
-                        return Ok((dir, oid));
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e.message(), "fetching the commit by id failed"),
+        if !fetched {
+            tracing::info!(url = %source.url, rev = rev_name, "commit not in the mirror; fetching branches and tags");
+            fetch_into(&repo, &source.url, &[]).map_err(|e| unreachable(source, &e))?;
+            if let Some(oid) = resolve_rev(&repo, rev_name) {
+                return Ok((dir, oid));
             }
         }
         Err(CheckoutError::MissingCommit {
@@ -339,8 +359,13 @@ impl MirrorCache {
         Ok(worktree)
     }
 
-    fn clone_mirror(&self, source: &RepoSource, dir: &Path) -> Result<Repository, CheckoutError> {
-        tracing::info!(url = %source.url, mirror = %dir.display(), "cloning a bare mirror");
+    fn clone_mirror(
+        &self,
+        source: &RepoSource,
+        dir: &Path,
+        rev: Option<&str>,
+    ) -> Result<(PathBuf, Oid), CheckoutError> {
+        tracing::info!(url = %source.url, mirror = %dir.display(), "creating a bare mirror");
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -351,18 +376,67 @@ impl MirrorCache {
                 path: tmp.clone(),
                 message: e.message().to_string(),
             })?;
-            fetch_into(&repo, &source.url, &[]).map_err(|e| unreachable(source, &e))?;
+            let rev_name = rev.unwrap_or("HEAD");
+            let by_id = rev_name.len() == 40
+                && rev_name.chars().all(|c| c.is_ascii_hexdigit())
+                && fetch_wanted(&repo, &source.url, rev_name);
+            let oid = match by_id.then(|| resolve_rev(&repo, rev_name)).flatten() {
+                Some(oid) => oid,
+                None => {
+                    fetch_into(&repo, &source.url, &[]).map_err(|e| unreachable(source, &e))?;
+                    resolve_rev(&repo, rev_name).ok_or_else(|| CheckoutError::MissingCommit {
+                        rev: rev_name.to_string(),
+                        url: source.url.clone(),
+                    })?
+                }
+            };
             drop(repo);
             std::fs::rename(&tmp, dir).map_err(io_err(dir))?;
-            Repository::open_bare(dir).map_err(|e| CheckoutError::BrokenMirror {
-                path: dir.to_path_buf(),
-                message: e.message().to_string(),
-            })
+            Ok((dir.to_path_buf(), oid))
         })();
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
         }
         result
+    }
+}
+
+/// A local repository's git directory and the commit `rev` resolves to there; nothing is
+/// copied or written.
+fn prepare_local(path: &Path, rev: Option<&str>) -> Result<(PathBuf, Oid), CheckoutError> {
+    let repo = Repository::open_ext(
+        path,
+        RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+    .map_err(|_| CheckoutError::NotARepository {
+        path: path.to_path_buf(),
+    })?;
+    let git_dir = repo.commondir().to_path_buf();
+    let rev_name = rev.unwrap_or("HEAD");
+    match resolve_rev(&repo, rev_name) {
+        Some(oid) => Ok((git_dir, oid)),
+        None if git_dir.join("shallow").exists() => Err(CheckoutError::OutsideShallowClone {
+            rev: rev_name.to_string(),
+            path: path.to_path_buf(),
+        }),
+        None => Err(CheckoutError::MissingCommit {
+            rev: rev_name.to_string(),
+            url: path.display().to_string(),
+        }),
+    }
+}
+
+/// Fetch just the commit `sha` (servers that allow fetching by id, and local sources, do),
+/// under `refs/codeswarm/wanted/`. False when the source refuses or lacks it.
+fn fetch_wanted(repo: &Repository, url: &str, sha: &str) -> bool {
+    let spec = format!("+{sha}:refs/codeswarm/wanted/{sha}");
+    match fetch_into(repo, url, &[spec.as_str()]) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = %e.message(), "fetching the commit by id failed");
+            false
+        }
     }
 }
 
@@ -591,7 +665,17 @@ pub fn create_worktree(
     repo.set_head_detached(commit.id()).map_err(wt_err)?;
     let mut checkout = CheckoutBuilder::new();
     checkout.force();
-    repo.checkout_head(Some(&mut checkout)).map_err(wt_err)?;
+    repo.checkout_head(Some(&mut checkout)).map_err(|e| {
+        if e.code() == git2::ErrorCode::NotFound {
+            CheckoutError::MissingObject {
+                commit: base.to_string(),
+                path: mirror.to_path_buf(),
+                message: e.message().to_string(),
+            }
+        } else {
+            wt_err(e)
+        }
+    })?;
     drop(commit);
     drop(repo);
     Ok(Worktree {

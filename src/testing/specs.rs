@@ -54,7 +54,7 @@ impl RunnerKind {
 #[serde(deny_unknown_fields)]
 pub struct GeneratedFile {
     pub path: String,
-    /// Contents; `{version}` is replaced by the instance's version.
+    /// Contents; `{version}` is replaced by the instance's version (in the path too).
     pub text: String,
 }
 
@@ -114,10 +114,8 @@ impl Spec {
         self.files
             .iter()
             .map(|f| {
-                (
-                    f.path.clone(),
-                    f.text.replace("{version}", version.unwrap_or("0.0")),
-                )
+                let v = version.unwrap_or("0.0");
+                (f.path.replace("{version}", v), f.text.replace("{version}", v))
             })
             .collect()
     }
@@ -141,7 +139,8 @@ impl Spec {
             check_relative(Path::new(p)).map_err(|e| bad(format!("`path`: {e}")))?;
         }
         for f in &self.files {
-            check_relative(Path::new(&f.path)).map_err(|e| bad(format!("`files`: {e}")))?;
+            check_relative(Path::new(&f.path.replace("{version}", "0")))
+                .map_err(|e| bad(format!("`files`: {e}")))?;
         }
         for k in self.env.keys() {
             if k.is_empty() || k.contains(['=', '\0']) || k == "PYTHONPATH" {
