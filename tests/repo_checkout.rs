@@ -1,7 +1,7 @@
-//! Mirror cache and worktrees on fixture repositories, through `file://` URLs, local paths and
-//! URL templates.
+//! Checkout on fixture repositories through `file://` URLs, local paths and URL templates; local
+//! sources (working, bare, shallow clones, histories missing objects) are borrowed, not copied.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use codeswarm::repo::checkout::{
     resolve, CheckoutError, CheckoutOptions, MirrorCache, DEFAULT_URL_TEMPLATE,
@@ -54,7 +54,15 @@ fn file_url_checkout_at_the_base_commit() {
     );
     let statuses = repo.statuses(None).unwrap();
     assert_eq!(statuses.len(), 0, "a fresh worktree is clean");
-    assert!(cache.mirror_dir(&source).join("objects").is_dir());
+    // A local source is never copied: the worktree borrows its objects.
+    assert!(!cache.mirror_dir(&source).exists());
+    let alternates = std::fs::read_to_string(repo.path().join("objects/info/alternates")).unwrap();
+    assert!(
+        alternates
+            .trim()
+            .starts_with(fx.path.canonicalize().unwrap().to_str().unwrap()),
+        "{alternates}"
+    );
 
     // A short sha and a branch name resolve too.
     let wt2 = cache
@@ -231,7 +239,7 @@ fn new_commits_are_fetched_on_demand() {
 }
 
 #[test]
-fn two_concurrent_first_checkouts_share_one_mirror() {
+fn two_concurrent_checkouts_of_a_local_source_copy_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let fx = fixture::by_name("textkit")
         .unwrap()
@@ -252,14 +260,134 @@ fn two_concurrent_first_checkouts_share_one_mirror() {
     for h in handles {
         assert_eq!(h.join().unwrap().unwrap(), fx.base_commit);
     }
-    let entries: Vec<String> = std::fs::read_dir(cache.root())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(
-        entries.iter().filter(|e| e.ends_with(".git")).count(),
-        1,
-        "{entries:?}"
+    assert!(!cache.root().exists() || std::fs::read_dir(cache.root()).unwrap().count() == 0);
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
     );
-    assert!(!entries.iter().any(|e| e.contains(".tmp-")), "{entries:?}");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A history where a large file was added and deleted long before the base commit, with that
+/// file's blob gone from the object store (as in snapshots that leave out large files, and in
+/// partial clones). Returns (repository dir, the blob's id, base commit, first commit).
+fn history_with_a_lost_blob(root: &Path) -> (PathBuf, String, String, String) {
+    let dir = root.join("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    std::fs::write(dir.join("big.bin"), "x".repeat(100_000)).unwrap();
+    std::fs::write(dir.join("a.py"), "A = 1\n").unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "big file"]);
+    let first = git(&dir, &["rev-parse", "HEAD"]);
+    let blob = git(&dir, &["rev-parse", "HEAD:big.bin"]);
+    git(&dir, &["rm", "-q", "big.bin"]);
+    std::fs::write(dir.join("a.py"), "A = 2\n").unwrap();
+    git(&dir, &["commit", "-qam", "drop it"]);
+    let base = git(&dir, &["rev-parse", "HEAD"]);
+    // Objects written by add/commit are loose: remove the blob's file.
+    let loose = dir.join(".git/objects").join(&blob[..2]).join(&blob[2..]);
+    std::fs::remove_file(&loose).unwrap();
+    (dir, blob, base, first)
+}
+
+#[test]
+fn objects_missing_from_history_do_not_matter_unless_the_base_needs_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, blob, base, first) = history_with_a_lost_blob(tmp.path());
+    let cache = MirrorCache::new(tmp.path().join("cache"));
+    // A working clone as the source, by path and by file:// URL.
+    for spec in [
+        dir.display().to_string(),
+        format!("file://{}", dir.display()),
+    ] {
+        let source = resolve(&spec, DEFAULT_URL_TEMPLATE).unwrap();
+        let wt = cache
+            .checkout(&source, Some(&base), &options(tmp.path()))
+            .unwrap();
+        assert_eq!(read(&wt.path().join("a.py")), "A = 2\n");
+        assert!(!wt.path().join("big.bin").exists());
+    }
+    // The same as a bare repository (a mirror) whose history lacks the blob.
+    let bare = tmp.path().join("bare.git");
+    git(
+        tmp.path(),
+        &["init", "-q", "--bare", bare.to_str().unwrap()],
+    );
+    git(&bare, &["config", "fetch.unpackLimit", "100000"]);
+    git(&dir, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    // Restore the blob in the source long enough to fill the bare repository, then lose it there.
+    std::fs::write(dir.join("big.bin"), "x".repeat(100_000)).unwrap();
+    git(&dir, &["hash-object", "-w", "big.bin"]);
+    std::fs::remove_file(dir.join("big.bin")).unwrap();
+    git(&bare, &["fetch", "-q", dir.to_str().unwrap(), "main:main"]);
+    let loose = bare.join("objects").join(&blob[..2]).join(&blob[2..]);
+    std::fs::remove_file(&loose).unwrap();
+    let source = resolve(bare.to_str().unwrap(), DEFAULT_URL_TEMPLATE).unwrap();
+    let wt = cache
+        .checkout(&source, Some(&base), &options(tmp.path()))
+        .unwrap();
+    assert_eq!(read(&wt.path().join("a.py")), "A = 2\n");
+    // The first commit needs the lost blob: a clear error naming the commit and the source.
+    let e = cache
+        .checkout(&source, Some(&first), &options(tmp.path()))
+        .unwrap_err();
+    assert!(matches!(e, CheckoutError::MissingObject { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains(&first) && e.to_string().contains("partial"),
+        "{e}"
+    );
+}
+
+#[test]
+fn shallow_clones_check_out_what_they_hold_and_say_to_deepen_otherwise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fx = fixture::by_name("statskit")
+        .unwrap()
+        .build(&tmp.path().join("src"))
+        .unwrap();
+    let shallow = tmp.path().join("shallow");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &fx.url(),
+            shallow.to_str().unwrap(),
+        ],
+    );
+    let cache = MirrorCache::new(tmp.path().join("cache"));
+    let source = resolve(shallow.to_str().unwrap(), DEFAULT_URL_TEMPLATE).unwrap();
+    let wt = cache
+        .checkout(&source, Some(&fx.head_commit), &options(tmp.path()))
+        .unwrap();
+    assert_eq!(wt.base_sha(), fx.head_commit);
+    assert_ne!(fx.base_commit, fx.head_commit);
+    let e = cache
+        .checkout(&source, Some(&fx.base_commit), &options(tmp.path()))
+        .unwrap_err();
+    assert!(
+        matches!(e, CheckoutError::OutsideShallowClone { .. }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("--deepen") && e.to_string().contains(&fx.base_commit),
+        "{e}"
+    );
 }

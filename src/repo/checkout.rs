@@ -293,7 +293,7 @@ impl MirrorCache {
         refresh: bool,
     ) -> Result<(PathBuf, Oid), CheckoutError> {
         if let Some(local) = &source.local_path {
-            return prepare_local(local, rev);
+            return prepare_local(local, &source.url, rev);
         }
         std::fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
         let dir = self.mirror_dir(source);
@@ -403,7 +403,11 @@ impl MirrorCache {
 
 /// A local repository's git directory and the commit `rev` resolves to there; nothing is
 /// copied or written.
-fn prepare_local(path: &Path, rev: Option<&str>) -> Result<(PathBuf, Oid), CheckoutError> {
+fn prepare_local(
+    path: &Path,
+    url: &str,
+    rev: Option<&str>,
+) -> Result<(PathBuf, Oid), CheckoutError> {
     let repo = Repository::open_ext(
         path,
         RepositoryOpenFlags::NO_SEARCH,
@@ -422,7 +426,7 @@ fn prepare_local(path: &Path, rev: Option<&str>) -> Result<(PathBuf, Oid), Check
         }),
         None => Err(CheckoutError::MissingCommit {
             rev: rev_name.to_string(),
-            url: path.display().to_string(),
+            url: url.to_string(),
         }),
     }
 }

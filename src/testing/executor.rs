@@ -121,7 +121,12 @@ impl TestExecutor for SandboxExecutor {
         // of the run: run just the listed node ids again, so one crashing test elsewhere in a
         // file does not take the listed ones down with it.
         if run.status.starts_with("trap") && run.cases.is_empty() {
-            let ids: Vec<String> = req.ids.iter().filter(|i| i.contains("::")).cloned().collect();
+            let ids: Vec<String> = req
+                .ids
+                .iter()
+                .filter(|i| i.contains("::"))
+                .cloned()
+                .collect();
             if !ids.is_empty() {
                 tracing::info!(status = %run.status, "the test run crashed; running the listed tests alone");
                 run = tests

@@ -115,7 +115,10 @@ impl Spec {
             .iter()
             .map(|f| {
                 let v = version.unwrap_or("0.0");
-                (f.path.replace("{version}", v), f.text.replace("{version}", v))
+                (
+                    f.path.replace("{version}", v),
+                    f.text.replace("{version}", v),
+                )
             })
             .collect()
     }
