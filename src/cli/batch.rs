@@ -127,7 +127,7 @@ impl Solver for FixSolver {
         let stop = || {
             ctx.cancel.is_cancelled() || ctx.deadline.map(|d| Instant::now() >= d).unwrap_or(false)
         };
-        let tests = if self.env_chosen {
+        let mut tests = if self.env_chosen {
             self.tests.clone()
         } else {
             let spec = self.specs.find(&instance.repo, instance.version.as_deref());
@@ -146,6 +146,7 @@ impl Solver for FixSolver {
                 }
             }
         };
+        tests.deadline = ctx.deadline;
         match crate::fix::fix_issue(
             &target,
             &mut self.manager,

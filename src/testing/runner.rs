@@ -44,6 +44,9 @@ pub struct RepoTests {
     pub spec_site: Option<PathBuf>,
     pub timeout: Duration,
     pub memory_bytes: u64,
+    /// No run goes past this instant (a batch instance's time limit): each run's timeout is cut
+    /// to what is left.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// One run over a worktree.
@@ -186,6 +189,7 @@ impl RepoTests {
             spec_site: None,
             timeout: Duration::from_secs(settings.timeout_seconds),
             memory_bytes: settings.memory_mb << 20,
+            deadline: None,
         }
     }
 
@@ -316,7 +320,17 @@ impl RepoTests {
             run.not_runnable = Some(format!("{} ({})", why, self.spec.label()));
             return Ok(run);
         }
-        let job = self.job(worktree, extra, targets);
+        let mut job = self.job(worktree, extra, targets);
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left < Duration::from_secs(1) {
+                run.status = "not started".into();
+                run.timed_out = true;
+                run.output_tail = "the time limit was already reached".into();
+                return Ok(run);
+            }
+            job.limits.timeout = job.limits.timeout.min(left);
+        }
         let out = self.sandbox.run(&job)?;
         let output = format!("{}\n{}", out.stdout_lossy(), out.stderr_lossy());
         let mut cases: Vec<TestCase> = match self.spec.runner {
