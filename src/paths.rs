@@ -4,7 +4,7 @@
 //! - `models/`   verified GGUF files
 //! - `runtime/`  the CPython WASI runtime, its site-packages, compiled-module cache
 //! - `datasets/` evaluation data (HumanEval)
-//! - `repos/`    bare mirrors of repositories
+//! - `repos/`    bare mirrors of remote repositories (local ones are read in place)
 //! - `tmp/`      partial downloads (same file system as the final files, for atomic renames)
 
 use std::path::PathBuf;

@@ -4,24 +4,36 @@
 //!    URL template (default [`DEFAULT_URL_TEMPLATE`]; placeholders `{owner}`, `{name}` and
 //!    `{repo}` = `owner/name`), while URLs (`https://…`, `ssh://…`, `git@host:path`, `file://…`)
 //!    and local paths are used as given.
-//! 2. A repository on this machine (a path or `file://`: a full or bare clone, a mirror, a
-//!    partial or shallow clone) is never copied: the worktree borrows its object directory
-//!    directly, so only the objects of the base commit's tree are ever read. Objects missing from
-//!    its history (a large file deleted long ago, a partial clone's unfetched blobs) do not
-//!    matter unless the base commit needs them; then the error names the object. A base commit
-//!    outside a shallow clone is an error that says to deepen it.
-//! 3. A remote repository goes through [`MirrorCache`]: one bare mirror per source under
-//!    [`crate::paths::repos_dir`] (key derived from the URL). A missing commit is fetched by id
-//!    first (only what it needs), then with every branch and tag; a branch name or the default
-//!    branch fetches branches and tags. Updates run under an exclusive lock file, so two
-//!    processes can share the cache.
-//! 4. [`MirrorCache::checkout`] gives the job a [`Worktree`]: a fresh git repository in a
-//!    temporary directory the caller owns, borrowing the objects (git alternates, as
-//!    `git clone --shared` does), with HEAD detached at the base commit and the tree checked
-//!    out. Diffs against the base commit are made there ([`super::patch`]).
+//! 2. [`MirrorCache::prepare`] finds the commit the job starts from and the git directory whose
+//!    objects the worktree will read:
+//!    - A **local source** (a path or a `file://` URL: a bare mirror, a working clone, a
+//!      shallow or partial clone) is used in place. Nothing is copied or fetched: the revision
+//!      is resolved in that repository and the worktree borrows its object directory. Only the
+//!      objects of the base commit's tree are ever read, so objects the repository lacks but
+//!      the commit does not need (a large file deleted long ago, blobs a partial clone never
+//!      fetched, history cut off by a shallow clone) do not matter, exactly as with
+//!      `git clone`. A revision outside a shallow clone is reported as
+//!      [`CheckoutError::ShallowClone`] with the `git fetch --deepen`/`--unshallow` to run.
+//!    - A **remote source** (`https://…`, `ssh://…`, `git@host:path`) gets one bare mirror under
+//!      [`crate::paths::repos_dir`] (key derived from the URL). A missing full sha is first
+//!      asked for by id alone (`+<sha>:refs/codeswarm/wanted/<sha>`, no tags), and only when
+//!      the server refuses that, or for a branch, tag or the default branch, are all branches
+//!      and tags fetched. Mirror updates run under an exclusive lock file, so two processes can
+//!      share the cache.
+//! 3. [`MirrorCache::checkout`] gives the job a [`Worktree`]: a fresh git repository in a
+//!    temporary directory the caller owns, borrowing the objects of that git directory (git
+//!    alternates, as `git clone --shared` does; the source's own `objects/info/alternates`
+//!    chain is followed and written out with absolute paths; a shallow source's `shallow` file
+//!    is copied so `git log` works there), with HEAD detached at the base commit and the tree
+//!    checked out. A base tree that needs an object the repository does not have is
+//!    [`CheckoutError::MissingObject`], naming the object and its path. Diffs against the base
+//!    commit are made there ([`super::patch`]).
 //!
-//! A local repository is only ever read: its objects, checkout, index and refs are never
-//! written.
+//! A local repository is only ever read: its checkout, index, refs and objects are never
+//! written. As with `git clone --shared`, a worktree relies on the source keeping the base
+//! commit's objects while the worktree exists (they stay unless history is rewritten and
+//! pruned). Repositories made by `git clone --filter` (extension `partialclone`) are opened like
+//! any other ([`allow_partial_clones`]).
 
 use std::path::{Path, PathBuf};
 
@@ -60,26 +72,38 @@ pub enum CheckoutError {
     )]
     Unreachable { url: String, message: String },
     #[error(
-        "commit `{rev}` is not in {url} (all branches and tags were fetched); check the sha or \
-         branch name, or push the commit to a branch of that repository"
+        "commit `{rev}` is not in {url} (no commit, branch or tag of that name there, all \
+         branches and tags looked at); check the sha or branch name, or push the commit to a \
+         branch of that repository"
     )]
     MissingCommit { rev: String, url: String },
     #[error(
-        "commit `{rev}` is not in the shallow clone {}; deepen it (`git -C {} fetch --deepen=1000`, \
-         or `git fetch --unshallow`) so that it holds the base commit",
-        path.display(), path.display()
+        "commit `{rev}` is not in the shallow clone {}: its history stops at the depth it was \
+         cloned with. Deepen it there, e.g. `git -C {} fetch --deepen=1000` or \
+         `git -C {} fetch --unshallow` (a commit on another branch: `git -C {} fetch origin \
+         <branch>`), then retry",
+        path.display(), path.display(), path.display(), path.display()
     )]
-    OutsideShallowClone { rev: String, path: PathBuf },
+    ShallowClone { rev: String, path: PathBuf },
     #[error(
-        "the base commit {commit} needs an object that {} does not hold ({message}); a partial or \
-         incomplete clone lacks it: fetch it (`git fetch` in a full clone, or clone without \
-         `--filter`)",
-        path.display()
+        "commit {commit} cannot be checked out from {}: it needs {kind} {object}{}, which that \
+         repository does not have. If it is a partial clone (`git clone --filter`), let git fetch \
+         the commit's files once, e.g. `git -C {} archive {commit} >/dev/null`, or use a clone \
+         made without `--filter`; if it is a codeswarm mirror, delete it to have it cloned again; \
+         otherwise the repository is damaged (`git -C {} fsck`)",
+        repo.display(), at_path(path), repo.display(), repo.display()
     )]
     MissingObject {
+        /// The base commit.
         commit: String,
-        path: PathBuf,
-        message: String,
+        /// The absent object.
+        object: String,
+        /// `blob`, `tree` or `commit`.
+        kind: &'static str,
+        /// Where the object sits in the commit's tree (`None` for the commit and its root tree).
+        path: Option<String>,
+        /// The git directory the objects were read from.
+        repo: PathBuf,
     },
     #[error("mirror {}: {message}; delete that directory to have it cloned again", path.display())]
     BrokenMirror { path: PathBuf, message: String },
@@ -90,6 +114,13 @@ pub enum CheckoutError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+fn at_path(path: &Option<String>) -> String {
+    match path {
+        Some(p) => format!(" (`{p}`)"),
+        None => String::new(),
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckoutError + '_ {
@@ -216,6 +247,34 @@ fn parse_owner_name(s: &str) -> Option<(&str, &str)> {
     (ok(owner) && ok(name)).then_some((owner, name))
 }
 
+/// Let libgit2 open repositories made by `git clone --filter` (partial clones). git marks them
+/// with `extensions.partialclone`, which libgit2 refuses unless told it is understood. It is:
+/// codeswarm only reads such a repository, and an object it lacks is reported as
+/// [`CheckoutError::MissingObject`] (libgit2 never fetches from the promisor remote).
+///
+/// libgit2 keeps this list in an unsynchronized global: this runs once per process, from
+/// `main` before any thread starts and, for library callers, on the first resolve or checkout.
+pub fn allow_partial_clones() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: called once (guarded by `ONCE`); the binary calls it before spawning threads.
+        if let Err(e) = unsafe { git2::opts::set_extensions(&["partialclone"]) } {
+            tracing::warn!(error = %e.message(), "could not enable partial clones in libgit2");
+        }
+    });
+}
+
+/// Open the repository at `dir` (a bare repository's directory, or a clone's work tree),
+/// without searching parent directories.
+fn open_local(dir: &Path) -> Result<Repository, git2::Error> {
+    allow_partial_clones();
+    Repository::open_ext(
+        dir,
+        RepositoryOpenFlags::NO_SEARCH,
+        std::iter::empty::<&std::ffi::OsStr>(),
+    )
+}
+
 /// Check that `path` is a git repository (bare or not) and return its canonical directory.
 fn local_repo_dir(path: &Path) -> Result<PathBuf, CheckoutError> {
     if !path.exists() {
@@ -224,11 +283,7 @@ fn local_repo_dir(path: &Path) -> Result<PathBuf, CheckoutError> {
         });
     }
     let dir = path.canonicalize().map_err(io_err(path))?;
-    match Repository::open_ext(
-        &dir,
-        RepositoryOpenFlags::NO_SEARCH,
-        std::iter::empty::<&std::ffi::OsStr>(),
-    ) {
+    match open_local(&dir) {
         Ok(_) => Ok(dir),
         Err(_) => Err(CheckoutError::NotARepository { path: dir }),
     }
@@ -249,17 +304,27 @@ pub fn checkout(
 /// Options for [`MirrorCache::checkout`].
 #[derive(Debug, Clone, Default)]
 pub struct CheckoutOptions {
-    /// Fetch from the source even when the requested commit is already in the mirror (to move
-    /// branch names forward). Without a revision the mirror is always refreshed.
+    /// Fetch from a remote source even when the requested commit is already in the mirror (to
+    /// move branch names forward). Without a revision the mirror is always refreshed. A local
+    /// source is always read as it is now, so this changes nothing there.
     pub refresh: bool,
     /// Where to create the temporary worktree; default: the system temp directory.
     pub parent_dir: Option<PathBuf>,
 }
 
-/// The bare mirror cache.
+/// The bare mirror cache (used for remote sources; local ones are read in place).
 #[derive(Debug, Clone)]
 pub struct MirrorCache {
     root: PathBuf,
+}
+
+/// Which fetches a mirror update has already tried.
+#[derive(Debug, Default)]
+struct Fetched {
+    /// The wanted commit by id.
+    by_id: bool,
+    /// All branches and tags.
+    all: bool,
 }
 
 impl MirrorCache {
@@ -277,61 +342,77 @@ impl MirrorCache {
         &self.root
     }
 
-    /// The directory of the bare mirror for `source`.
+    /// The directory of the bare mirror for `source` (only created for remote sources).
     pub fn mirror_dir(&self, source: &RepoSource) -> PathBuf {
         self.root.join(format!("{}.git", mirror_key(source)))
     }
 
-    /// Make sure the objects of `rev` (a sha, short sha, branch or tag; `None` = the source's
-    /// default branch) are at hand: a local source's own git directory, or the mirror of a
-    /// remote one, fetched as needed. Returns that git directory and the commit `rev` resolves
-    /// to.
+    /// Find the commit `rev` (a sha, short sha, branch or tag; `None` = the source's default
+    /// branch) and the git directory holding its objects: for a local source that repository's
+    /// own git directory (nothing is copied or written), for a remote one the mirror, fetched
+    /// into as needed (by id first for a full sha). Returns that directory and the commit.
     pub fn prepare(
         &self,
         source: &RepoSource,
         rev: Option<&str>,
         refresh: bool,
     ) -> Result<(PathBuf, Oid), CheckoutError> {
-        if let Some(local) = &source.local_path {
-            return prepare_local(local, &source.url, rev);
+        match &source.local_path {
+            Some(path) => prepare_local(source, path, rev),
+            None => self.prepare_mirror(source, rev, refresh),
         }
+    }
+
+    fn prepare_mirror(
+        &self,
+        source: &RepoSource,
+        rev: Option<&str>,
+        refresh: bool,
+    ) -> Result<(PathBuf, Oid), CheckoutError> {
         std::fs::create_dir_all(&self.root).map_err(io_err(&self.root))?;
         let dir = self.mirror_dir(source);
         let lock_path = dir.with_extension("lock");
         let _lock = FileLock::exclusive(&lock_path).map_err(io_err(&lock_path))?;
 
-        let is_sha = |r: &str| r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit());
-        if !dir.exists() {
-            // A new mirror is built beside its final name and renamed into place once it holds
-            // the commit, so a failed first fetch leaves nothing behind.
-            return self.clone_mirror(source, &dir, rev);
-        }
-        let repo = Repository::open_bare(&dir).map_err(|e| CheckoutError::BrokenMirror {
-            path: dir.clone(),
-            message: e.message().to_string(),
-        })?;
-        let mut fetched = false;
-        if refresh || rev.is_none() {
-            match fetch_into(&repo, &source.url, &[]) {
-                Ok(()) => fetched = true,
+        let rev_name = rev.unwrap_or("HEAD");
+        let wanted = full_sha(rev_name);
+        let mut fetched = Fetched::default();
+        let repo = if dir.exists() {
+            Repository::open_bare(&dir).map_err(|e| CheckoutError::BrokenMirror {
+                path: dir.clone(),
+                message: e.message().to_string(),
+            })?
+        } else {
+            self.clone_mirror(source, &dir, wanted, &mut fetched)?
+        };
+
+        if !fetched.all && (refresh || rev.is_none()) {
+            match fetch_all(&repo, &source.url) {
+                Ok(()) => fetched.all = true,
                 Err(e) => {
                     // Offline or the source moved away: the cached mirror may still serve.
                     tracing::warn!(url = %source.url, error = %e.message(), "refreshing the mirror failed; using the cached copy");
                 }
             }
         }
-        let rev_name = rev.unwrap_or("HEAD");
+
         if let Some(oid) = resolve_rev(&repo, rev_name) {
             return Ok((dir, oid));
         }
-        if is_sha(rev_name) && fetch_wanted(&repo, &source.url, rev_name) {
-            if let Some(oid) = resolve_rev(&repo, rev_name) {
-                return Ok((dir, oid));
+        if let (Some(sha), false) = (wanted, fetched.by_id) {
+            tracing::info!(url = %source.url, rev = sha, "commit not in the mirror; fetching it by id");
+            match fetch_wanted(&repo, &source.url, sha) {
+                Ok(()) => {
+                    if let Some(oid) = resolve_rev(&repo, rev_name) {
+                        return Ok((dir, oid));
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e.message(), "fetching the commit by id failed"),
             }
         }
-        if !fetched {
-            tracing::info!(url = %source.url, rev = rev_name, "commit not in the mirror; fetching branches and tags");
-            fetch_into(&repo, &source.url, &[]).map_err(|e| unreachable(source, &e))?;
+        if !fetched.all {
+            tracing::info!(url = %source.url, rev = rev_name, "commit not in the mirror; fetching all branches and tags");
+            fetch_all(&repo, &source.url).map_err(|e| unreachable(source, &e))?;
             if let Some(oid) = resolve_rev(&repo, rev_name) {
                 return Ok((dir, oid));
             }
@@ -342,30 +423,33 @@ impl MirrorCache {
         })
     }
 
-    /// Mirror `source`, then create a clean worktree at `rev` (see [`MirrorCache::prepare`]).
+    /// Find the base commit, then create a clean worktree at it (see [`MirrorCache::prepare`]).
     pub fn checkout(
         &self,
         source: &RepoSource,
         rev: Option<&str>,
         options: &CheckoutOptions,
     ) -> Result<Worktree, CheckoutError> {
-        let (mirror, base) = self.prepare(source, rev, options.refresh)?;
+        let (git_dir, base) = self.prepare(source, rev, options.refresh)?;
         let parent = options
             .parent_dir
             .clone()
             .unwrap_or_else(std::env::temp_dir);
-        let worktree = create_worktree(&mirror, base, &parent, source.clone())?;
+        let worktree = create_worktree(&git_dir, base, &parent, source.clone())?;
         tracing::info!(source = %source.spec, base = %base, dir = %worktree.path().display(), "worktree ready");
         Ok(worktree)
     }
 
+    /// Create the mirror at `dir`: just the `wanted` commit when a full sha is asked for and the
+    /// server hands it out by id, else all branches and tags.
     fn clone_mirror(
         &self,
         source: &RepoSource,
         dir: &Path,
-        rev: Option<&str>,
-    ) -> Result<(PathBuf, Oid), CheckoutError> {
-        tracing::info!(url = %source.url, mirror = %dir.display(), "creating a bare mirror");
+        wanted: Option<&str>,
+        fetched: &mut Fetched,
+    ) -> Result<Repository, CheckoutError> {
+        tracing::info!(url = %source.url, mirror = %dir.display(), "cloning a bare mirror");
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -376,23 +460,26 @@ impl MirrorCache {
                 path: tmp.clone(),
                 message: e.message().to_string(),
             })?;
-            let rev_name = rev.unwrap_or("HEAD");
-            let by_id = rev_name.len() == 40
-                && rev_name.chars().all(|c| c.is_ascii_hexdigit())
-                && fetch_wanted(&repo, &source.url, rev_name);
-            let oid = match by_id.then(|| resolve_rev(&repo, rev_name)).flatten() {
-                Some(oid) => oid,
-                None => {
-                    fetch_into(&repo, &source.url, &[]).map_err(|e| unreachable(source, &e))?;
-                    resolve_rev(&repo, rev_name).ok_or_else(|| CheckoutError::MissingCommit {
-                        rev: rev_name.to_string(),
-                        url: source.url.clone(),
-                    })?
+            let mut have_it = false;
+            if let Some(sha) = wanted {
+                fetched.by_id = true;
+                match fetch_wanted(&repo, &source.url, sha) {
+                    Ok(()) => have_it = resolve_rev(&repo, sha).is_some(),
+                    Err(e) => {
+                        tracing::debug!(error = %e.message(), "fetching the commit by id failed")
+                    }
                 }
-            };
+            }
+            if !have_it {
+                fetched.all = true;
+                fetch_all(&repo, &source.url).map_err(|e| unreachable(source, &e))?;
+            }
             drop(repo);
             std::fs::rename(&tmp, dir).map_err(io_err(dir))?;
-            Ok((dir.to_path_buf(), oid))
+            Repository::open_bare(dir).map_err(|e| CheckoutError::BrokenMirror {
+                path: dir.to_path_buf(),
+                message: e.message().to_string(),
+            })
         })();
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -401,47 +488,36 @@ impl MirrorCache {
     }
 }
 
-/// A local repository's git directory and the commit `rev` resolves to there; nothing is
-/// copied or written.
+/// A local source: resolve `rev` in the repository itself and hand out its git directory
+/// (the common one, for a linked worktree). Nothing is written there.
 fn prepare_local(
+    source: &RepoSource,
     path: &Path,
-    url: &str,
     rev: Option<&str>,
 ) -> Result<(PathBuf, Oid), CheckoutError> {
-    let repo = Repository::open_ext(
-        path,
-        RepositoryOpenFlags::NO_SEARCH,
-        std::iter::empty::<&std::ffi::OsStr>(),
-    )
-    .map_err(|_| CheckoutError::NotARepository {
+    let repo = open_local(path).map_err(|_| CheckoutError::NotARepository {
         path: path.to_path_buf(),
     })?;
     let git_dir = repo.commondir().to_path_buf();
     let rev_name = rev.unwrap_or("HEAD");
-    match resolve_rev(&repo, rev_name) {
-        Some(oid) => Ok((git_dir, oid)),
-        None if git_dir.join("shallow").exists() => Err(CheckoutError::OutsideShallowClone {
+    if let Some(oid) = resolve_rev(&repo, rev_name) {
+        return Ok((git_dir, oid));
+    }
+    if repo.is_shallow() {
+        return Err(CheckoutError::ShallowClone {
             rev: rev_name.to_string(),
             path: path.to_path_buf(),
-        }),
-        None => Err(CheckoutError::MissingCommit {
-            rev: rev_name.to_string(),
-            url: url.to_string(),
-        }),
+        });
     }
+    Err(CheckoutError::MissingCommit {
+        rev: rev_name.to_string(),
+        url: source.url.clone(),
+    })
 }
 
-/// Fetch just the commit `sha` (servers that allow fetching by id, and local sources, do),
-/// under `refs/codeswarm/wanted/`. False when the source refuses or lacks it.
-fn fetch_wanted(repo: &Repository, url: &str, sha: &str) -> bool {
-    let spec = format!("+{sha}:refs/codeswarm/wanted/{sha}");
-    match fetch_into(repo, url, &[spec.as_str()]) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::debug!(error = %e.message(), "fetching the commit by id failed");
-            false
-        }
-    }
+/// `rev` when it is a full 40-hex sha (the only kind a server hands out by id).
+fn full_sha(rev: &str) -> Option<&str> {
+    (rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit())).then_some(rev)
 }
 
 fn unreachable(source: &RepoSource, e: &git2::Error) -> CheckoutError {
@@ -485,40 +561,53 @@ pub fn mirror_key(source: &RepoSource) -> String {
     format!("{readable}-{}", &digest[..12])
 }
 
-/// Fetch branches and tags (plus the source's HEAD) into the bare mirror, or just `extra`
-/// refspecs when given, then point the mirror's HEAD at the source's default branch.
-fn fetch_into(repo: &Repository, url: &str, extra: &[&str]) -> Result<(), git2::Error> {
+/// Fetch all branches and tags (plus the source's HEAD) into the bare mirror, then point the
+/// mirror's HEAD at the source's default branch.
+fn fetch_all(repo: &Repository, url: &str) -> Result<(), git2::Error> {
     let mut remote = repo.remote_anonymous(url)?;
-    let mut proxy = ProxyOptions::new();
-    proxy.auto();
-    let mut options = FetchOptions::new();
-    options.proxy_options(proxy);
-    options.download_tags(AutotagOption::All);
-    let default_specs = [
+    let specs = [
         "+refs/heads/*:refs/heads/*",
         "+refs/tags/*:refs/tags/*",
         "+HEAD:refs/codeswarm/source-head",
     ];
-    let specs: Vec<&str> = if extra.is_empty() {
-        default_specs.to_vec()
-    } else {
-        extra.to_vec()
-    };
-    remote.fetch(&specs, Some(&mut options), Some("codeswarm mirror fetch"))?;
-    if extra.is_empty() {
-        match remote.default_branch() {
-            Ok(buf) => {
-                if let Some(name) = buf.as_str() {
-                    if repo.find_reference(name).is_ok() {
-                        repo.set_head(name)?;
-                    }
+    remote.fetch(
+        &specs,
+        Some(&mut fetch_options(AutotagOption::All)),
+        Some("codeswarm mirror fetch"),
+    )?;
+    match remote.default_branch() {
+        Ok(buf) => {
+            if let Some(name) = buf.as_str() {
+                if repo.find_reference(name).is_ok() {
+                    repo.set_head(name)?;
                 }
             }
-            // Detached source HEAD: refs/codeswarm/source-head still records it.
-            Err(e) => tracing::debug!(error = %e.message(), "source has no default branch"),
         }
+        // Detached source HEAD: refs/codeswarm/source-head still records it.
+        Err(e) => tracing::debug!(error = %e.message(), "source has no default branch"),
     }
     Ok(())
+}
+
+/// Fetch just commit `sha` (and what it needs) into `refs/codeswarm/wanted/<sha>`, no tags.
+/// Servers allow this for commits reachable from their refs (GitHub does).
+fn fetch_wanted(repo: &Repository, url: &str, sha: &str) -> Result<(), git2::Error> {
+    let mut remote = repo.remote_anonymous(url)?;
+    let spec = format!("+{sha}:refs/codeswarm/wanted/{sha}");
+    remote.fetch(
+        &[spec.as_str()],
+        Some(&mut fetch_options(AutotagOption::None)),
+        Some("codeswarm mirror fetch by id"),
+    )
+}
+
+fn fetch_options(tags: AutotagOption) -> FetchOptions<'static> {
+    let mut proxy = ProxyOptions::new();
+    proxy.auto();
+    let mut options = FetchOptions::new();
+    options.proxy_options(proxy);
+    options.download_tags(tags);
+    options
 }
 
 /// Resolve a revision to a commit in `repo`.
@@ -536,10 +625,10 @@ fn resolve_rev(repo: &Repository, rev: &str) -> Option<Oid> {
             .ok()
             .map(|c| c.id());
     }
-    if rev.len() == 40 {
-        if let Ok(oid) = Oid::from_str(rev) {
-            return repo.find_commit(oid).ok().map(|c| c.id());
-        }
+    if full_sha(rev).is_some() {
+        let oid = Oid::from_str(rev).ok()?;
+        let object = repo.find_object(oid, None).ok()?;
+        return object.peel(ObjectType::Commit).ok().map(|c| c.id());
     }
     let object = repo.revparse_single(rev).ok()?;
     object.peel(ObjectType::Commit).ok().map(|c| c.id())
@@ -547,8 +636,10 @@ fn resolve_rev(repo: &Repository, rev: &str) -> Option<Oid> {
 
 /// A clean checkout of one commit in a temporary directory, removed when dropped (unless
 /// [`Worktree::keep`] is called). The directory is a git repository whose HEAD is detached at
-/// the base commit and whose objects come from the mirror, so `git diff`, `git status` and
-/// [`super::patch::diff_worktree`] work there.
+/// the base commit and whose objects are borrowed from the source (a local repository itself,
+/// or the mirror of a remote one), so `git diff`, `git status` and
+/// [`super::patch::diff_worktree`] work there. New objects (e.g. `git add` in the worktree)
+/// are written to the worktree's own object directory, never to the source.
 #[derive(Debug)]
 pub struct Worktree {
     dir: TempDir,
@@ -573,7 +664,9 @@ impl Worktree {
         self.base.to_string()
     }
 
-    /// The mirror the objects come from.
+    /// The git directory the objects come from: the repository itself for a local source
+    /// (its common git directory: `.git` of a working clone, the directory of a bare one), the
+    /// cache's mirror for a remote one.
     pub fn mirror_dir(&self) -> &Path {
         &self.mirror
     }
@@ -636,14 +729,29 @@ impl Worktree {
     }
 }
 
-/// Create a worktree for `base` from the bare mirror at `mirror`, inside `parent`.
+/// How deep git and libgit2 follow `objects/info/alternates` chains.
+const MAX_ALTERNATE_DEPTH: usize = 5;
+
+/// Create a worktree for `base` inside `parent`, borrowing the objects of the git directory
+/// `git_dir` (a bare repository or mirror, or the `.git` directory of a clone) and of the
+/// alternates it names. Only the objects of `base`'s tree are read; one the repository lacks
+/// is [`CheckoutError::MissingObject`]. Nothing is written into `git_dir`.
 pub fn create_worktree(
-    mirror: &Path,
+    git_dir: &Path,
     base: Oid,
     parent: &Path,
     source: RepoSource,
 ) -> Result<Worktree, CheckoutError> {
+    allow_partial_clones();
     std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let git_dir_abs = git_dir.canonicalize().map_err(io_err(git_dir))?;
+    let objects = git_dir_abs.join("objects");
+    if !objects.is_dir() {
+        return Err(CheckoutError::NotARepository { path: git_dir_abs });
+    }
+    let mut object_dirs = Vec::new();
+    collect_object_dirs(objects, 0, &mut object_dirs);
+
     let dir = tempfile::Builder::new()
         .prefix("codeswarm-wt-")
         .tempdir_in(parent)
@@ -653,41 +761,130 @@ pub fn create_worktree(
         message: e.message().to_string(),
     };
     let repo = Repository::init(dir.path()).map_err(wt_err)?;
-    let objects = mirror
-        .canonicalize()
-        .map_err(io_err(mirror))?
-        .join("objects");
-    let alternates = repo.path().join("objects").join("info").join("alternates");
+    let own_git_dir = repo.path().to_path_buf();
+    drop(repo);
+    // All of the chain, with absolute paths: libgit2 resolves relative alternates only one
+    // level deep, and git needs no more than this either.
+    let alternates = own_git_dir.join("objects").join("info").join("alternates");
     if let Some(info) = alternates.parent() {
         std::fs::create_dir_all(info).map_err(io_err(info))?;
     }
-    std::fs::write(&alternates, format!("{}\n", objects.display())).map_err(io_err(&alternates))?;
-    drop(repo);
+    let listing: String = object_dirs
+        .iter()
+        .map(|d| format!("{}\n", d.display()))
+        .collect();
+    std::fs::write(&alternates, listing).map_err(io_err(&alternates))?;
+    // A shallow source's grafts: without them git (and libgit2) would look for the parents of
+    // the boundary commits, e.g. in `git log`.
+    let shallow = git_dir_abs.join("shallow");
+    if shallow.is_file() {
+        let to = own_git_dir.join("shallow");
+        std::fs::copy(&shallow, &to).map_err(io_err(&to))?;
+    }
+
     // Reopen so the object database picks the alternates up.
     let repo = Repository::open(dir.path()).map_err(wt_err)?;
-    let commit = repo.find_commit(base).map_err(wt_err)?;
-    repo.set_head_detached(commit.id()).map_err(wt_err)?;
-    let mut checkout = CheckoutBuilder::new();
-    checkout.force();
-    repo.checkout_head(Some(&mut checkout)).map_err(|e| {
-        if e.code() == git2::ErrorCode::NotFound {
-            CheckoutError::MissingObject {
+    let checked_out = (|| {
+        let commit = repo.find_commit(base)?;
+        repo.set_head_detached(commit.id())?;
+        let mut checkout = CheckoutBuilder::new();
+        checkout.force();
+        repo.checkout_head(Some(&mut checkout))
+    })();
+    if let Err(e) = checked_out {
+        if let Some((object, kind, path)) = find_missing_object(&repo, base) {
+            return Err(CheckoutError::MissingObject {
                 commit: base.to_string(),
-                path: mirror.to_path_buf(),
-                message: e.message().to_string(),
-            }
-        } else {
-            wt_err(e)
+                object: object.to_string(),
+                kind,
+                path,
+                repo: git_dir_abs,
+            });
         }
-    })?;
-    drop(commit);
+        return Err(wt_err(e));
+    }
     drop(repo);
     Ok(Worktree {
         dir,
         base,
-        mirror: mirror.to_path_buf(),
+        mirror: git_dir_abs,
         source,
     })
+}
+
+/// `objects` (canonical) and, depth first, the object directories its alternates name
+/// (relative entries are relative to the directory whose file names them, as git reads them).
+fn collect_object_dirs(objects: PathBuf, depth: usize, out: &mut Vec<PathBuf>) {
+    let objects = objects.canonicalize().unwrap_or(objects);
+    if depth > MAX_ALTERNATE_DEPTH || out.contains(&objects) {
+        return;
+    }
+    if !objects.is_dir() {
+        tracing::warn!(dir = %objects.display(), "an alternate object directory does not exist; skipped");
+        return;
+    }
+    out.push(objects.clone());
+    let Ok(text) = std::fs::read_to_string(objects.join("info").join("alternates")) else {
+        return;
+    };
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // git quotes paths with odd characters C-style; such entries are rare and left as is.
+        let entry = Path::new(line);
+        let next = if entry.is_absolute() {
+            entry.to_path_buf()
+        } else {
+            objects.join(entry)
+        };
+        collect_object_dirs(next, depth + 1, out);
+    }
+}
+
+/// The first object that commit `base` needs and `repo` cannot read: the commit itself, a tree
+/// or a blob, with its kind and path in the tree (`None` for the commit and the root tree).
+fn find_missing_object(
+    repo: &Repository,
+    base: Oid,
+) -> Option<(Oid, &'static str, Option<String>)> {
+    let odb = repo.odb().ok()?;
+    let Ok(commit) = repo.find_commit(base) else {
+        return Some((base, "commit", None));
+    };
+    let root = commit.tree_id();
+    fn walk(
+        repo: &Repository,
+        odb: &git2::Odb<'_>,
+        tree_id: Oid,
+        prefix: Option<&str>,
+    ) -> Option<(Oid, &'static str, Option<String>)> {
+        let Ok(tree) = repo.find_tree(tree_id) else {
+            return Some((tree_id, "tree", prefix.map(str::to_string)));
+        };
+        for entry in tree.iter() {
+            let name = String::from_utf8_lossy(entry.name_bytes());
+            let path = match prefix {
+                Some(p) => format!("{p}/{name}"),
+                None => name.into_owned(),
+            };
+            match entry.kind() {
+                Some(ObjectType::Tree) => {
+                    if let Some(missing) = walk(repo, odb, entry.id(), Some(&path)) {
+                        return Some(missing);
+                    }
+                }
+                Some(ObjectType::Blob) if !odb.exists(entry.id()) => {
+                    return Some((entry.id(), "blob", Some(path)));
+                }
+                // Blobs that are there, and submodule commits (never in this repository).
+                _ => {}
+            }
+        }
+        None
+    }
+    walk(repo, &odb, root, None)
 }
 
 #[cfg(test)]
@@ -731,6 +928,62 @@ mod tests {
         let e = resolve(&url, DEFAULT_URL_TEMPLATE).unwrap_err();
         assert!(matches!(e, CheckoutError::NotARepository { .. }), "{e}");
         assert!(e.to_string().contains("not a git repository"));
+    }
+
+    #[test]
+    fn only_full_shas_are_asked_for_by_id() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(full_sha(sha), Some(sha));
+        assert_eq!(full_sha(&sha[..39]), None);
+        assert_eq!(full_sha("main"), None);
+        assert_eq!(full_sha(&sha.replace('0', "g")), None);
+    }
+
+    #[test]
+    fn alternates_chains_are_flattened_with_absolute_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let objects = |name: &str| {
+            let d = tmp.path().join(name).join("objects");
+            std::fs::create_dir_all(d.join("info")).unwrap();
+            d
+        };
+        let (a, b, c) = (objects("a"), objects("b"), objects("c"));
+        // a → b (relative, as git allows), a → a missing directory, b → c (absolute), c → a
+        // (a cycle), comments and blank lines ignored.
+        std::fs::write(
+            a.join("info/alternates"),
+            "# comment\n../../b/objects\n\n/definitely/not/here/objects\n",
+        )
+        .unwrap();
+        std::fs::write(b.join("info/alternates"), format!("{}\n", c.display())).unwrap();
+        std::fs::write(c.join("info/alternates"), format!("{}\n", a.display())).unwrap();
+        let mut out = Vec::new();
+        collect_object_dirs(a.clone(), 0, &mut out);
+        let canon = |p: &Path| p.canonicalize().unwrap();
+        assert_eq!(out, vec![canon(&a), canon(&b), canon(&c)]);
+        assert!(out.iter().all(|p| p.is_absolute()));
+    }
+
+    #[test]
+    fn alternates_chains_stop_at_gits_depth() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = (0..10)
+            .map(|i| {
+                let d = tmp.path().join(format!("r{i}")).join("objects");
+                std::fs::create_dir_all(d.join("info")).unwrap();
+                d
+            })
+            .collect();
+        for pair in dirs.windows(2) {
+            std::fs::write(
+                pair[0].join("info/alternates"),
+                format!("{}\n", pair[1].display()),
+            )
+            .unwrap();
+        }
+        let mut out = Vec::new();
+        collect_object_dirs(dirs[0].clone(), 0, &mut out);
+        assert_eq!(out.len(), MAX_ALTERNATE_DEPTH + 1);
     }
 
     #[test]
