@@ -293,10 +293,27 @@ fn evaluate_one(
         e.reason = Some(reason);
         e
     };
-    let Some(f2p) = inst.eval.fail_to_pass.clone() else {
+    let Some(mut f2p) = inst.eval.fail_to_pass.clone() else {
         return end(e, EvalStatus::NoTests, "the instance has no FAIL_TO_PASS list; add the dataset's evaluation fields to the instances file".into());
     };
-    let p2p = inst.eval.pass_to_pass.clone().unwrap_or_default();
+    let mut p2p = inst.eval.pass_to_pass.clone().unwrap_or_default();
+    // The dataset holds a few entries that are no test id at all (`[100%]`, `[`: pieces of
+    // ids cut at spaces); they are left out and named.
+    let noise: Vec<String> = f2p
+        .iter()
+        .chain(p2p.iter())
+        .filter(|t| !is_test_id(t))
+        .cloned()
+        .collect();
+    f2p.retain(|t| is_test_id(t));
+    p2p.retain(|t| is_test_id(t));
+    if !noise.is_empty() {
+        e.applied.push(format!(
+            "left out {} listed entries that are not test ids: {}",
+            noise.len(),
+            noise.join(" | ")
+        ));
+    }
     if f2p.is_empty() && p2p.is_empty() {
         return end(
             e,
@@ -395,7 +412,72 @@ fn evaluate_one(
     e.not_runnable_tests = results.not_runnable.clone();
     e.collection_errors = results.collection_errors.clone();
     e.log = tail(&results.log, LOG_KEEP);
+    let failing_p2p: Vec<String> = e
+        .pass_to_pass
+        .iter()
+        .filter(|(_, o)| !matches!(o, TestOutcome::Passed | TestOutcome::NotRunnable))
+        .map(|(t, _)| t.clone())
+        .collect();
+    if !failing_p2p.is_empty() {
+        // PASS_TO_PASS tests pass at the base in the harness's environment. One that does not
+        // pass without the model patch here either says nothing about the patch: find those
+        // with a baseline run (the base plus the test patch), unless this run is the baseline.
+        let baseline = if pred.model_patch.trim().is_empty() {
+            Some(results.clone())
+        } else {
+            baseline_results(inst, &worktree, executor, &ids, &test_files)
+        };
+        if let Some(base) = baseline {
+            for t in failing_p2p {
+                let at_base = base
+                    .outcomes
+                    .get(&t)
+                    .copied()
+                    .unwrap_or(TestOutcome::NotFound);
+                if at_base != TestOutcome::Passed {
+                    e.pass_to_pass.insert(t.clone(), TestOutcome::NotRunnable);
+                    e.not_runnable_tests.insert(
+                        t,
+                        format!(
+                            "does not pass at the base revision in the sandbox either ({})",
+                            at_base.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+    }
     judge(e, ids.len())
+}
+
+/// The tests' outcomes at the base commit with only the test patch applied (the worktree is
+/// reset to the base first). `None` when that run is not possible.
+fn baseline_results(
+    inst: &Instance,
+    worktree: &Worktree,
+    executor: &dyn TestExecutor,
+    ids: &[String],
+    test_files: &[String],
+) -> Option<TestResults> {
+    worktree.reset().ok()?;
+    if let Some(test_patch) = &inst.eval.test_patch {
+        apply_patch(worktree.path(), test_patch).ok()?;
+    }
+    let request = TestRequest {
+        repo: &inst.view.repo,
+        version: inst.view.version.as_deref(),
+        ids,
+        files: test_files,
+    };
+    executor.run_tests(worktree.path(), &request).ok()
+}
+
+/// Whether a listed entry names a test: a path, a module or a test name, not a fragment like
+/// `[100%]`.
+fn is_test_id(t: &str) -> bool {
+    t.chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '/')
 }
 
 /// The verdict from the per-test outcomes: a test that ran and failed makes the instance

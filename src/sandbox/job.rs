@@ -67,7 +67,9 @@ pub const JUNIT_REPORT: &str = ".codeswarm-junit.xml";
 
 /// The pytest flags the WASI runtime needs: no faulthandler and no fd-level capture (no
 /// `os.dup`), no cache dir; xunit1 reports carry the file of each test. Plugins that only serve
-/// command-line options a sandboxed run never uses are not loaded (saves ~20 ms of imports).
+/// command-line options a sandboxed run never uses are not loaded (saves ~20 ms of imports);
+/// `debugging` stays: pytest's unittest support reads its `--trace` option, and without it every
+/// `unittest.TestCase` test fails with "no option named 'trace'".
 pub const PYTEST_FLAGS: &[&str] = &[
     "-p",
     "no:faulthandler",
@@ -81,8 +83,6 @@ pub const PYTEST_FLAGS: &[&str] = &[
     "no:setupplan",
     "-p",
     "no:stepwise",
-    "-p",
-    "no:debugging",
     "--capture=sys",
     "-o",
     "junit_family=xunit1",

@@ -120,7 +120,10 @@ impl TestExecutor for SandboxExecutor {
         // A guest crash (deep recursion overflowing the runtime's C stack) loses every result
         // of the run: run just the listed node ids again, so one crashing test elsewhere in a
         // file does not take the listed ones down with it.
-        if run.status.starts_with("trap") && run.cases.is_empty() {
+        let crashed = |r: &RepoTestRun| {
+            r.cases.is_empty() && !r.timed_out && !matches!(r.exit_code, Some(0..=5))
+        };
+        if crashed(&run) {
             let ids: Vec<String> = req
                 .ids
                 .iter()
@@ -133,10 +136,15 @@ impl TestExecutor for SandboxExecutor {
                     .run(worktree, &[], &ids, "evaluate (listed tests alone)")
                     .map_err(|e| ExecError::Failed(e.to_string()))?;
             }
-            if run.status.starts_with("trap") && run.cases.is_empty() {
+            if crashed(&run) {
                 return Err(ExecError::NotRunnable(format!(
-                    "the interpreter crashed ({}), a limit of the WASI runtime (its C stack)",
-                    run.status
+                    "the test process crashed ({}), a limit of the WASI runtime (its C stack): {}",
+                    run.status,
+                    run.output_tail
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("")
                 )));
             }
         }
