@@ -20,7 +20,8 @@
 //! copy, the rest read-only or fresh and empty), an empty environment except what the job sets
 //! plus the runtime's own variables, and no sockets. Memory is capped by a resource limiter, time
 //! by epoch interruption (one ticker thread per sandbox) and a deadline-aware `poll_oneoff`,
-//! file writes by a quota enforced in shadowed WASI imports ([`quota`]), and captured output by
+//! file writes by a quota and open descriptors by a cap, both enforced in shadowed WASI imports
+//! ([`quota`]), and captured output by
 //! caps that truncate instead of failing the guest. Whatever the guest does ends as an
 //! [`Outcome`]; [`SandboxError`] is only for host-side setup failures.
 //!
@@ -47,7 +48,7 @@ mod workdir;
 use std::sync::Arc;
 
 pub use error::SandboxError;
-pub use job::{Job, Limits, Mount, JUNIT_REPORT, PYTEST_FLAGS};
+pub use job::{Job, Limits, Mount, DEFAULT_OPEN_FILES, JUNIT_REPORT, PYTEST_FLAGS};
 pub use junit::{TestCase, TestOutcome};
 pub use module_cache::ModuleSource;
 pub use outcome::{LimitsHit, Outcome, Status, Truncated};
