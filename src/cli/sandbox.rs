@@ -1,7 +1,8 @@
 //! `codeswarm sandbox [--dir DIR] [--timeout S] [--memory MB] [--setup] [-- ARGS...]`: run
 //! `python ARGS` inside the WASI sandbox with DIR copied into its work dir, print the guest's
 //! stdout/stderr, and exit with the guest's exit code (124 on timeout, 137 when memory ran out).
-//! `--setup` fetches and prepares the runtime (also done on first use).
+//! `--setup` fetches and prepares the runtime (also done on first use), checks every installed
+//! file against the environment's manifest (sha256), and rebuilds a damaged environment.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::sandbox::{Job, Limits, Status};
+use crate::sandbox::{Job, Limits, SandboxOptions, Status};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SandboxArgs {
@@ -51,11 +52,23 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<i32> {
         anyhow::bail!("--timeout must be a positive number of seconds");
     }
     let bar = progress_bar();
-    let opened = crate::testing::open_sandbox(&bar);
+    let opened = if args.setup {
+        // Every file of the installed environment against its manifest, not only sizes.
+        let options = SandboxOptions {
+            verify_hashes: true,
+            ..SandboxOptions::default()
+        };
+        crate::sandbox::Sandbox::open_with(&options, &bar)
+    } else {
+        crate::testing::open_sandbox(&bar)
+    };
     bar.finish_and_clear();
     let sandbox = opened.context("opening the sandbox")?;
     if args.setup {
-        eprintln!("sandbox runtime ready in {}", sandbox.paths().dir.display());
+        eprintln!(
+            "sandbox runtime ready in {} (every file checked against its manifest)",
+            sandbox.paths().dir.display()
+        );
         if args.args.is_empty() {
             return Ok(0);
         }

@@ -35,6 +35,7 @@ mod hostcall;
 pub mod job;
 pub mod junit;
 pub mod layout;
+pub mod manifest;
 pub mod module_cache;
 mod outcome;
 mod output;
@@ -68,6 +69,9 @@ pub struct SandboxOptions {
     /// Where compiled modules are cached; default `cache/` under the runtime dir. (An empty
     /// directory here measures a cold start.)
     pub module_cache_dir: Option<std::path::PathBuf>,
+    /// Check every file of the installed environment against its manifest's sha256 (not only
+    /// the file list and sizes, as every open does); `codeswarm sandbox --setup` does.
+    pub verify_hashes: bool,
 }
 
 struct Inner {
@@ -76,7 +80,8 @@ struct Inner {
     paths: RuntimePaths,
 }
 
-/// A ready-to-run sandbox: the verified runtime, its compiled module and installed site dir.
+/// A ready-to-run sandbox: the verified runtime, its compiled module and installed site dir
+/// (checked against its manifest, rebuilt if damaged).
 #[derive(Clone)]
 pub struct Sandbox {
     inner: Arc<Inner>,
@@ -120,8 +125,14 @@ impl Sandbox {
             &cache,
             options.fuel_metering,
         )?;
-        let env =
-            runtime::ensure_env(&req, &paths, progress, &|env, job| run::run(&rt, env, &job))?;
+        let level = if options.verify_hashes {
+            manifest::Check::Full
+        } else {
+            manifest::Check::Quick
+        };
+        let env = runtime::ensure_env(&req, &paths, level, progress, &|env, job| {
+            run::run(&rt, env, &job)
+        })?;
         Ok(Sandbox {
             inner: Arc::new(Inner { rt, env, paths }),
         })
