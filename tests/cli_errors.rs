@@ -155,3 +155,87 @@ fn plan_that_cannot_fit_the_budget_is_refused_with_numbers() {
         &["lots"],
     );
 }
+
+#[test]
+fn out_of_range_timeouts_and_memory_are_refused_not_panics() {
+    for (value, needle) in [
+        ("1e300", "'1e300' for '--timeout"),
+        ("1e19", "from 1 to 86400"),
+        ("0", "from 1 to 86400"),
+        ("NaN", "from 1 to 86400"),
+        ("-5", "from 1 to 86400"),
+    ] {
+        expect_error(
+            &["sandbox", &format!("--timeout={value}"), "--", "-c", "1"],
+            &[needle],
+        );
+    }
+    for value in ["0", "99999999999999"] {
+        expect_error(
+            &["sandbox", "--memory", value, "--", "-c", "1"],
+            &["--memory", "16 to 4096"],
+        );
+    }
+    expect_error(
+        &[
+            "batch",
+            "--instances",
+            "x.jsonl",
+            "--predictions",
+            "p.jsonl",
+            "--time-limit",
+            "99999999999",
+        ],
+        &["--time-limit"],
+    );
+
+    // The same ranges in a config file, named by section and key, before any work.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let out = dir.path().join("out");
+    for (text, needle) in [
+        (
+            "[sandbox]\ntimeout_seconds = 9223372036854775807\n",
+            "[sandbox] timeout_seconds = 9223372036854775807",
+        ),
+        (
+            "[sandbox]\ntimeout_seconds = 0\n",
+            "[sandbox] timeout_seconds = 0",
+        ),
+        ("[sandbox]\nmemory_mb = 0\n", "[sandbox] memory_mb = 0"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        expect_error(
+            &[
+                "run",
+                "--task",
+                "write f",
+                "--mock",
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[needle, "c.toml"],
+        );
+    }
+    std::fs::write(
+        &config,
+        "[repo_tests]\ntimeout_seconds = 9223372036854775807\n",
+    )
+    .unwrap();
+    let patch = dir.path().join("p.diff");
+    std::fs::write(&patch, "").unwrap();
+    expect_error(
+        &[
+            "check",
+            "--repo",
+            dir.path().to_str().unwrap(),
+            "--patch",
+            patch.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &["[repo_tests] timeout_seconds", "1 to 86400"],
+    );
+}

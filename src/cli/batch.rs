@@ -41,8 +41,8 @@ pub struct BatchArgs {
     /// Only shard I of N, 0-based (e.g. 0/4 … 3/4); assignment hashes the instance id.
     #[arg(long)]
     pub shard: Option<Shard>,
-    /// Per-instance time limit in seconds (0: none).
-    #[arg(long, default_value_t = 1800)]
+    /// Per-instance time limit in seconds (0: none; at most 86400, one day).
+    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub time_limit: u64,
     /// Turns an instance's `owner/name` into a clone URL or path ({owner}, {name}, {repo}).
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]

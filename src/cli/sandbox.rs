@@ -10,18 +10,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::sandbox::{Job, Limits, SandboxOptions, Status};
+use crate::sandbox::{Job, Limits, SandboxOptions, Status, MAX_TIMEOUT, MEMORY_MB_RANGE};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SandboxArgs {
     /// Directory whose contents are copied into the sandbox's work dir (the guest's cwd).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Wall-clock limit in seconds.
-    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    /// Wall-clock limit in seconds (1 to 86400).
+    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = parse_timeout)]
     pub timeout: f64,
-    /// Memory limit in MiB.
-    #[arg(long, value_name = "MB", default_value_t = 1024)]
+    /// Memory limit in MiB (16 to 4096).
+    #[arg(long, value_name = "MB", default_value_t = 1024, value_parser = parse_memory)]
     pub memory: u64,
     /// Fetch and prepare the runtime (CPython for WASI, pytest), then exit unless ARGS follow.
     #[arg(long)]
@@ -33,6 +33,29 @@ pub struct SandboxArgs {
         value_name = "ARGS"
     )]
     pub args: Vec<String>,
+}
+
+/// `--timeout`: a number of seconds from 1 to one day.
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    let max = MAX_TIMEOUT.as_secs();
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && (1.0..=max as f64).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "give a number of seconds from 1 to {max} (one day)"
+        )),
+    }
+}
+
+/// `--memory`: MiB within what a 32-bit guest can use.
+fn parse_memory(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(mb) if MEMORY_MB_RANGE.contains(&mb) => Ok(mb),
+        _ => Err(format!(
+            "give whole MiB from {} to {} (the guest is 32-bit wasm)",
+            MEMORY_MB_RANGE.start(),
+            MEMORY_MB_RANGE.end()
+        )),
+    }
 }
 
 fn progress_bar() -> indicatif::ProgressBar {
@@ -47,9 +70,6 @@ fn progress_bar() -> indicatif::ProgressBar {
 pub fn run(args: SandboxArgs) -> anyhow::Result<i32> {
     if args.args.is_empty() && !args.setup {
         anyhow::bail!("nothing to run: give python arguments after `--` (e.g. `codeswarm sandbox -- -c 'print(1)'`) or --setup");
-    }
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        anyhow::bail!("--timeout must be a positive number of seconds");
     }
     let bar = progress_bar();
     let opened = if args.setup {

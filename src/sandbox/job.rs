@@ -41,6 +41,13 @@ impl Default for Limits {
     }
 }
 
+/// The longest [`Limits::timeout`] a job may set (one day); the command line and the config file
+/// accept whole seconds from 1 to this.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// The memory limits the command line and the config file accept, in MiB: below the low end
+/// the interpreter cannot start; the guest is 32-bit wasm, so it cannot use more than 4 GiB.
+pub const MEMORY_MB_RANGE: std::ops::RangeInclusive<u64> = 16..=4096;
+
 /// The default of [`Limits::open_files`].
 pub const DEFAULT_OPEN_FILES: u32 = 1024;
 /// The fewest [`Limits::open_files`] a job may set: the interpreter needs a few of its own
@@ -183,6 +190,13 @@ impl Job {
         }
         if self.limits.timeout.is_zero() || self.limits.memory_bytes == 0 {
             return Err("timeout and memory limits must be positive".into());
+        }
+        if self.limits.timeout > MAX_TIMEOUT {
+            return Err(format!(
+                "the timeout {:?} is longer than the longest allowed, {} s (one day)",
+                self.limits.timeout,
+                MAX_TIMEOUT.as_secs()
+            ));
         }
         if self.limits.open_files < MIN_OPEN_FILES {
             return Err(format!(

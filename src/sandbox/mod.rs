@@ -49,7 +49,10 @@ mod workdir;
 use std::sync::Arc;
 
 pub use error::SandboxError;
-pub use job::{Job, Limits, Mount, DEFAULT_OPEN_FILES, JUNIT_REPORT, PYTEST_FLAGS};
+pub use job::{
+    Job, Limits, Mount, DEFAULT_OPEN_FILES, JUNIT_REPORT, MAX_TIMEOUT, MEMORY_MB_RANGE,
+    PYTEST_FLAGS,
+};
 pub use junit::{TestCase, TestOutcome};
 pub use module_cache::ModuleSource;
 pub use outcome::{LimitsHit, Outcome, Status, Truncated};
