@@ -357,6 +357,8 @@ pub enum BatchError {
     Predictions(#[from] PredictionsError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error("--predictions {}: {problem}", path.display())]
+    PredictionsPath { path: PathBuf, problem: String },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -405,6 +407,38 @@ pub fn default_run_dir(predictions: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "predictions".into());
     predictions.with_file_name(format!("{stem}.run"))
+}
+
+/// Refuse a predictions path that cannot work, before anything is created: an existing
+/// directory, or one whose run directory (`run_dir`, default [`default_run_dir`]) would be the
+/// predictions file itself (`x.run` → `x.run/`).
+pub fn check_paths(predictions: &Path, run_dir: Option<&Path>) -> Result<(), BatchError> {
+    let bad = |problem: String| BatchError::PredictionsPath {
+        path: predictions.to_path_buf(),
+        problem,
+    };
+    if predictions.is_dir() {
+        return Err(bad(
+            "is a directory; give the predictions file to write, e.g. DIR/preds.jsonl".into(),
+        ));
+    }
+    let run_dir = run_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_run_dir(predictions));
+    let same = match (
+        std::path::absolute(predictions),
+        std::path::absolute(&run_dir),
+    ) {
+        (Ok(p), Ok(r)) => p == r,
+        _ => predictions == run_dir,
+    };
+    if same {
+        return Err(bad(format!(
+            "the run directory would be the predictions file itself ({}); name the predictions file with another extension (e.g. preds.jsonl) or pass --run-dir",
+            run_dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// What a batch run did.
@@ -486,6 +520,7 @@ pub fn run_batch(
     interrupt: &Interrupt,
 ) -> Result<BatchSummary, BatchError> {
     let started = Instant::now();
+    check_paths(&config.predictions, config.run_dir.as_deref())?;
     let set = load_instances(&config.instances)?;
     set.warn_problems();
     if set.instances.is_empty() {

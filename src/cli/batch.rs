@@ -10,8 +10,8 @@ use clap::Args;
 use super::opts::{DepsOpts, ModelOpts};
 use crate::agents::AgentError;
 use crate::batch::runner::{
-    default_run_dir, run_batch, BatchConfig, Interrupt, SolveContext, SolveError, SolveOutcome,
-    Solver,
+    check_paths, default_run_dir, run_batch, BatchConfig, Interrupt, SolveContext, SolveError,
+    SolveOutcome, Solver,
 };
 use crate::batch::{Filter, Shard, SolverView};
 use crate::coordination::fixer::{FixError, FixStatus};
@@ -205,6 +205,8 @@ pub fn model_name(opts: &ModelOpts) -> String {
 /// Exit 0 when the run completed (whatever each instance's outcome), 130 when Ctrl-C stopped
 /// it early (rerun to resume); set-up errors are returned (exit 2).
 pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
+    // Before the solver opens the model and the sandbox.
+    check_paths(&a.predictions, a.run_dir.as_deref())?;
     let time_limit = (a.time_limit > 0).then(|| Duration::from_secs(a.time_limit));
     let config = BatchConfig {
         instances: a.instances.clone(),
