@@ -239,3 +239,61 @@ fn out_of_range_timeouts_and_memory_are_refused_not_panics() {
         &["[repo_tests] timeout_seconds", "1 to 86400"],
     );
 }
+
+#[test]
+fn unwritable_output_paths_are_refused_before_the_work_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // The instances file does not even exist: the output path is checked first.
+    let missing = dir.path().join("missing.jsonl");
+    let m = missing.to_str().unwrap();
+    expect_error(
+        &[
+            "evaluate",
+            "--instances",
+            m,
+            "--predictions",
+            m,
+            "--report",
+            "/proc/nope/r.json",
+        ],
+        &["--report /proc/nope/r.json", "cannot be written"],
+    );
+    expect_error(
+        &["evaluate", "--instances", m, "--gold", "--report", d],
+        &["--report", "is a directory"],
+    );
+    let patch = dir.path().join("p.diff");
+    std::fs::write(&patch, "").unwrap();
+    expect_error(
+        &[
+            "check",
+            "--repo",
+            d,
+            "--patch",
+            patch.to_str().unwrap(),
+            "--junit",
+            "/tmp",
+        ],
+        &["--junit /tmp", "is a directory"],
+    );
+    expect_error(&["report", d, "--html", d], &["--html", "is a directory"]);
+    expect_error(
+        &[
+            "fix",
+            "--repo",
+            d,
+            "--issue",
+            "x",
+            "--mock",
+            "--report",
+            "/proc/nope/r.json",
+        ],
+        &["--report /proc/nope/r.json"],
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing created"
+    );
+}

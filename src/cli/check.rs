@@ -116,30 +116,12 @@ fn selected_tests(a: &CheckArgs) -> anyhow::Result<Option<Vec<String>>> {
     Ok(Some(tests))
 }
 
-/// Fail early when `--junit` cannot be written, not after the tests ran.
-fn check_writable(out: &Path) -> anyhow::Result<()> {
-    let dir = out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    anyhow::ensure!(
-        dir.is_dir(),
-        "--junit {}: directory {} does not exist",
-        out.display(),
-        dir.display()
-    );
-    tempfile::Builder::new()
-        .prefix(".probe-")
-        .tempfile_in(dir)
-        .map(drop)
-        .with_context(|| format!("--junit {}: directory is not writable", out.display()))
-}
-
 pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     let tests = selected_tests(&a)?;
     let patch = read_patch(&a.patch)?;
+    // Fail early when `--junit` cannot be written, not after the tests ran.
     if let Some(out) = &a.junit {
-        check_writable(out)?;
+        crate::fsutil::check_output_file(out, "--junit").map_err(anyhow::Error::msg)?;
     }
     let config = crate::config::Config::load(a.config.as_deref())?;
     let bar = if a.json {
