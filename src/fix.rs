@@ -53,9 +53,16 @@ pub fn fix_issue(
     )
 }
 
-/// `--issue FILE|TEXT`: the file's content when the argument names an existing file.
+/// `--issue FILE|TEXT`: the file's content when the argument names an existing file; an
+/// existing directory is an error (it is neither).
 pub fn read_issue(arg: &str) -> std::io::Result<String> {
     let p = PathBuf::from(arg);
+    if p.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a directory; give a file holding the issue, or the issue text itself",
+        ));
+    }
     if p.is_file() {
         std::fs::read_to_string(p)
     } else {

@@ -257,7 +257,13 @@ fn evaluate_without_predictions_lists_the_instances_it_skipped() {
         out.path(),
     );
     let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    // Nothing evaluated is not a result (exit 2), but the listing still says why.
+    assert_eq!(o.status.code(), Some(2), "{text}{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing was evaluated"),
+        "{}",
+        stderr(&o)
+    );
     assert!(text.contains("4 instances have no prediction"), "{text}");
     assert!(text.trim_end().ends_with("resolved 0/0"), "{text}");
 }
@@ -353,4 +359,23 @@ fn a_predictions_path_that_cannot_work_is_refused_before_anything_is_created() {
     expected.push("predsdir".into());
     expected.sort();
     assert_eq!(listing(), expected, "no predsdir.run/ or home left behind");
+}
+
+#[test]
+fn report_over_a_corrupt_result_fails_naming_the_file() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let ids = set.ids();
+    let mut solver = TestSolver::new(&set).with(&ids[0], Mode::Empty);
+    run_batch(&set.config(out.path()), &mut solver, &Interrupt::new()).unwrap();
+    let run_dir = out.path().join("run");
+    let result = run_dir.join("instances").join(&ids[1]).join("result.json");
+    std::fs::write(&result, "{\"instance_id\": \"trunc").unwrap();
+    let o = run(&["report", run_dir.to_str().unwrap()], out.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(result.to_str().unwrap()) && stderr(&o).contains("delete it"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -297,3 +297,118 @@ fn unwritable_output_paths_are_refused_before_the_work_starts() {
         "nothing created"
     );
 }
+
+#[test]
+fn arguments_of_the_wrong_kind_are_named_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = dir.path().join("newdir");
+    let o = out.to_str().unwrap();
+    // A directory where a model file is expected.
+    expect_error(
+        &["models", "info", d],
+        &["is a directory, not a model file", d],
+    );
+    // Prompt overrides that are not a directory; the set-up error leaves no empty --out.
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "write f",
+            "--mock",
+            "--prompts",
+            "/nonexistent",
+            "--out",
+            o,
+        ],
+        &["--prompts /nonexistent", "does not exist"],
+    );
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "write f",
+            "--mock",
+            "--prompts",
+            file.to_str().unwrap(),
+            "--out",
+            o,
+        ],
+        &["--prompts", "is not a directory"],
+    );
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[repo_tests]\ntimeout_seconds = 0\n").unwrap();
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "write f",
+            "--mock",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            o,
+        ],
+        &["[repo_tests] timeout_seconds = 0"],
+    );
+    assert!(!out.exists(), "set-up errors leave no empty --out behind");
+    // An issue that is a directory is neither a file nor the issue's text.
+    expect_error(
+        &[
+            "fix",
+            "--repo",
+            d,
+            "--issue",
+            "/tmp",
+            "--mock",
+            "--out",
+            dir.path().join("p.patch").to_str().unwrap(),
+        ],
+        &["--issue /tmp", "is a directory"],
+    );
+    // An option smuggled in as a test id.
+    let patch = dir.path().join("p.diff");
+    std::fs::write(&patch, "").unwrap();
+    expect_error(
+        &[
+            "check",
+            "--repo",
+            d,
+            "--patch",
+            patch.to_str().unwrap(),
+            "--tests=--collect-only",
+        ],
+        &["`--collect-only` is an option, not a test"],
+    );
+    let tests_from = dir.path().join("tests.txt");
+    std::fs::write(&tests_from, "test_a.py::t\n-p no:cacheprovider\n").unwrap();
+    expect_error(
+        &[
+            "check",
+            "--repo",
+            d,
+            "--patch",
+            patch.to_str().unwrap(),
+            "--tests-from",
+            tests_from.to_str().unwrap(),
+        ],
+        &["`-p no:cacheprovider` is an option"],
+    );
+    // Every instance malformed: nothing to evaluate is an error.
+    let instances = dir.path().join("bad.jsonl");
+    std::fs::write(&instances, "{oops\n[1, 2]\n{\"instance_id\": 3}\n").unwrap();
+    let preds = dir.path().join("preds.jsonl");
+    std::fs::write(&preds, "").unwrap();
+    expect_error(
+        &[
+            "evaluate",
+            "--instances",
+            instances.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+        ],
+        &["bad.jsonl holds no valid instance (3 malformed entries skipped"],
+    );
+}

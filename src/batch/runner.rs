@@ -321,8 +321,21 @@ pub struct InstanceResult {
 impl InstanceResult {
     /// Read `dir/result.json`, if there is a readable one.
     pub fn load(dir: &Path) -> Option<InstanceResult> {
-        let text = std::fs::read_to_string(dir.join(RESULT_FILE)).ok()?;
-        serde_json::from_str(&text).ok()
+        Self::read(dir).ok().flatten()
+    }
+
+    /// Read `dir/result.json`: `Ok(None)` when there is none, `Err` (the file and why) when it
+    /// cannot be read or is not a result.
+    pub fn read(dir: &Path) -> Result<Option<InstanceResult>, (PathBuf, String)> {
+        let path = dir.join(RESULT_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err((path, e.to_string())),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| (path, e.to_string()))
     }
 }
 

@@ -107,6 +107,12 @@ fn selected_tests(a: &CheckArgs) -> anyhow::Result<Option<Vec<String>>> {
                 .map(String::from),
         );
     }
+    // pytest would read these as options, whatever the gate meant to run.
+    if let Some(t) = tests.iter().find(|t| t.starts_with('-')) {
+        anyhow::bail!(
+            "--tests/--tests-from: `{t}` is an option, not a test; give pytest node ids or paths (options cannot be passed to the gate's pytest)"
+        );
+    }
     let mut seen = std::collections::HashSet::new();
     tests.retain(|t| seen.insert(t.clone()));
     anyhow::ensure!(

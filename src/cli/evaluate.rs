@@ -114,6 +114,13 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
     let config = crate::config::Config::load(a.config.as_deref())?;
     let set = load_instances(&a.instances)?;
     set.warn_problems();
+    if set.instances.is_empty() {
+        anyhow::bail!(
+            "{} holds no valid instance ({} malformed entries skipped, see the warnings above); check the file's format",
+            a.instances.display(),
+            set.problems.len()
+        );
+    }
     let filter = Filter {
         instance_ids: a.instance_ids.clone(),
         ..Filter::default()
