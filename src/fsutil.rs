@@ -1,23 +1,82 @@
 //! Small file-system helpers shared by the commands: atomic writes (never a half-written output
-//! file) and early checks that an output file or directory can be written, made before the work
-//! starts and without creating anything (so a failed set-up leaves no empty directory behind).
+//! file; a symlink is written through and kept, the file's permissions are kept) and early checks
+//! that an output file or directory can be written, made before the work starts and without
+//! creating anything (so a failed set-up leaves no empty directory behind).
 
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory (created if
-/// missing), synced, then renamed over the destination.
+/// The file a write to `path` replaces: `path` itself, or the file a symlink at `path` finally
+/// points to (which may not exist yet), so that the link is kept.
+pub fn write_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// Write `bytes` to `path` atomically: a temporary file beside the file written (see
+/// [`write_target`]; its directory is created if missing), synced, then renamed over it. The
+/// new file keeps the old one's permission bits; a file that did not exist gets `0666` less the
+/// umask, as any new file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
+    write_atomic_with(path, bytes, |_| Ok(())).map(drop)
+}
+
+/// [`write_atomic`], calling `prepare` on the temporary file before anything is written to it
+/// (e.g. to lock it, so the file is locked from the moment it has its name). Returns the open
+/// file (read-write, not appending), now under its final name.
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    prepare: impl FnOnce(&File) -> std::io::Result<()>,
+) -> std::io::Result<File> {
+    let target = write_target(path)?;
+    let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    let old_mode = match std::fs::metadata(&target) {
+        Ok(m) => Some(m.permissions()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Created like any new file (the umask applies), then given the old file's bits.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
+    if let Some(perms) = old_mode {
+        tmp.as_file().set_permissions(perms)?;
+    }
+    prepare(tmp.as_file())?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let file = tmp.persist(&target).map_err(|e| e.error)?;
+    // The rename itself is durable once the directory is synced (best effort).
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(file)
 }
 
 /// `dir`, or its nearest existing ancestor when `dir` does not exist.
@@ -108,6 +167,71 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// The process's umask, from /proc (setting it to read it would race other threads).
+    #[cfg(target_os = "linux")]
+    fn umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        u32::from_str_radix(line.split_whitespace().nth(1).unwrap(), 8).unwrap()
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn atomic_write_keeps_links_and_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let new = d.path().join("new.txt");
+        write_atomic(&new, b"1").unwrap();
+        assert_eq!(
+            mode(&new),
+            0o666 & !umask(),
+            "a new file respects the umask"
+        );
+
+        let plain = d.path().join("plain.txt");
+        std::fs::write(&plain, "old").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&plain, b"new").unwrap();
+        assert_eq!(mode(&plain), 0o640, "the old file's mode is kept");
+        assert_eq!(std::fs::read(&plain).unwrap(), b"new");
+
+        // Through a relative link to a link: both links kept, the final file replaced.
+        std::fs::create_dir(d.path().join("real")).unwrap();
+        let target = d.path().join("real/data.txt");
+        std::fs::write(&target, "old").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink("real/data.txt", d.path().join("link1")).unwrap();
+        std::os::unix::fs::symlink("link1", d.path().join("link2")).unwrap();
+        write_atomic(&d.path().join("link2"), b"through").unwrap();
+        for l in ["link1", "link2"] {
+            assert!(std::fs::symlink_metadata(d.path().join(l))
+                .unwrap()
+                .file_type()
+                .is_symlink());
+        }
+        assert_eq!(std::fs::read(&target).unwrap(), b"through");
+        assert_eq!(mode(&target), 0o644);
+        // A dangling link: the file it names is created.
+        std::os::unix::fs::symlink("real/later.txt", d.path().join("dangling")).unwrap();
+        write_atomic(&d.path().join("dangling"), b"x").unwrap();
+        assert_eq!(
+            std::fs::read(d.path().join("real/later.txt")).unwrap(),
+            b"x"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(d.path().join("real"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().starts_with(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
     #[test]

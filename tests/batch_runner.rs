@@ -312,3 +312,30 @@ fn an_invalid_patch_is_recorded_empty_with_the_reason() {
     assert_eq!(r.status, InstanceStatus::Failed);
     assert!(r.reason.unwrap().contains("not a usable diff"));
 }
+
+#[test]
+fn redo_rewrites_through_a_symlink_and_keeps_the_file_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let mut config = set.config(out.path());
+    // preds.jsonl -> shared/preds.jsonl, a file with mode 0644.
+    std::fs::create_dir(out.path().join("shared")).unwrap();
+    let real = out.path().join("shared/preds.jsonl");
+    std::fs::write(&real, "").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink("shared/preds.jsonl", &config.predictions).unwrap();
+    run_batch(&config, &mut TestSolver::new(&set), &Interrupt::new()).unwrap();
+
+    config.redo = true;
+    config.filter.instance_ids = Some(vec![set.ids()[0].clone()]);
+    let mut solver = TestSolver::new(&set);
+    run_batch(&config, &mut solver, &Interrupt::new()).unwrap();
+    assert_eq!(solver.calls, vec![set.ids()[0].clone()]);
+
+    let link = std::fs::symlink_metadata(&config.predictions).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is kept");
+    assert_eq!(prediction_lines(&real).len(), 4, "written through the link");
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the file's mode is kept");
+}
