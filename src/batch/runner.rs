@@ -8,6 +8,11 @@
 //! line is complete, and a rerun skips finished instances (unless `--redo`, which first
 //! rewrites the predictions file without the selected instances' lines).
 //!
+//! Work space: a solver's worktrees and temporary files go under `RUN_DIR/work/<instance_id>/`
+//! ([`InstanceDir::scratch`]), removed when the instance is finished. Whatever a killed run
+//! left there is removed when the next batch on the run directory starts (it holds the run
+//! directory's and the predictions file's locks, so nothing there is in use).
+//!
 //! Failure containment: a solver error, a panic (caught with `catch_unwind`) or the time limit
 //! turns into an empty `model_patch` with the reason in `result.json`; the batch goes on. Two
 //! things stop a batch: set-up errors (unreadable input, run directory in use, disk errors) and
@@ -176,11 +181,15 @@ impl Interrupt {
     }
 }
 
-/// The directory of one instance's artifacts, `RUN_DIR/instances/<id>/`.
+/// The directory of one instance's artifacts, `RUN_DIR/instances/<id>/`, and its work space.
 #[derive(Debug, Clone)]
 pub struct InstanceDir {
     root: PathBuf,
+    work: PathBuf,
 }
+
+/// The batch's work space under the run directory (see the module docs).
+pub const WORK_DIR: &str = "work";
 
 impl InstanceDir {
     /// The directory (exists while the solver runs).
@@ -188,12 +197,13 @@ impl InstanceDir {
         &self.root
     }
 
-    /// A scratch directory for worktrees and temporary files, created on demand and removed
-    /// when the instance is finished.
+    /// A scratch directory for worktrees and temporary files, `RUN_DIR/work/<id>/`: created on
+    /// demand, removed when the instance is finished, and left-overs of a killed run removed
+    /// when the next batch starts. Use it as the parent of checkouts
+    /// ([`crate::repo::checkout::CheckoutOptions::parent_dir`]) instead of the system temp dir.
     pub fn scratch(&self) -> std::io::Result<PathBuf> {
-        let dir = self.root.join("scratch");
-        std::fs::create_dir_all(&dir)?;
-        Ok(dir)
+        std::fs::create_dir_all(&self.work)?;
+        Ok(self.work.clone())
     }
 }
 
@@ -580,6 +590,8 @@ pub fn run_batch(
         .map_err(io_err(&problems_path))?;
 
     let (mut writer, open_report) = PredictionsWriter::open(&predictions_path)?;
+    // Both locks are held: whatever is in the work space was left by a killed run.
+    remove_stale_work(&run_dir.join(WORK_DIR))?;
     let selected_ids: HashSet<String> = selected.iter().map(|i| i.id().to_string()).collect();
     if config.redo {
         let dropped = writer.remove(&selected_ids)?;
@@ -828,6 +840,22 @@ impl Drop for Watchdog {
     }
 }
 
+/// Remove `work` (left-over worktrees of a killed run), if it is there.
+fn remove_stale_work(work: &Path) -> Result<(), BatchError> {
+    match std::fs::symlink_metadata(work) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(work)(e)),
+        Ok(_) => {}
+    }
+    let stale = std::fs::read_dir(work)
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    if stale > 0 {
+        tracing::info!(dir = %work.display(), stale, "removing the work space a killed run left behind");
+    }
+    std::fs::remove_dir_all(work).map_err(io_err(work))
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
@@ -857,7 +885,14 @@ fn solve_one(
         std::fs::remove_dir_all(&root).map_err(dir_err)?;
     }
     std::fs::create_dir_all(&root).map_err(dir_err)?;
-    let dir = InstanceDir { root: root.clone() };
+    let work = run_dir.join(WORK_DIR).join(inst.id());
+    if work.exists() {
+        std::fs::remove_dir_all(&work).map_err(dir_err)?;
+    }
+    let dir = InstanceDir {
+        root: root.clone(),
+        work: work.clone(),
+    };
 
     let token = CancelToken::new();
     interrupt.set_current(Some(token.clone()));
@@ -1023,11 +1058,12 @@ fn solve_one(
     };
     let result_text = serde_json::to_string_pretty(&result).expect("result serializes");
     write(RESULT_FILE, result_text.as_bytes())?;
-    let scratch = root.join("scratch");
-    if scratch.exists() {
-        if let Err(e) = std::fs::remove_dir_all(&scratch) {
-            tracing::warn!(dir = %scratch.display(), error = %e, "could not remove the scratch directory");
+    if work.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&work) {
+            tracing::warn!(dir = %work.display(), error = %e, "could not remove the instance's work space");
         }
+        // And `work/` itself once empty.
+        let _ = std::fs::remove_dir(run_dir.join(WORK_DIR));
     }
     Ok(Record {
         result,

@@ -118,11 +118,17 @@ impl Solver for FixSolver {
             issue.push_str("\n\nHints:\n");
             issue.push_str(h);
         }
+        // The worktree goes under the run directory, not the system temp dir: a run killed
+        // with -9 leaves it where the next batch on the run directory removes it.
+        let work_dir = ctx.dir.scratch().map_err(|e| {
+            SolveError::failed(format!("cannot create the instance's work space: {e}"))
+        })?;
         let target = FixTarget {
             repo: instance.repo.clone(),
             commit: Some(instance.base_commit.clone()),
             issue,
             url_template: self.url_template.clone(),
+            work_dir: Some(work_dir),
         };
         let stop = || {
             ctx.cancel.is_cancelled() || ctx.deadline.map(|d| Instant::now() >= d).unwrap_or(false)

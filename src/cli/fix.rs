@@ -62,6 +62,7 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
         commit: a.commit.clone(),
         issue,
         url_template: a.repo_url_template.clone(),
+        work_dir: None,
     };
     let spinner = if a.json {
         indicatif::ProgressBar::hidden()
