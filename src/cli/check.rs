@@ -130,6 +130,11 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
         crate::fsutil::check_output_file(out, "--junit").map_err(anyhow::Error::msg)?;
     }
     let config = crate::config::Config::load(a.config.as_deref())?;
+    // A --site that is not a directory is a set-up error whatever the patch (otherwise it is
+    // only looked at once tests are about to run, after the patch applied).
+    if a.deps.site.is_some() {
+        a.deps.resolve(&())?;
+    }
     let bar = if a.json {
         indicatif::ProgressBar::hidden()
     } else {
