@@ -363,10 +363,8 @@ fn a_second_batch_on_the_same_predictions_file_through_a_link_is_refused() {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        let links: [(
-            &str,
-            fn(&std::path::Path, &std::path::Path) -> std::io::Result<()>,
-        ); 2] = [
+        type Link = fn(&std::path::Path, &std::path::Path) -> std::io::Result<()>;
+        let links: [(&str, Link); 2] = [
             ("sym", |a, b| std::os::unix::fs::symlink(a, b)),
             ("hard", |a, b| std::fs::hard_link(a, b)),
         ];
