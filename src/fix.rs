@@ -21,6 +21,9 @@ pub struct FixTarget {
     pub commit: Option<String>,
     pub issue: String,
     pub url_template: String,
+    /// Where the temporary worktree goes (default: the system temp dir); a batch passes its
+    /// run directory's work space, so a killed run's worktree is found and removed later.
+    pub work_dir: Option<PathBuf>,
 }
 
 /// Check out, fix, and return the report (its `patch` applies with `git apply` on the base).
@@ -39,7 +42,10 @@ pub fn fix_issue(
         &target.repo,
         target.commit.as_deref(),
         &target.url_template,
-        &CheckoutOptions::default(),
+        &CheckoutOptions {
+            parent_dir: target.work_dir.clone(),
+            ..CheckoutOptions::default()
+        },
     )?;
     let mut crew = Crew::new(models, config, prompts);
     fixer::fix(
@@ -53,9 +59,16 @@ pub fn fix_issue(
     )
 }
 
-/// `--issue FILE|TEXT`: the file's content when the argument names an existing file.
+/// `--issue FILE|TEXT`: the file's content when the argument names an existing file; an
+/// existing directory is an error (it is neither).
 pub fn read_issue(arg: &str) -> std::io::Result<String> {
     let p = PathBuf::from(arg);
+    if p.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a directory; give a file holding the issue, or the issue text itself",
+        ));
+    }
     if p.is_file() {
         std::fs::read_to_string(p)
     } else {

@@ -257,7 +257,13 @@ fn evaluate_without_predictions_lists_the_instances_it_skipped() {
         out.path(),
     );
     let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    // Nothing evaluated is not a result (exit 2), but the listing still says why.
+    assert_eq!(o.status.code(), Some(2), "{text}{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing was evaluated"),
+        "{}",
+        stderr(&o)
+    );
     assert!(text.contains("4 instances have no prediction"), "{text}");
     assert!(text.trim_end().ends_with("resolved 0/0"), "{text}");
 }
@@ -295,5 +301,81 @@ fn fixtures_writes_an_offline_instance_set_and_refuses_to_overwrite_it() {
         stderr(&again).contains("already exists"),
         "{}",
         stderr(&again)
+    );
+}
+
+#[test]
+fn a_predictions_path_that_cannot_work_is_refused_before_anything_is_created() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let batch = |preds: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "batch",
+            "--instances",
+            set.instances.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--repo-url-template",
+            &set.template,
+            "--mock",
+        ];
+        args.extend_from_slice(extra);
+        run(&args, out.path())
+    };
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // `x.run` would be its own run directory.
+    std::fs::create_dir(out.path().join("bp")).unwrap();
+    let before = listing();
+    let o = batch(&out.path().join("bp/x.run"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the run directory would be the predictions file itself")
+            && stderr(&o).contains("--run-dir"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.path().join("bp/x.run").exists(), "nothing created");
+    // Also when --run-dir names the predictions file.
+    let preds = out.path().join("preds.jsonl");
+    let o = batch(&preds, &["--run-dir", preds.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!preds.exists());
+
+    // A directory is not a predictions file, and no DIR.run is left behind.
+    let dir = out.path().join("predsdir");
+    std::fs::create_dir(&dir).unwrap();
+    let o = batch(&dir, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+    let mut expected = before.clone();
+    expected.push("predsdir".into());
+    expected.sort();
+    assert_eq!(listing(), expected, "no predsdir.run/ or home left behind");
+}
+
+#[test]
+fn report_over_a_corrupt_result_fails_naming_the_file() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let ids = set.ids();
+    let mut solver = TestSolver::new(&set).with(&ids[0], Mode::Empty);
+    run_batch(&set.config(out.path()), &mut solver, &Interrupt::new()).unwrap();
+    let run_dir = out.path().join("run");
+    let result = run_dir.join("instances").join(&ids[1]).join("result.json");
+    std::fs::write(&result, "{\"instance_id\": \"trunc").unwrap();
+    let o = run(&["report", run_dir.to_str().unwrap()], out.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(result.to_str().unwrap()) && stderr(&o).contains("delete it"),
+        "{}",
+        stderr(&o)
     );
 }

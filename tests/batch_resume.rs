@@ -1,5 +1,5 @@
 //! Crash safety of a batch run, with real processes: kill -9 in the middle of an instance and
-//! at random moments, a torn last line, and Ctrl-C. The child is this test binary re-executed
+//! at random moments, a torn last line, worktrees a killed run leaves behind, and Ctrl-C. The child is this test binary re-executed
 //! on `child_process_entry` with `CODESWARM_BATCH_CHILD` describing what to run.
 
 mod batch_common;
@@ -55,6 +55,11 @@ fn child_process_entry() {
             let set = codeswarm::batch::instances::load_instances(&instances).unwrap();
             solver = solver.with(set.instances[1].id(), Mode::WaitForCancel);
         }
+        // The second instance checks out a worktree, then blocks until cancelled.
+        "worktree" => {
+            let set = codeswarm::batch::instances::load_instances(&instances).unwrap();
+            solver = solver.with(set.instances[1].id(), Mode::CheckoutThenWait);
+        }
         "stress" => {
             solver.marker_dir = None;
             let set = codeswarm::batch::instances::load_instances(&instances).unwrap();
@@ -74,7 +79,12 @@ fn child_process_entry() {
 }
 
 fn spawn_child(spec: serde_json::Value) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    // A private temp dir: nothing of the batch may land in the system's.
+    if let Some(tmp) = spec["tmpdir"].as_str() {
+        command.env("TMPDIR", tmp);
+    }
+    command
         .args([
             "--exact",
             "child_process_entry",
@@ -295,4 +305,118 @@ fn kill_9_at_random_moments_never_leaves_more_than_a_torn_tail() {
         .map(|l| l["instance_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), n, "exactly one line per instance");
+}
+
+/// Entries of `dir` whose names start with `prefix`, at any depth up to `depth`.
+fn find_named(dir: &Path, prefix: &str, depth: usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if e.file_name().to_string_lossy().starts_with(prefix) {
+            found.push(p.clone());
+        }
+        if depth > 0 && e.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(find_named(&p, prefix, depth - 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn kill_9_leaves_worktrees_only_under_the_run_dir_and_the_next_start_removes_them() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let tmp = out.path().join("system-tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let ids = set.ids();
+    let mut spec = child_spec(&set, out.path(), "worktree", false);
+    spec["tmpdir"] = json!(tmp);
+    let mut child = spawn_child(spec);
+    wait_for(
+        &out.path().join(format!("checked-out-{}", ids[1])),
+        &mut child,
+    );
+    child.kill().unwrap(); // SIGKILL
+    assert!(!child.wait().unwrap().success());
+
+    let work = out.path().join("run/work");
+    let stale = find_named(&work, "codeswarm-wt-", 2);
+    assert_eq!(
+        stale.len(),
+        1,
+        "the killed instance's worktree is under run/work: {stale:?}"
+    );
+    assert!(stale[0].starts_with(work.join(&ids[1])), "{stale:?}");
+    assert!(
+        find_named(&tmp, "codeswarm-wt-", 3).is_empty(),
+        "nothing in the system temp dir"
+    );
+
+    // A resume that solves nothing (the only selected instance is finished) still removes it.
+    let mut cfg = config(&set.instances, out.path(), &set.template);
+    cfg.filter.instance_ids = Some(vec![ids[0].clone()]);
+    let mut solver = TestSolver::new(&set);
+    let summary = run_batch(&cfg, &mut solver, &Interrupt::new()).unwrap();
+    assert!(solver.calls.is_empty() && summary.skipped_done == 1);
+    assert!(!work.exists(), "the stale work space is removed on start");
+
+    // A full resume leaves no work space behind either.
+    let cfg = config(&set.instances, out.path(), &set.template);
+    run_batch(&cfg, &mut TestSolver::new(&set), &Interrupt::new()).unwrap();
+    assert!(find_named(&out.path().join("run"), "codeswarm-wt-", 3).is_empty());
+    assert_eq!(prediction_lines(&out.path().join("preds.jsonl")).len(), 4);
+}
+
+#[test]
+fn the_repository_solver_checks_out_under_the_run_dir() {
+    // The real solver of `codeswarm batch` (scripted model): its worktree, logged at info
+    // level, is under PREDICTIONS.run/work/, not the system temp dir.
+    codeswarm::sandbox::Sandbox::open(&())
+        .expect("the sandbox runtime (codeswarm sandbox --setup)");
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let home = out.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::symlink(codeswarm::paths::runtime_dir(), home.join("runtime")).unwrap();
+    let tmp = out.path().join("system-tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let preds = out.path().join("preds.jsonl");
+    let o = Command::new(env!("CARGO_BIN_EXE_codeswarm"))
+        .args(["batch", "--instances"])
+        .arg(&set.instances)
+        .arg("--predictions")
+        .arg(&preds)
+        .args([
+            "--repo-url-template",
+            &set.template,
+            "--mock",
+            "--limit",
+            "1",
+        ])
+        .env("CODESWARM_HOME", &home)
+        .env("TMPDIR", &tmp)
+        .env("RUST_LOG", "codeswarm=info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let ready: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("worktree ready"))
+        .collect();
+    assert_eq!(ready.len(), 1, "{err}");
+    let work = out.path().join("preds.run/work").join(&set.ids()[0]);
+    assert!(
+        ready[0].contains(&format!("{}/codeswarm-wt-", work.display())),
+        "{}",
+        ready[0]
+    );
+    assert!(find_named(&tmp, "codeswarm-wt-", 3).is_empty());
+    assert!(
+        !out.path().join("preds.run/work").exists(),
+        "removed when finished"
+    );
 }

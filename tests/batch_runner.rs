@@ -312,3 +312,79 @@ fn an_invalid_patch_is_recorded_empty_with_the_reason() {
     assert_eq!(r.status, InstanceStatus::Failed);
     assert!(r.reason.unwrap().contains("not a usable diff"));
 }
+
+#[test]
+fn redo_rewrites_through_a_symlink_and_keeps_the_file_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let mut config = set.config(out.path());
+    // preds.jsonl -> shared/preds.jsonl, a file with mode 0644.
+    std::fs::create_dir(out.path().join("shared")).unwrap();
+    let real = out.path().join("shared/preds.jsonl");
+    std::fs::write(&real, "").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink("shared/preds.jsonl", &config.predictions).unwrap();
+    run_batch(&config, &mut TestSolver::new(&set), &Interrupt::new()).unwrap();
+
+    config.redo = true;
+    config.filter.instance_ids = Some(vec![set.ids()[0].clone()]);
+    let mut solver = TestSolver::new(&set);
+    run_batch(&config, &mut solver, &Interrupt::new()).unwrap();
+    assert_eq!(solver.calls, vec![set.ids()[0].clone()]);
+
+    let link = std::fs::symlink_metadata(&config.predictions).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is kept");
+    assert_eq!(prediction_lines(&real).len(), 4, "written through the link");
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the file's mode is kept");
+}
+
+#[test]
+fn a_second_batch_on_the_same_predictions_file_through_a_link_is_refused() {
+    use codeswarm::batch::predictions::PredictionsError;
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let config = set.config(out.path());
+    let ids = set.ids();
+    let interrupt = Interrupt::new();
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| {
+            let mut solver = TestSolver::new(&set).with(&ids[0], Mode::WaitForCancel);
+            solver.marker_dir = Some(out.path().to_path_buf());
+            run_batch(&config, &mut solver, &interrupt)
+        });
+        let marker = out.path().join(format!("solving-{}", ids[0]));
+        let started = std::time::Instant::now();
+        while !marker.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the first batch never started"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        type Link = fn(&std::path::Path, &std::path::Path) -> std::io::Result<()>;
+        let links: [(&str, Link); 2] = [
+            ("sym", |a, b| std::os::unix::fs::symlink(a, b)),
+            ("hard", |a, b| std::fs::hard_link(a, b)),
+        ];
+        for (name, link) in links {
+            let other = out.path().join(format!("{name}.jsonl"));
+            link(&config.predictions, &other).unwrap();
+            let mut second = config.clone();
+            second.predictions = other;
+            second.run_dir = Some(out.path().join(format!("run-{name}")));
+            let mut solver = TestSolver::new(&set);
+            let err = run_batch(&second, &mut solver, &Interrupt::new()).unwrap_err();
+            assert!(
+                matches!(err, BatchError::Predictions(PredictionsError::Locked(_))),
+                "{name}: {err}"
+            );
+            assert!(solver.calls.is_empty(), "{name}: nothing solved");
+        }
+        interrupt.trigger();
+        let summary = first.join().unwrap().unwrap();
+        assert!(summary.interrupted);
+    });
+    assert!(prediction_lines(&config.predictions).is_empty());
+}

@@ -155,3 +155,260 @@ fn plan_that_cannot_fit_the_budget_is_refused_with_numbers() {
         &["lots"],
     );
 }
+
+#[test]
+fn out_of_range_timeouts_and_memory_are_refused_not_panics() {
+    for (value, needle) in [
+        ("1e300", "'1e300' for '--timeout"),
+        ("1e19", "from 1 to 86400"),
+        ("0", "from 1 to 86400"),
+        ("NaN", "from 1 to 86400"),
+        ("-5", "from 1 to 86400"),
+    ] {
+        expect_error(
+            &["sandbox", &format!("--timeout={value}"), "--", "-c", "1"],
+            &[needle],
+        );
+    }
+    for value in ["0", "99999999999999"] {
+        expect_error(
+            &["sandbox", "--memory", value, "--", "-c", "1"],
+            &["--memory", "16 to 4096"],
+        );
+    }
+    expect_error(
+        &[
+            "batch",
+            "--instances",
+            "x.jsonl",
+            "--predictions",
+            "p.jsonl",
+            "--time-limit",
+            "99999999999",
+        ],
+        &["--time-limit"],
+    );
+
+    // The same ranges in a config file, named by section and key, before any work.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let out = dir.path().join("out");
+    for (text, needle) in [
+        (
+            "[sandbox]\ntimeout_seconds = 9223372036854775807\n",
+            "[sandbox] timeout_seconds = 9223372036854775807",
+        ),
+        (
+            "[sandbox]\ntimeout_seconds = 0\n",
+            "[sandbox] timeout_seconds = 0",
+        ),
+        ("[sandbox]\nmemory_mb = 0\n", "[sandbox] memory_mb = 0"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        expect_error(
+            &[
+                "run",
+                "--task",
+                "write f",
+                "--mock",
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[needle, "c.toml"],
+        );
+    }
+    std::fs::write(
+        &config,
+        "[repo_tests]\ntimeout_seconds = 9223372036854775807\n",
+    )
+    .unwrap();
+    let patch = dir.path().join("p.diff");
+    std::fs::write(&patch, "").unwrap();
+    expect_error(
+        &[
+            "check",
+            "--repo",
+            dir.path().to_str().unwrap(),
+            "--patch",
+            patch.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &["[repo_tests] timeout_seconds", "1 to 86400"],
+    );
+}
+
+#[test]
+fn unwritable_output_paths_are_refused_before_the_work_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // The instances file does not even exist: the output path is checked first.
+    let missing = dir.path().join("missing.jsonl");
+    let m = missing.to_str().unwrap();
+    expect_error(
+        &[
+            "evaluate",
+            "--instances",
+            m,
+            "--predictions",
+            m,
+            "--report",
+            "/proc/nope/r.json",
+        ],
+        &["--report /proc/nope/r.json", "cannot be written"],
+    );
+    expect_error(
+        &["evaluate", "--instances", m, "--gold", "--report", d],
+        &["--report", "is a directory"],
+    );
+    let patch = dir.path().join("p.diff");
+    std::fs::write(&patch, "").unwrap();
+    expect_error(
+        &[
+            "check",
+            "--repo",
+            d,
+            "--patch",
+            patch.to_str().unwrap(),
+            "--junit",
+            "/tmp",
+        ],
+        &["--junit /tmp", "is a directory"],
+    );
+    expect_error(&["report", d, "--html", d], &["--html", "is a directory"]);
+    expect_error(
+        &[
+            "fix",
+            "--repo",
+            d,
+            "--issue",
+            "x",
+            "--mock",
+            "--report",
+            "/proc/nope/r.json",
+        ],
+        &["--report /proc/nope/r.json"],
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing created"
+    );
+}
+
+#[test]
+fn arguments_of_the_wrong_kind_are_named_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = dir.path().join("newdir");
+    let o = out.to_str().unwrap();
+    // A directory where a model file is expected.
+    expect_error(
+        &["models", "info", d],
+        &["is a directory, not a model file", d],
+    );
+    // Prompt overrides that are not a directory; the set-up error leaves no empty --out.
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "write f",
+            "--mock",
+            "--prompts",
+            "/nonexistent",
+            "--out",
+            o,
+        ],
+        &["--prompts /nonexistent", "does not exist"],
+    );
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "write f",
+            "--mock",
+            "--prompts",
+            file.to_str().unwrap(),
+            "--out",
+            o,
+        ],
+        &["--prompts", "is not a directory"],
+    );
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[repo_tests]\ntimeout_seconds = 0\n").unwrap();
+    expect_error(
+        &[
+            "run",
+            "--task",
+            "write f",
+            "--mock",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            o,
+        ],
+        &["[repo_tests] timeout_seconds = 0"],
+    );
+    assert!(!out.exists(), "set-up errors leave no empty --out behind");
+    // An issue that is a directory is neither a file nor the issue's text.
+    expect_error(
+        &[
+            "fix",
+            "--repo",
+            d,
+            "--issue",
+            "/tmp",
+            "--mock",
+            "--out",
+            dir.path().join("p.patch").to_str().unwrap(),
+        ],
+        &["--issue /tmp", "is a directory"],
+    );
+    // An option smuggled in as a test id.
+    let patch = dir.path().join("p.diff");
+    std::fs::write(&patch, "").unwrap();
+    expect_error(
+        &[
+            "check",
+            "--repo",
+            d,
+            "--patch",
+            patch.to_str().unwrap(),
+            "--tests=--collect-only",
+        ],
+        &["`--collect-only` is an option, not a test"],
+    );
+    let tests_from = dir.path().join("tests.txt");
+    std::fs::write(&tests_from, "test_a.py::t\n-p no:cacheprovider\n").unwrap();
+    expect_error(
+        &[
+            "check",
+            "--repo",
+            d,
+            "--patch",
+            patch.to_str().unwrap(),
+            "--tests-from",
+            tests_from.to_str().unwrap(),
+        ],
+        &["`-p no:cacheprovider` is an option"],
+    );
+    // Every instance malformed: nothing to evaluate is an error.
+    let instances = dir.path().join("bad.jsonl");
+    std::fs::write(&instances, "{oops\n[1, 2]\n{\"instance_id\": 3}\n").unwrap();
+    let preds = dir.path().join("preds.jsonl");
+    std::fs::write(&preds, "").unwrap();
+    expect_error(
+        &[
+            "evaluate",
+            "--instances",
+            instances.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+        ],
+        &["bad.jsonl holds no valid instance (3 malformed entries skipped"],
+    );
+}

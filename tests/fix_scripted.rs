@@ -92,6 +92,7 @@ fn scripted_fix_produces_a_verified_patch_that_git_applies() {
         commit: Some(fx.base_commit.clone()),
         issue: fx.issue.clone(),
         url_template: DEFAULT_URL_TEMPLATE.into(),
+        work_dir: None,
     };
     let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
 
@@ -193,6 +194,7 @@ text = "still no code"
         commit: Some(fx.base_commit.clone()),
         issue: fx.issue.clone(),
         url_template: DEFAULT_URL_TEMPLATE.into(),
+        work_dir: None,
     };
     let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
     assert_eq!(report.localization.files_from, "ranking");

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use codeswarm::sandbox::{Job, Limits, Outcome, Sandbox, Status};
+use codeswarm::sandbox::{Job, Limits, Outcome, Sandbox, Status, DEFAULT_OPEN_FILES};
 use sha2::{Digest, Sha256};
 
 const TIMEOUT: Duration = Duration::from_secs(4);
@@ -139,6 +139,7 @@ fn limits() -> Limits {
         stdout_bytes: OUTPUT_CAP,
         stderr_bytes: OUTPUT_CAP,
         fuel: None,
+        open_files: DEFAULT_OPEN_FILES,
     }
 }
 
@@ -514,6 +515,75 @@ fn nests_directories_deeply() {
 fn grows_a_sparse_terabyte() {
     let o = hostile("sparse_file.py", |j| j);
     assert_eq!(o.status, Status::DiskQuotaExceeded, "{}", o.stderr_lossy());
+}
+
+#[test]
+fn grows_many_sparse_files_with_one_byte_each() {
+    // 50 files, each one byte written 1 TiB past its end: charged by length, none fits.
+    let o = hostile("sparse_many.py", |j| j);
+    assert_all_blocked(&o, 50);
+    assert!(o.limits_hit.disk);
+    assert!(
+        o.stdout_lossy().contains("blocked pwrite 24: OSError"),
+        "{}",
+        o.stdout_lossy()
+    );
+}
+
+#[test]
+fn floods_dev_null() {
+    // 320 MiB written and 5,000 opens for writing against a 16 MiB quota: /dev/null discards,
+    // is not charged, stays empty, and the quota is left for a 12 MiB real file.
+    let o = hostile("devnull_flood.py", |j| j.timeout(Duration::from_secs(20)));
+    let out = o.stdout_lossy();
+    assert_eq!(o.status, Status::Exited(0), "{out}\n{}", o.stderr_lossy());
+    assert!(out.contains("wrote 320 MiB to /dev/null"), "{out}");
+    assert!(out.contains("opened /dev/null 5000 times"), "{out}");
+    assert!(out.contains("null size 0 read 0"), "{out}");
+    assert!(out.contains(&format!("real file {}", 12 << 20)), "{out}");
+    assert!(!o.limits_hit.disk, "/dev/null was charged");
+}
+
+#[test]
+fn opens_descriptors_without_end() {
+    let fx = fixture();
+    let o = hostile("fd_flood.py", |j| j);
+    let out = o.stdout_lossy();
+    assert_eq!(o.status, Status::Exited(0), "{out}\n{}", o.stderr_lossy());
+    let opened: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("blocked open after "))
+        .and_then(|l| l.strip_suffix(": EMFILE"))
+        .unwrap_or_else(|| panic!("no EMFILE refusal: {out}"))
+        .parse()
+        .unwrap();
+    // The cap counts stdio and the preopened dirs too; Python holds a few of its own.
+    assert!(
+        opened > DEFAULT_OPEN_FILES - 32 && opened < DEFAULT_OPEN_FILES,
+        "{out}"
+    );
+    assert!(
+        out.contains("reopened 500"),
+        "closing gives them back: {out}"
+    );
+    assert!(o.limits_hit.open_files);
+    // A smaller cap is the job's own.
+    let o = hostile("fd_flood.py", |mut j| {
+        j.limits.open_files = 64;
+        j
+    });
+    let out = o.stdout_lossy();
+    assert!(out.contains("blocked open after"), "{out}");
+    assert!(!out.contains("reopened 500"), "{out}");
+    // The host process still opens files.
+    let next = fx
+        .sandbox
+        .run(&Job::python([
+            "-c",
+            "print(open('/dev/null').read() == '')",
+        ]))
+        .unwrap();
+    assert_eq!(next.stdout_lossy(), "True\n");
 }
 
 #[test]

@@ -1,6 +1,9 @@
-//! A non-blocking exclusive lock file (`flock(2)`): a second batch writing the same run
-//! directory or predictions file fails at once with a clear error instead of interleaving
-//! lines. Released when the [`TryLock`] is dropped (or the process dies, kill -9 included).
+//! A non-blocking exclusive lock (`flock(2)`): a second batch writing the same run directory or
+//! predictions file fails at once with a clear error instead of interleaving lines. The run
+//! directory is guarded by a lock file inside it ([`TryLock::acquire`]); the predictions file
+//! by a lock on the file itself ([`TryLock::on_file`]), so the same file reached through a
+//! symlink or a hard link is the same lock. Released when the [`TryLock`] is dropped (or the
+//! process dies, kill -9 included).
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -8,9 +11,9 @@ use std::path::{Path, PathBuf};
 /// Why a lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("{what} is in use by another codeswarm process (lock file {}); wait for it to finish or use another path", path.display())]
+    #[error("{what} is in use by another codeswarm process (lock on {}); wait for it to finish or use another path", path.display())]
     Busy { what: String, path: PathBuf },
-    #[error("cannot create lock file {}: {source}", path.display())]
+    #[error("cannot lock {}: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -39,6 +42,12 @@ impl TryLock {
             .write(true)
             .open(path)
             .map_err(io)?;
+        Self::on_file(file, path, what)
+    }
+
+    /// Take the exclusive lock on the open `file` itself (`path` names it in messages): every
+    /// path to the same file (symlinks, hard links) shares it.
+    pub fn on_file(file: File, path: &Path, what: &str) -> Result<TryLock, LockError> {
         match try_lock(&file) {
             Ok(true) => Ok(TryLock {
                 _file: file,
@@ -48,7 +57,10 @@ impl TryLock {
                 what: what.to_string(),
                 path: path.to_path_buf(),
             }),
-            Err(e) => Err(io(e)),
+            Err(source) => Err(LockError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 

@@ -14,7 +14,8 @@
 //! - [`merge`]: `codeswarm merge-preds`.
 //! - [`report`] and [`html`]: `codeswarm report` (a table and a self-contained HTML page).
 //! - [`evaluate`]: local evaluation through a [`TestExecutor`] (the WASI sandbox in the CLI).
-//! - [`lock`]: the non-blocking lock files guarding a run directory and a predictions file.
+//! - [`lock`]: the non-blocking locks guarding a run directory (a lock file inside it) and a
+//!   predictions file (the file itself, whatever path reaches it).
 //! - [`fixture_set`]: an instance set in the official format built from the fixture
 //!   repositories, for tests and demos without network.
 

@@ -12,6 +12,11 @@
 //! A complete line in the middle of the file that is not a prediction cannot come from a crash
 //! (only from an edit); it is an error naming the line rather than something to drop silently.
 //!
+//! Exclusion: the writer holds an exclusive `flock` on the file itself (not on a lock file
+//! named after the path), so a second batch reaching the same file through a symlink or a hard
+//! link is refused too. `--redo` rewrites the file atomically (through a symlink, keeping its
+//! mode) and locks the new file before it takes the name.
+//!
 //! [`read_predictions`] reads without changing anything (for `merge-preds`, `evaluate`).
 
 use std::collections::{HashMap, HashSet};
@@ -193,13 +198,39 @@ pub struct OpenReport {
     pub duplicates: Vec<String>,
 }
 
-/// The lock file guarding `path`: `.<file name>.lock` beside it.
-pub fn lock_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "predictions".into());
-    path.with_file_name(format!(".{name}.lock"))
+/// Whether the open `file` is the file `path` names now.
+#[cfg(unix)]
+fn is_current(file: &File, path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let (open, named) = (file.metadata()?, std::fs::metadata(path)?);
+    Ok(open.dev() == named.dev() && open.ino() == named.ino())
+}
+
+#[cfg(not(unix))]
+fn is_current(_file: &File, _path: &Path) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+/// Open `path` for appending (creating it) with the exclusive lock on the file itself.
+fn open_locked(path: &Path) -> Result<(File, TryLock), PredictionsError> {
+    let what = format!("predictions file {}", path.display());
+    for _ in 0..16 {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        let lock = TryLock::on_file(file.try_clone().map_err(io_err(path))?, path, &what)?;
+        // Another process's --redo may have renamed a new file over the path between the open
+        // and the lock: then this lock guards a file nobody will read; open again.
+        if is_current(&file, path).map_err(io_err(path))? {
+            return Ok((file, lock));
+        }
+    }
+    Err(io_err(path)(std::io::Error::other(
+        "the file keeps being replaced while it is opened",
+    )))
 }
 
 impl PredictionsWriter {
@@ -209,16 +240,7 @@ impl PredictionsWriter {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
-        let lock = TryLock::acquire(
-            &lock_path(path),
-            &format!("predictions file {}", path.display()),
-        )?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)
-            .map_err(io_err(path))?;
+        let (mut file, lock) = open_locked(path)?;
         let bytes = std::fs::read(path).map_err(io_err(path))?;
         let read = parse_predictions(&bytes, path)?;
         let mut len = bytes.len() as u64;
@@ -310,7 +332,19 @@ impl PredictionsWriter {
         if dropped == 0 {
             return Ok(0);
         }
-        crate::fsutil::write_atomic(&self.path, kept.as_bytes()).map_err(io_err(&self.path))?;
+        // The new file is locked before it takes the name: the path never names an unlocked file.
+        let what = format!("predictions file {}", self.path.display());
+        let mut new_lock = None;
+        crate::fsutil::write_atomic_with(&self.path, kept.as_bytes(), |tmp| {
+            let lock = TryLock::on_file(tmp.try_clone()?, &self.path, &what)
+                .map_err(std::io::Error::other)?;
+            new_lock = Some(lock);
+            Ok(())
+        })
+        .map_err(io_err(&self.path))?;
+        if let Some(lock) = new_lock {
+            self._lock = lock;
+        }
         self.file = OpenOptions::new()
             .append(true)
             .read(true)
@@ -371,6 +405,43 @@ mod tests {
         assert_eq!(report.lines, 2);
         assert!(report.torn.is_none());
         assert_eq!(w.finished().len(), 2);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_lock_is_on_the_file_whatever_path_reaches_it() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("preds.jsonl");
+        let (mut w, _) = PredictionsWriter::open(&path).unwrap();
+        let sym = d.path().join("sym.jsonl");
+        std::os::unix::fs::symlink(&path, &sym).unwrap();
+        let hard = d.path().join("hard.jsonl");
+        std::fs::hard_link(&path, &hard).unwrap();
+        for other in [&sym, &hard] {
+            let err = PredictionsWriter::open(other).unwrap_err();
+            assert!(matches!(err, PredictionsError::Locked(_)), "{err}");
+            assert!(err.to_string().contains("in use by another"), "{err}");
+        }
+        // After a --redo rewrite (a new file under the name) the new file is locked too.
+        w.append(&pred("a", "")).unwrap();
+        w.append(&pred("b", "")).unwrap();
+        w.remove(&HashSet::from(["a".to_string()])).unwrap();
+        assert!(matches!(
+            PredictionsWriter::open(&sym),
+            Err(PredictionsError::Locked(_))
+        ));
+        assert!(matches!(
+            PredictionsWriter::open(&path),
+            Err(PredictionsError::Locked(_))
+        ));
+        drop(w);
+        let (w, report) = PredictionsWriter::open(&sym).unwrap();
+        assert_eq!(report.lines, 1);
+        assert!(w.finished().contains("b"));
+        assert!(
+            !d.path().join(".preds.jsonl.lock").exists(),
+            "no lock file beside it"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ use super::runner::{changed_lines, InstanceResult, InstanceStatus, PATCH_FILE, T
 pub enum ReportError {
     #[error("{} is not a codeswarm run directory (no manifest.json and no instances/); pass the --run-dir of a `codeswarm batch` run (default: PREDICTIONS.run beside the predictions file)", path.display())]
     NotARunDir { path: PathBuf },
+    #[error("{}: not a readable instance result ({detail}); restore it or delete it (the instance is then reported as incomplete, and a resumed batch solves it again)", path.display())]
+    CorruptResult { path: PathBuf, detail: String },
     #[error(transparent)]
     Manifest(#[from] super::manifest::ManifestError),
     #[error("{}: {source}", path.display())]
@@ -128,7 +130,8 @@ pub fn load_run(run_dir: &Path) -> Result<RunReport, ReportError> {
                 continue;
             }
             let id = entry.file_name().to_string_lossy().into_owned();
-            let result = InstanceResult::load(&dir);
+            let result = InstanceResult::read(&dir)
+                .map_err(|(path, detail)| ReportError::CorruptResult { path, detail })?;
             let patch = std::fs::read_to_string(dir.join(PATCH_FILE)).unwrap_or_default();
             let trajectory = Some(dir.join(TRAJECTORY_FILE)).filter(|p| p.is_file());
             let status = match &result {

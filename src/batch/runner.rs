@@ -8,6 +8,11 @@
 //! line is complete, and a rerun skips finished instances (unless `--redo`, which first
 //! rewrites the predictions file without the selected instances' lines).
 //!
+//! Work space: a solver's worktrees and temporary files go under `RUN_DIR/work/<instance_id>/`
+//! ([`InstanceDir::scratch`]), removed when the instance is finished. Whatever a killed run
+//! left there is removed when the next batch on the run directory starts (it holds the run
+//! directory's and the predictions file's locks, so nothing there is in use).
+//!
 //! Failure containment: a solver error, a panic (caught with `catch_unwind`) or the time limit
 //! turns into an empty `model_patch` with the reason in `result.json`; the batch goes on. Two
 //! things stop a batch: set-up errors (unreadable input, run directory in use, disk errors) and
@@ -176,11 +181,15 @@ impl Interrupt {
     }
 }
 
-/// The directory of one instance's artifacts, `RUN_DIR/instances/<id>/`.
+/// The directory of one instance's artifacts, `RUN_DIR/instances/<id>/`, and its work space.
 #[derive(Debug, Clone)]
 pub struct InstanceDir {
     root: PathBuf,
+    work: PathBuf,
 }
+
+/// The batch's work space under the run directory (see the module docs).
+pub const WORK_DIR: &str = "work";
 
 impl InstanceDir {
     /// The directory (exists while the solver runs).
@@ -188,12 +197,13 @@ impl InstanceDir {
         &self.root
     }
 
-    /// A scratch directory for worktrees and temporary files, created on demand and removed
-    /// when the instance is finished.
+    /// A scratch directory for worktrees and temporary files, `RUN_DIR/work/<id>/`: created on
+    /// demand, removed when the instance is finished, and left-overs of a killed run removed
+    /// when the next batch starts. Use it as the parent of checkouts
+    /// ([`crate::repo::checkout::CheckoutOptions::parent_dir`]) instead of the system temp dir.
     pub fn scratch(&self) -> std::io::Result<PathBuf> {
-        let dir = self.root.join("scratch");
-        std::fs::create_dir_all(&dir)?;
-        Ok(dir)
+        std::fs::create_dir_all(&self.work)?;
+        Ok(self.work.clone())
     }
 }
 
@@ -321,8 +331,21 @@ pub struct InstanceResult {
 impl InstanceResult {
     /// Read `dir/result.json`, if there is a readable one.
     pub fn load(dir: &Path) -> Option<InstanceResult> {
-        let text = std::fs::read_to_string(dir.join(RESULT_FILE)).ok()?;
-        serde_json::from_str(&text).ok()
+        Self::read(dir).ok().flatten()
+    }
+
+    /// Read `dir/result.json`: `Ok(None)` when there is none, `Err` (the file and why) when it
+    /// cannot be read or is not a result.
+    pub fn read(dir: &Path) -> Result<Option<InstanceResult>, (PathBuf, String)> {
+        let path = dir.join(RESULT_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err((path, e.to_string())),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| (path, e.to_string()))
     }
 }
 
@@ -357,6 +380,8 @@ pub enum BatchError {
     Predictions(#[from] PredictionsError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error("--predictions {}: {problem}", path.display())]
+    PredictionsPath { path: PathBuf, problem: String },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -405,6 +430,38 @@ pub fn default_run_dir(predictions: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "predictions".into());
     predictions.with_file_name(format!("{stem}.run"))
+}
+
+/// Refuse a predictions path that cannot work, before anything is created: an existing
+/// directory, or one whose run directory (`run_dir`, default [`default_run_dir`]) would be the
+/// predictions file itself (`x.run` → `x.run/`).
+pub fn check_paths(predictions: &Path, run_dir: Option<&Path>) -> Result<(), BatchError> {
+    let bad = |problem: String| BatchError::PredictionsPath {
+        path: predictions.to_path_buf(),
+        problem,
+    };
+    if predictions.is_dir() {
+        return Err(bad(
+            "is a directory; give the predictions file to write, e.g. DIR/preds.jsonl".into(),
+        ));
+    }
+    let run_dir = run_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_run_dir(predictions));
+    let same = match (
+        std::path::absolute(predictions),
+        std::path::absolute(&run_dir),
+    ) {
+        (Ok(p), Ok(r)) => p == r,
+        _ => predictions == run_dir,
+    };
+    if same {
+        return Err(bad(format!(
+            "the run directory would be the predictions file itself ({}); name the predictions file with another extension (e.g. preds.jsonl) or pass --run-dir",
+            run_dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// What a batch run did.
@@ -486,6 +543,7 @@ pub fn run_batch(
     interrupt: &Interrupt,
 ) -> Result<BatchSummary, BatchError> {
     let started = Instant::now();
+    check_paths(&config.predictions, config.run_dir.as_deref())?;
     let set = load_instances(&config.instances)?;
     set.warn_problems();
     if set.instances.is_empty() {
@@ -532,6 +590,8 @@ pub fn run_batch(
         .map_err(io_err(&problems_path))?;
 
     let (mut writer, open_report) = PredictionsWriter::open(&predictions_path)?;
+    // Both locks are held: whatever is in the work space was left by a killed run.
+    remove_stale_work(&run_dir.join(WORK_DIR))?;
     let selected_ids: HashSet<String> = selected.iter().map(|i| i.id().to_string()).collect();
     if config.redo {
         let dropped = writer.remove(&selected_ids)?;
@@ -780,6 +840,22 @@ impl Drop for Watchdog {
     }
 }
 
+/// Remove `work` (left-over worktrees of a killed run), if it is there.
+fn remove_stale_work(work: &Path) -> Result<(), BatchError> {
+    match std::fs::symlink_metadata(work) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(work)(e)),
+        Ok(_) => {}
+    }
+    let stale = std::fs::read_dir(work)
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    if stale > 0 {
+        tracing::info!(dir = %work.display(), stale, "removing the work space a killed run left behind");
+    }
+    std::fs::remove_dir_all(work).map_err(io_err(work))
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
@@ -809,7 +885,14 @@ fn solve_one(
         std::fs::remove_dir_all(&root).map_err(dir_err)?;
     }
     std::fs::create_dir_all(&root).map_err(dir_err)?;
-    let dir = InstanceDir { root: root.clone() };
+    let work = run_dir.join(WORK_DIR).join(inst.id());
+    if work.exists() {
+        std::fs::remove_dir_all(&work).map_err(dir_err)?;
+    }
+    let dir = InstanceDir {
+        root: root.clone(),
+        work: work.clone(),
+    };
 
     let token = CancelToken::new();
     interrupt.set_current(Some(token.clone()));
@@ -975,11 +1058,12 @@ fn solve_one(
     };
     let result_text = serde_json::to_string_pretty(&result).expect("result serializes");
     write(RESULT_FILE, result_text.as_bytes())?;
-    let scratch = root.join("scratch");
-    if scratch.exists() {
-        if let Err(e) = std::fs::remove_dir_all(&scratch) {
-            tracing::warn!(dir = %scratch.display(), error = %e, "could not remove the scratch directory");
+    if work.exists() {
+        if let Err(e) = std::fs::remove_dir_all(&work) {
+            tracing::warn!(dir = %work.display(), error = %e, "could not remove the instance's work space");
         }
+        // And `work/` itself once empty.
+        let _ = std::fs::remove_dir(run_dir.join(WORK_DIR));
     }
     Ok(Record {
         result,

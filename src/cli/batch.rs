@@ -10,8 +10,8 @@ use clap::Args;
 use super::opts::{DepsOpts, ModelOpts};
 use crate::agents::AgentError;
 use crate::batch::runner::{
-    default_run_dir, run_batch, BatchConfig, Interrupt, SolveContext, SolveError, SolveOutcome,
-    Solver,
+    check_paths, default_run_dir, run_batch, BatchConfig, Interrupt, SolveContext, SolveError,
+    SolveOutcome, Solver,
 };
 use crate::batch::{Filter, Shard, SolverView};
 use crate::coordination::fixer::{FixError, FixStatus};
@@ -41,8 +41,8 @@ pub struct BatchArgs {
     /// Only shard I of N, 0-based (e.g. 0/4 … 3/4); assignment hashes the instance id.
     #[arg(long)]
     pub shard: Option<Shard>,
-    /// Per-instance time limit in seconds (0: none).
-    #[arg(long, default_value_t = 1800)]
+    /// Per-instance time limit in seconds (0: none; at most 86400, one day).
+    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub time_limit: u64,
     /// Turns an instance's `owner/name` into a clone URL or path ({owner}, {name}, {repo}).
     #[arg(long, default_value = DEFAULT_URL_TEMPLATE)]
@@ -118,11 +118,17 @@ impl Solver for FixSolver {
             issue.push_str("\n\nHints:\n");
             issue.push_str(h);
         }
+        // The worktree goes under the run directory, not the system temp dir: a run killed
+        // with -9 leaves it where the next batch on the run directory removes it.
+        let work_dir = ctx.dir.scratch().map_err(|e| {
+            SolveError::failed(format!("cannot create the instance's work space: {e}"))
+        })?;
         let target = FixTarget {
             repo: instance.repo.clone(),
             commit: Some(instance.base_commit.clone()),
             issue,
             url_template: self.url_template.clone(),
+            work_dir: Some(work_dir),
         };
         let stop = || {
             ctx.cancel.is_cancelled() || ctx.deadline.map(|d| Instant::now() >= d).unwrap_or(false)
@@ -206,6 +212,8 @@ pub fn model_name(opts: &ModelOpts) -> String {
 /// Exit 0 when the run completed (whatever each instance's outcome), 130 when Ctrl-C stopped
 /// it early (rerun to resume); set-up errors are returned (exit 2).
 pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
+    // Before the solver opens the model and the sandbox.
+    check_paths(&a.predictions, a.run_dir.as_deref())?;
     let time_limit = (a.time_limit > 0).then(|| Duration::from_secs(a.time_limit));
     let config = BatchConfig {
         instances: a.instances.clone(),

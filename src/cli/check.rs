@@ -140,6 +140,12 @@ fn selected_tests(a: &CheckArgs) -> anyhow::Result<Option<Vec<String>>> {
                 .map(String::from),
         );
     }
+    // pytest would read these as options, whatever the gate meant to run.
+    if let Some(t) = tests.iter().find(|t| t.starts_with('-')) {
+        anyhow::bail!(
+            "--tests/--tests-from: `{t}` is an option, not a test; give pytest node ids or paths (options cannot be passed to the gate's pytest)"
+        );
+    }
     let mut seen = std::collections::HashSet::new();
     tests.retain(|t| seen.insert(t.clone()));
     anyhow::ensure!(
@@ -149,30 +155,12 @@ fn selected_tests(a: &CheckArgs) -> anyhow::Result<Option<Vec<String>>> {
     Ok(Some(tests))
 }
 
-/// Fail early when `--junit` cannot be written, not after the tests ran.
-fn check_writable(out: &Path) -> anyhow::Result<()> {
-    let dir = out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    anyhow::ensure!(
-        dir.is_dir(),
-        "--junit {}: directory {} does not exist",
-        out.display(),
-        dir.display()
-    );
-    tempfile::Builder::new()
-        .prefix(".probe-")
-        .tempfile_in(dir)
-        .map(drop)
-        .with_context(|| format!("--junit {}: directory is not writable", out.display()))
-}
-
 pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     let tests = selected_tests(&a)?;
     let (patch, patch_problem) = read_patch(&a.patch, a.max_patch_size)?;
+    // Fail early when `--junit` cannot be written, not after the tests ran.
     if let Some(out) = &a.junit {
-        check_writable(out)?;
+        crate::fsutil::check_output_file(out, "--junit").map_err(anyhow::Error::msg)?;
     }
     let config = crate::config::Config::load(a.config.as_deref())?;
     let bar = if a.json {

@@ -48,9 +48,7 @@ pub fn run(cmd: EvalCmd) -> anyhow::Result<i32> {
     let problems = humaneval::select(humaneval::load(&bar)?, &a.ids, a.limit)?;
     bar.finish_and_clear();
     if let Some(p) = &a.report {
-        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::fsutil::ensure_writable_dir(dir).map_err(anyhow::Error::msg)?;
-        }
+        crate::fsutil::check_output_file(p, "--report").map_err(anyhow::Error::msg)?;
     }
     let runner = SandboxRunner::open(&config.sandbox)?;
     let mut manager = a.model.manager(&config, true)?;

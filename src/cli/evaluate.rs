@@ -107,14 +107,20 @@ fn predictions_from(selected: &[&Instance], gold: bool) -> Vec<Prediction> {
 /// Exit 0 when instances were evaluated (whatever the resolved count); 2 when nothing was
 /// evaluated or on set-up errors.
 pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
+    // Fail before the tests run, not after.
     if let Some(out) = &a.report {
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::fsutil::ensure_writable_dir(dir).map_err(anyhow::Error::msg)?;
-        }
+        crate::fsutil::check_output_file(out, "--report").map_err(anyhow::Error::msg)?;
     }
     let config = crate::config::Config::load(a.config.as_deref())?;
     let set = load_instances(&a.instances)?;
     set.warn_problems();
+    if set.instances.is_empty() {
+        anyhow::bail!(
+            "{} holds no valid instance ({} malformed entries skipped, see the warnings above); check the file's format",
+            a.instances.display(),
+            set.problems.len()
+        );
+    }
     let filter = Filter {
         instance_ids: a.instance_ids.clone(),
         ..Filter::default()

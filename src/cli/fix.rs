@@ -47,10 +47,8 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
         .report
         .clone()
         .unwrap_or_else(|| a.out.with_extension("report.json"));
-    for p in [&a.out, &report_path] {
-        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::fsutil::ensure_writable_dir(dir).map_err(anyhow::Error::msg)?;
-        }
+    for (p, flag) in [(&a.out, "--out"), (&report_path, "--report")] {
+        crate::fsutil::check_output_file(p, flag).map_err(anyhow::Error::msg)?;
     }
     let config = a.model.load_config()?;
     let prompts = a.model.load_prompts()?;
@@ -64,6 +62,7 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
         commit: a.commit.clone(),
         issue,
         url_template: a.repo_url_template.clone(),
+        work_dir: None,
     };
     let spinner = if a.json {
         indicatif::ProgressBar::hidden()

@@ -17,6 +17,7 @@ pub struct MergePredsArgs {
 
 /// Exit 0 when merged; conflicts and unreadable inputs are errors (exit 2).
 pub fn run(a: MergePredsArgs) -> anyhow::Result<i32> {
+    crate::fsutil::check_output_file(&a.out, "OUT").map_err(anyhow::Error::msg)?;
     let s = merge_predictions(&a.out, &a.inputs)?;
     println!(
         "merged {} files: {} lines read, {} identical duplicates dropped, {} instances written ({} with a patch) to {}",

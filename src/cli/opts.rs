@@ -141,6 +141,19 @@ impl ModelOpts {
     }
 
     pub fn load_prompts(&self) -> anyhow::Result<Prompts> {
+        if let Some(dir) = &self.prompts {
+            let problem = match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => None,
+                Ok(_) => Some("is not a directory"),
+                Err(_) => Some("does not exist"),
+            };
+            if let Some(problem) = problem {
+                anyhow::bail!(
+                    "--prompts {}: {problem}; give a directory of NAME.md prompt overrides",
+                    dir.display()
+                );
+            }
+        }
         Ok(Prompts::load(self.prompts.as_deref())?)
     }
 

@@ -22,6 +22,9 @@ pub struct ReportArgs {
 
 /// Exit 0 when the report was made.
 pub fn run(a: ReportArgs) -> anyhow::Result<i32> {
+    if let Some(out) = &a.html {
+        crate::fsutil::check_output_file(out, "--html").map_err(anyhow::Error::msg)?;
+    }
     let r = report::load_run(&a.run_dir)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);

@@ -79,7 +79,8 @@ fn execute(
     if task.trim().is_empty() {
         return Err(pipeline::PipelineError::EmptyTask.into());
     }
-    crate::fsutil::ensure_writable_dir(out).map_err(anyhow::Error::msg)?;
+    // Checked now, created only when there is something to write.
+    crate::fsutil::check_output_dir(out, "--out").map_err(anyhow::Error::msg)?;
     let mut config = opts.load_config()?;
     if let Some(s) = seed {
         config.set_seed(s);

@@ -1,7 +1,8 @@
 //! `codeswarm sandbox [--dir DIR] [--timeout S] [--memory MB] [--setup] [-- ARGS...]`: run
 //! `python ARGS` inside the WASI sandbox with DIR copied into its work dir, print the guest's
 //! stdout/stderr, and exit with the guest's exit code (124 on timeout, 137 when memory ran out).
-//! `--setup` fetches and prepares the runtime (also done on first use).
+//! `--setup` fetches and prepares the runtime (also done on first use), checks every installed
+//! file against the environment's manifest (sha256), and rebuilds a damaged environment.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,18 +10,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::sandbox::{Job, Limits, Status};
+use crate::sandbox::{Job, Limits, SandboxOptions, Status, MAX_TIMEOUT, MEMORY_MB_RANGE};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SandboxArgs {
     /// Directory whose contents are copied into the sandbox's work dir (the guest's cwd).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Wall-clock limit in seconds.
-    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    /// Wall-clock limit in seconds (1 to 86400).
+    #[arg(long, value_name = "S", default_value_t = 60.0, value_parser = parse_timeout)]
     pub timeout: f64,
-    /// Memory limit in MiB.
-    #[arg(long, value_name = "MB", default_value_t = 1024)]
+    /// Memory limit in MiB (16 to 4096).
+    #[arg(long, value_name = "MB", default_value_t = 1024, value_parser = parse_memory)]
     pub memory: u64,
     /// Fetch and prepare the runtime (CPython for WASI, pytest), then exit unless ARGS follow.
     #[arg(long)]
@@ -32,6 +33,29 @@ pub struct SandboxArgs {
         value_name = "ARGS"
     )]
     pub args: Vec<String>,
+}
+
+/// `--timeout`: a number of seconds from 1 to one day.
+fn parse_timeout(text: &str) -> Result<f64, String> {
+    let max = MAX_TIMEOUT.as_secs();
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && (1.0..=max as f64).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "give a number of seconds from 1 to {max} (one day)"
+        )),
+    }
+}
+
+/// `--memory`: MiB within what a 32-bit guest can use.
+fn parse_memory(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(mb) if MEMORY_MB_RANGE.contains(&mb) => Ok(mb),
+        _ => Err(format!(
+            "give whole MiB from {} to {} (the guest is 32-bit wasm)",
+            MEMORY_MB_RANGE.start(),
+            MEMORY_MB_RANGE.end()
+        )),
+    }
 }
 
 fn progress_bar() -> indicatif::ProgressBar {
@@ -47,15 +71,24 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<i32> {
     if args.args.is_empty() && !args.setup {
         anyhow::bail!("nothing to run: give python arguments after `--` (e.g. `codeswarm sandbox -- -c 'print(1)'`) or --setup");
     }
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        anyhow::bail!("--timeout must be a positive number of seconds");
-    }
     let bar = progress_bar();
-    let opened = crate::testing::open_sandbox(&bar);
+    let opened = if args.setup {
+        // Every file of the installed environment against its manifest, not only sizes.
+        let options = SandboxOptions {
+            verify_hashes: true,
+            ..SandboxOptions::default()
+        };
+        crate::sandbox::Sandbox::open_with(&options, &bar)
+    } else {
+        crate::testing::open_sandbox(&bar)
+    };
     bar.finish_and_clear();
     let sandbox = opened.context("opening the sandbox")?;
     if args.setup {
-        eprintln!("sandbox runtime ready in {}", sandbox.paths().dir.display());
+        eprintln!(
+            "sandbox runtime ready in {} (every file checked against its manifest)",
+            sandbox.paths().dir.display()
+        );
         if args.args.is_empty() {
             return Ok(0);
         }

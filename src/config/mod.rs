@@ -43,8 +43,33 @@ pub struct Limits {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxSettings {
+    /// 1 to 86400 (one day).
     pub timeout_seconds: u64,
+    /// 16 to 4096 (the guest is 32-bit wasm).
     pub memory_mb: u64,
+}
+
+impl SandboxSettings {
+    /// Check the ranges; `section` names the table in the message.
+    fn validate(&self, section: &str) -> Result<(), String> {
+        let max = crate::sandbox::MAX_TIMEOUT.as_secs();
+        if !(1..=max).contains(&self.timeout_seconds) {
+            return Err(format!(
+                "[{section}] timeout_seconds = {}: give whole seconds from 1 to {max} (one day)",
+                self.timeout_seconds
+            ));
+        }
+        let mem = crate::sandbox::MEMORY_MB_RANGE;
+        if !mem.contains(&self.memory_mb) {
+            return Err(format!(
+                "[{section}] memory_mb = {}: give MiB from {} to {} (the guest is 32-bit wasm)",
+                self.memory_mb,
+                mem.start(),
+                mem.end()
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +84,19 @@ pub struct Config {
     sampling: BTreeMap<String, toml::Table>,
     #[serde(default)]
     pub models: BTreeMap<String, String>,
+}
+
+impl Limits {
+    fn validate(&self) -> Result<(), String> {
+        let max = crate::sandbox::MAX_TIMEOUT.as_secs();
+        if self.time_limit_seconds > max {
+            return Err(format!(
+                "[limits] time_limit_seconds = {}: give whole seconds up to {max} (one day), or 0 for no limit",
+                self.time_limit_seconds
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -106,6 +144,14 @@ impl Config {
                     detail: format!("unknown role `{role}`"),
                 });
             }
+        }
+        let ranges = cfg
+            .sandbox
+            .validate("sandbox")
+            .and_then(|()| cfg.repo_tests.validate("repo_tests"))
+            .and_then(|()| cfg.limits.validate());
+        if let Err(detail) = ranges {
+            return Err(ConfigError::Invalid { path, detail });
         }
         for role in AgentRole::ALL {
             cfg.sampling_table(role.as_str())
@@ -232,5 +278,45 @@ mod tests {
         assert!(err.contains("wizard"), "{err}");
         std::fs::write(&p, "[limits]\ndebug_roundz = 1\n").unwrap();
         assert!(Config::load(Some(&p)).is_err());
+    }
+
+    #[test]
+    fn out_of_range_limits_are_rejected_naming_the_key_and_the_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        for (text, needles) in [
+            (
+                "[sandbox]\ntimeout_seconds = 9223372036854775807\n",
+                &[
+                    "[sandbox] timeout_seconds = 9223372036854775807",
+                    "1 to 86400",
+                ][..],
+            ),
+            (
+                "[repo_tests]\ntimeout_seconds = 0\n",
+                &["[repo_tests] timeout_seconds = 0", "1 to 86400"],
+            ),
+            (
+                "[repo_tests]\nmemory_mb = 0\n",
+                &["[repo_tests] memory_mb = 0", "16 to 4096"],
+            ),
+            (
+                "[sandbox]\nmemory_mb = 17592186044416\n",
+                &["[sandbox] memory_mb = 17592186044416"],
+            ),
+            (
+                "[limits]\ntime_limit_seconds = 9223372036854775807\n",
+                &["[limits] time_limit_seconds", "0 for no limit"],
+            ),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let err = Config::load(Some(&p)).unwrap_err().to_string();
+            assert!(err.contains("c.toml"), "{err}");
+            for n in needles {
+                assert!(err.contains(n), "`{n}` in {err}");
+            }
+        }
+        std::fs::write(&p, "[sandbox]\ntimeout_seconds = 86400\nmemory_mb = 4096\n").unwrap();
+        Config::load(Some(&p)).unwrap();
     }
 }

@@ -15,6 +15,8 @@ pub enum RegistryError {
     Unknown { name: String, known: String },
     #[error("model file {0} does not exist; pass an existing .gguf path or a registry name (`codeswarm models list`)")]
     MissingPath(PathBuf),
+    #[error("model path {0} is a directory, not a model file; pass the path of a .gguf file or a registry name (`codeswarm models list`)")]
+    NotAFile(PathBuf),
     #[error("model `{name}` is not downloaded yet; run `codeswarm models pull {name}`")]
     NotPulled { name: String },
     #[error(transparent)]
@@ -116,6 +118,9 @@ impl Registry {
             arg.ends_with(".gguf") || arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR);
         if looks_like_path && self.get(arg).is_none() {
             let path = PathBuf::from(arg);
+            if path.is_dir() {
+                return Err(RegistryError::NotAFile(path));
+            }
             if !path.is_file() {
                 return Err(RegistryError::MissingPath(path));
             }

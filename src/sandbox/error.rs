@@ -1,6 +1,6 @@
 //! Errors of the sandbox on the host side. Whatever the guest does (trap, exhaust memory, run
 //! forever) is an [`Outcome`](super::Outcome), never one of these: these are for a missing
-//! runtime, an unreadable source dir, a bad requirements list, an engine that cannot compile.
+//! runtime, a damaged one that could not be rebuilt, an unreadable source dir, a bad requirements list, an engine that cannot compile.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +12,13 @@ pub enum SandboxError {
     RuntimeMissing {
         #[source]
         source: FetchError,
+    },
+    #[error("the sandbox runtime environment {} was damaged ({problem}); it was set aside, and rebuilding it failed: {source}", path.display())]
+    DamagedEnv {
+        path: PathBuf,
+        problem: String,
+        #[source]
+        source: Box<SandboxError>,
     },
     #[error("fetching the sandbox runtime failed: {0}")]
     Fetch(#[from] FetchError),

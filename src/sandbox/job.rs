@@ -22,6 +22,9 @@ pub struct Limits {
     /// Total bytes the guest may write to files (all writable mounts together), plus a small
     /// charge per file or directory it creates.
     pub disk_write_bytes: u64,
+    /// Most descriptors the guest may hold open at once, stdio and the sandbox's preopened
+    /// dirs included; past it opening fails with `EMFILE` (as a process's `RLIMIT_NOFILE`).
+    pub open_files: u32,
 }
 
 impl Default for Limits {
@@ -33,9 +36,23 @@ impl Default for Limits {
             stdout_bytes: 1 << 20,
             stderr_bytes: 1 << 20,
             disk_write_bytes: 64 << 20,
+            open_files: DEFAULT_OPEN_FILES,
         }
     }
 }
+
+/// The longest [`Limits::timeout`] a job may set (one day); the command line and the config file
+/// accept whole seconds from 1 to this.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// The memory limits the command line and the config file accept, in MiB: below the low end
+/// the interpreter cannot start; the guest is 32-bit wasm, so it cannot use more than 4 GiB.
+pub const MEMORY_MB_RANGE: std::ops::RangeInclusive<u64> = 16..=4096;
+
+/// The default of [`Limits::open_files`].
+pub const DEFAULT_OPEN_FILES: u32 = 1024;
+/// The fewest [`Limits::open_files`] a job may set: the interpreter needs a few of its own
+/// besides the preopened dirs.
+pub const MIN_OPEN_FILES: u32 = 32;
 
 /// A host directory the guest sees read-only at `guest` (an absolute guest path).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +190,19 @@ impl Job {
         }
         if self.limits.timeout.is_zero() || self.limits.memory_bytes == 0 {
             return Err("timeout and memory limits must be positive".into());
+        }
+        if self.limits.timeout > MAX_TIMEOUT {
+            return Err(format!(
+                "the timeout {:?} is longer than the longest allowed, {} s (one day)",
+                self.limits.timeout,
+                MAX_TIMEOUT.as_secs()
+            ));
+        }
+        if self.limits.open_files < MIN_OPEN_FILES {
+            return Err(format!(
+                "the open-files limit {} is too small: the interpreter needs at least {MIN_OPEN_FILES}",
+                self.limits.open_files
+            ));
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! |------------------|----------------------------------------|------------|
 //! | `/`              | a fresh temporary copy of the job files| read-write; the cwd |
 //! | `/tmp`           | a fresh empty temporary dir            | read-write |
-//! | `/dev`           | a fresh dir holding an empty `null`    | read-write |
+//! | `/dev`           | a fresh dir holding `null` (discards)  | read-write |
 //! | `/stdlib`        | the runtime's stdlib bytecode, unpacked| read-only  |
 //! | `/site-packages` | pytest and its deps, with `.pyc`       | read-only  |
 //! | job mounts       | what the job names                     | read-only  |
@@ -18,7 +18,7 @@
 //! for `python -I`. The other dirs are preopens nested under it (the guest's libc resolves a
 //! path through the longest matching preopen), so a work-dir entry named like one of them is
 //! hidden; job files may not use those names. All writes to read-write dirs count against the
-//! job's disk quota.
+//! job's disk quota, except writes to `/dev/null`, which store nothing (see `quota`).
 
 use std::path::{Component, Path};
 

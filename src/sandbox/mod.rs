@@ -20,7 +20,8 @@
 //! copy, the rest read-only or fresh and empty), an empty environment except what the job sets
 //! plus the runtime's own variables, and no sockets. Memory is capped by a resource limiter, time
 //! by epoch interruption (one ticker thread per sandbox) and a deadline-aware `poll_oneoff`,
-//! file writes by a quota enforced in shadowed WASI imports ([`quota`]), and captured output by
+//! file writes by a quota and open descriptors by a cap, both enforced in shadowed WASI imports
+//! ([`quota`]), and captured output by
 //! caps that truncate instead of failing the guest. Whatever the guest does ends as an
 //! [`Outcome`]; [`SandboxError`] is only for host-side setup failures.
 //!
@@ -34,6 +35,7 @@ mod hostcall;
 pub mod job;
 pub mod junit;
 pub mod layout;
+pub mod manifest;
 pub mod module_cache;
 mod outcome;
 mod output;
@@ -47,7 +49,10 @@ mod workdir;
 use std::sync::Arc;
 
 pub use error::SandboxError;
-pub use job::{Job, Limits, Mount, JUNIT_REPORT, PYTEST_FLAGS};
+pub use job::{
+    Job, Limits, Mount, DEFAULT_OPEN_FILES, JUNIT_REPORT, MAX_TIMEOUT, MEMORY_MB_RANGE,
+    PYTEST_FLAGS,
+};
 pub use junit::{TestCase, TestOutcome};
 pub use module_cache::ModuleSource;
 pub use outcome::{LimitsHit, Outcome, Status, Truncated};
@@ -67,6 +72,9 @@ pub struct SandboxOptions {
     /// Where compiled modules are cached; default `cache/` under the runtime dir. (An empty
     /// directory here measures a cold start.)
     pub module_cache_dir: Option<std::path::PathBuf>,
+    /// Check every file of the installed environment against its manifest's sha256 (not only
+    /// the file list and sizes, as every open does); `codeswarm sandbox --setup` does.
+    pub verify_hashes: bool,
 }
 
 struct Inner {
@@ -75,7 +83,8 @@ struct Inner {
     paths: RuntimePaths,
 }
 
-/// A ready-to-run sandbox: the verified runtime, its compiled module and installed site dir.
+/// A ready-to-run sandbox: the verified runtime, its compiled module and installed site dir
+/// (checked against its manifest, rebuilt if damaged).
 #[derive(Clone)]
 pub struct Sandbox {
     inner: Arc<Inner>,
@@ -119,8 +128,14 @@ impl Sandbox {
             &cache,
             options.fuel_metering,
         )?;
-        let env =
-            runtime::ensure_env(&req, &paths, progress, &|env, job| run::run(&rt, env, &job))?;
+        let level = if options.verify_hashes {
+            manifest::Check::Full
+        } else {
+            manifest::Check::Quick
+        };
+        let env = runtime::ensure_env(&req, &paths, level, progress, &|env, job| {
+            run::run(&rt, env, &job)
+        })?;
         Ok(Sandbox {
             inner: Arc::new(Inner { rt, env, paths }),
         })

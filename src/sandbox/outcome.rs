@@ -57,11 +57,13 @@ pub struct Truncated {
 }
 
 /// Limits the guest ran into, whether or not they ended the run (a guest may catch
-/// `MemoryError` or `OSError(ENOSPC)` and exit normally).
+/// `MemoryError`, `OSError(ENOSPC)` or `OSError(EMFILE)` and exit normally).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LimitsHit {
     pub memory: bool,
     pub disk: bool,
+    /// The guest was refused a descriptor (`EMFILE`) at the open-files cap.
+    pub open_files: bool,
 }
 
 /// The result of [`Sandbox::run`](super::Sandbox::run).

@@ -12,7 +12,7 @@ use super::engine::{Runtime, TICK};
 use super::junit;
 use super::layout::{GUEST_DEV, GUEST_SITE, GUEST_STDLIB, GUEST_TMP, GUEST_WORK};
 use super::output::CappedPipe;
-use super::quota::DiskQuota;
+use super::quota::{DiskQuota, OpenFiles};
 use super::state::{GuestState, MemoryLimiter};
 use super::workdir::RunDirs;
 use super::{Job, LimitsHit, Outcome, SandboxError, Status, Truncated};
@@ -92,6 +92,12 @@ fn wasi_ctx(
         pre(&mut b, &m.host, &m.guest, FsPerms::ReadOnly)?;
     }
     Ok(b)
+}
+
+/// The descriptors a guest starts with: stdin, stdout, stderr and one per preopened dir (the
+/// five of the layout plus the job's mounts).
+fn initial_descriptors(job: &Job) -> u32 {
+    3 + 5 + u32::try_from(job.mounts.len()).unwrap_or(u32::MAX - 8)
 }
 
 /// Describe a failed `_start` for [`Status::Trap`].
@@ -213,6 +219,7 @@ fn execute(
             peak: 0,
         },
         quota: DiskQuota::new(job.limits.disk_write_bytes),
+        files: OpenFiles::new(job.limits.open_files, initial_descriptors(job)),
         clock_base,
         deadline: clock_base + job.limits.timeout,
         timed_out: false,
@@ -250,6 +257,7 @@ fn execute(
         limits_hit: LimitsHit {
             memory: state.memory.hit,
             disk: state.quota.hit,
+            open_files: state.files.hit,
         },
         duration,
     })

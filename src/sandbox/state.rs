@@ -1,11 +1,12 @@
-//! The per-run store data: the WASI context, the memory limiter, the disk quota, and the deadline.
+//! The per-run store data: the WASI context, the memory limiter, the disk quota, the descriptor
+//! cap, and the deadline.
 
 use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
-use super::quota::DiskQuota;
+use super::quota::{DiskQuota, OpenFiles};
 
 /// Caps linear-memory growth and remembers whether the guest ran into the cap.
 pub(crate) struct MemoryLimiter {
@@ -52,6 +53,7 @@ pub(crate) struct GuestState {
     pub wasi: WasiP1Ctx,
     pub memory: MemoryLimiter,
     pub quota: DiskQuota,
+    pub files: OpenFiles,
     /// Start of the guest's monotonic clock (the sandbox supplies that clock).
     pub clock_base: Instant,
     /// When the run must end.

@@ -1,6 +1,7 @@
 //! The host side of one run's writable dirs: a private temporary root holding the work dir (a
 //! copy of the job's source dir plus its in-memory files, never the user's files themselves),
-//! an empty `tmp`, and a `dev` with an empty `null`. Removed when dropped.
+//! an empty `tmp`, and a `dev` with an empty `null` (the quota's shadowed writes keep it empty).
+//! Removed when dropped.
 
 use std::path::{Path, PathBuf};
 

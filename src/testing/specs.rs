@@ -156,8 +156,11 @@ impl Spec {
             parse_pins(&self.requirements, origin)
                 .map_err(|e| bad(format!("`requirements`: {e}")))?;
         }
-        if self.timeout_seconds == Some(0) {
-            return Err(bad("`timeout_seconds` must be at least 1".into()));
+        let max = crate::sandbox::MAX_TIMEOUT.as_secs();
+        if let Some(t) = self.timeout_seconds.filter(|t| !(1..=max).contains(t)) {
+            return Err(bad(format!(
+                "`timeout_seconds = {t}`: give whole seconds from 1 to {max} (one day)"
+            )));
         }
         Ok(())
     }

@@ -86,6 +86,9 @@ pub enum Mode {
     WaitForCancel,
     /// Return this exact patch text.
     Patch(String),
+    /// Check out the repository into the instance's scratch space, then wait like
+    /// `WaitForCancel` (a run killed now leaves the worktree behind).
+    CheckoutThenWait,
 }
 
 /// A solver defined by the tests: it looks gold patches up by instance id in the fixture table.
@@ -193,6 +196,31 @@ impl Solver for TestSolver {
                 tokens: 5,
                 ..SolveOutcome::default()
             }),
+            Mode::CheckoutThenWait => {
+                let source = resolve(&inst.repo, &self.template)
+                    .map_err(|e| SolveError::failed(e.to_string()))?;
+                let wt = self
+                    .cache
+                    .checkout(
+                        &source,
+                        Some(&inst.base_commit),
+                        &CheckoutOptions {
+                            refresh: false,
+                            parent_dir: Some(ctx.dir.scratch().unwrap()),
+                        },
+                    )
+                    .map_err(|e| SolveError::failed(e.to_string()))?;
+                if let Some(dir) = &self.marker_dir {
+                    std::fs::write(dir.join(format!("checked-out-{}", inst.instance_id)), "")
+                        .unwrap();
+                }
+                let start = Instant::now();
+                while !ctx.cancel.is_cancelled() && start.elapsed() < Duration::from_secs(60) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                drop(wt);
+                Err(SolveError::Cancelled)
+            }
             Mode::WaitForCancel => {
                 let start = Instant::now();
                 while !ctx.cancel.is_cancelled() && start.elapsed() < Duration::from_secs(60) {
