@@ -294,3 +294,41 @@ fn a_spec_known_not_to_run_says_why_without_running() {
     assert!(run.not_runnable.unwrap().contains("Python ≤ 3.9"));
     assert_eq!(run.status, "not started");
 }
+
+#[test]
+fn tests_in_top_level_tmp_and_dev_folders_are_not_hidden_by_the_sandbox() {
+    let runner = tests_runner();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "calc.py", "def add(a, b):\n    return a + b\n");
+    write(
+        root,
+        "dev/test_dev.py",
+        "from calc import add\n\ndef test_dev():\n    assert add(1, 2) == 3\n",
+    );
+    write(
+        root,
+        "tmp/test_tmp.py",
+        "def test_tmp():\n    import os\n    assert os.path.exists('/dev/null')\n",
+    );
+    let run = runner
+        .run(
+            root,
+            &[],
+            &ids(&["dev/test_dev.py", "tmp/test_tmp.py"]),
+            "dirs",
+        )
+        .unwrap();
+    assert!(
+        run.passed("dev/test_dev.py::test_dev"),
+        "{}\n{}",
+        run.summary(),
+        run.output_tail
+    );
+    assert!(
+        run.passed("tmp/test_tmp.py::test_tmp"),
+        "{}\n{}",
+        run.summary(),
+        run.output_tail
+    );
+}

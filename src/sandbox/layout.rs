@@ -25,8 +25,8 @@ use std::path::{Component, Path};
 pub const GUEST_WORK: &str = "/";
 pub const GUEST_TMP: &str = "/tmp";
 pub const GUEST_DEV: &str = "/dev";
-pub const GUEST_SITE: &str = "/site-packages";
-pub const GUEST_STDLIB: &str = "/stdlib";
+pub const GUEST_SITE: &str = "/.codeswarm-site-packages";
+pub const GUEST_STDLIB: &str = "/.codeswarm-stdlib";
 /// The standard library zip embedded in the runtime.
 pub const EMBEDDED_STDLIB_ZIP: &str = "/usr/local/lib/python312.zip";
 
@@ -119,7 +119,7 @@ mod tests {
             "/tmp",
             "/tmp/x",
             "/usr/local",
-            "/site-packages",
+            "/.codeswarm-site-packages",
         ] {
             assert!(check_mount_point(bad).is_err(), "{bad}");
         }

@@ -32,7 +32,7 @@ use crate::fetch::{self, FetchError, Progress};
 
 /// Version of the environment's layout; part of its directory name, so a codeswarm that lays it
 /// out differently installs beside an older one instead of misreading it. (v2: with a manifest.)
-const ENV_LAYOUT: &str = "v2";
+const ENV_LAYOUT: &str = "v3";
 
 /// Where the runtime's files live.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The host side of one run's writable dirs: a private temporary root holding the work dir (a
 //! copy of the job's source dir plus its in-memory files, never the user's files themselves),
-//! an empty `tmp`, and a `dev` with an empty `null` (the quota's shadowed writes keep it empty).
+//! a `tmp`, and a `dev` with an empty `null` (the quota's shadowed writes keep it empty); the
+//! source's own top-level `tmp/` and `dev/` are moved into those, where the guest sees them.
 //! Removed when dropped.
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,21 @@ impl RunDirs {
         if let Some(src) = &job.source_dir {
             let mut budget = SOURCE_MAX_BYTES;
             copy_tree(src, &dirs.work, &mut budget)?;
+            // A repository's own top-level `tmp/` and `dev/` would be hidden by the guest's
+            // `/tmp` and `/dev`: their files go there instead (`dev/null` stays the sandbox's).
+            for (name, into) in [("tmp", &dirs.tmp), ("dev", &dirs.dev)] {
+                let own = dirs.work.join(name);
+                if std::fs::symlink_metadata(&own).is_ok_and(|m| m.is_dir()) {
+                    for entry in std::fs::read_dir(&own).map_err(io_err(&own))? {
+                        let entry = entry.map_err(io_err(&own))?;
+                        if name == "dev" && entry.file_name() == "null" {
+                            continue;
+                        }
+                        let to = into.join(entry.file_name());
+                        std::fs::rename(entry.path(), &to).map_err(io_err(&to))?;
+                    }
+                }
+            }
         }
         for (rel, bytes) in &job.files {
             let dest = dirs.work.join(rel);

@@ -26,9 +26,9 @@ use crate::repo::site::{SiteCache, SiteError};
 use crate::sandbox::{Job, Sandbox, SandboxError, Status};
 
 /// Where the spec's pinned dependencies appear inside the guest.
-pub const GUEST_DEPS: &str = "/deps";
+pub const GUEST_DEPS: &str = "/.codeswarm-deps";
 /// Where the user's `--site` dir (or the site built from `--requirements`) appears.
-pub const GUEST_USER_DEPS: &str = "/deps-user";
+pub const GUEST_USER_DEPS: &str = "/.codeswarm-deps-user";
 
 /// Runs tests of repository worktrees in the sandbox under one environment.
 #[derive(Clone)]

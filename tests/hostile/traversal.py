@@ -3,7 +3,7 @@ import os
 from _common import attempt, done
 
 for rel in ["../etc/passwd", "../../../../../../etc/passwd", "/../../etc/passwd", "/tmp/../../etc/passwd",
-            "/site-packages/../../etc/passwd", "/dev/../../../etc/passwd", "./../../proc/self/environ"]:
+            "/.codeswarm-site-packages/../../etc/passwd", "/dev/../../../etc/passwd", "./../../proc/self/environ"]:
     attempt(rel, lambda p=rel: open(p, "rb").read())
 
 
