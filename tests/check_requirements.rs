@@ -91,7 +91,8 @@ fn pinned_pure_wheels_are_installed_precompiled_and_cached() {
         sha(&wheel)
     );
 
-    // Without the dependency the test cannot import it: not runnable, not a failure.
+    // Without the dependency the test cannot import it: not runnable, which fails the gate
+    // (no test ran) unless accepted.
     let o = codeswarm(
         &s.home,
         &[
@@ -99,7 +100,7 @@ fn pinned_pure_wheels_are_installed_precompiled_and_cached() {
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(
         stdout(&o).contains("NOT RUNNABLE") && stdout(&o).contains("cs_helper"),
         "{}",

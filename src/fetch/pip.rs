@@ -13,29 +13,36 @@ pub fn python_command() -> String {
         .unwrap_or_else(|| "python3".into())
 }
 
-/// Download one wheel (no dependencies) into `dir` and return its path.
+/// Download one wheel (no dependencies) into `dir` and return its path: the pure-Python wheel
+/// when there is one, else whatever wheel pip picks for this host (so that the caller can name a
+/// native-only package as such instead of reporting "no matching distribution").
 pub fn pip_download(package: &str, version: &str, dir: &Path) -> Result<PathBuf, FetchError> {
+    match pip_download_with(package, version, dir, true) {
+        Ok(p) => Ok(p),
+        Err(pure) => pip_download_with(package, version, dir, false).map_err(|_| pure),
+    }
+}
+
+fn pip_download_with(
+    package: &str,
+    version: &str,
+    dir: &Path,
+    pure_only: bool,
+) -> Result<PathBuf, FetchError> {
     let python = python_command();
     let spec = format!("{package}=={version}");
-    let args = [
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        // Pure-Python wheels only (`*-none-any`): a package that also publishes platform wheels
-        // must not resolve to the host's native one (the sandbox cannot load it, and its hash
-        // would not match the pin).
-        "--platform",
-        "any",
-        "--disable-pip-version-check",
-        "-q",
-        "-d",
-    ];
+    // Pure-Python wheels first (`*-none-any`): a package that also publishes platform wheels
+    // must not resolve to the host's native one (the sandbox cannot load it, and its hash
+    // would not match the pin).
+    let mut args = vec!["-m", "pip", "download", "--no-deps", "--only-binary=:all:"];
+    if pure_only {
+        args.extend(["--platform", "any"]);
+    }
+    args.extend(["--disable-pip-version-check", "-q", "-d"]);
     let command = format!("{python} {} {} {spec}", args.join(" "), dir.display());
     tracing::debug!(%command, "pip download");
     let out = Command::new(&python)
-        .args(args)
+        .args(&args)
         .arg(dir)
         .arg(&spec)
         .output()
