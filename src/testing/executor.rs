@@ -109,11 +109,13 @@ impl TestExecutor for SandboxExecutor {
         let tests = self.tests.with_spec(&spec, req.version, &()).map_err(|e| {
             ExecError::NotRunnable(format!("the environment {}: {e}", spec.label()))
         })?;
-        let files = if req.files.is_empty() {
-            test_files(req.ids)
-        } else {
-            req.files.to_vec()
-        };
+        // The test patch's files (SWE-bench's directives) and the files the ids name.
+        let mut files = req.files.to_vec();
+        for f in test_files(req.ids) {
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
         let mut run = tests
             .run(worktree, &[], &files, "evaluate")
             .map_err(|e| ExecError::Failed(e.to_string()))?;

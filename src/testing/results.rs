@@ -255,7 +255,7 @@ pub struct TestRequest<'a> {
     /// The dataset's `version` field (the environment spec is chosen by it).
     pub version: Option<&'a str>,
     pub ids: &'a [String],
-    /// Test files to run; empty: the files named by the ids.
+    /// Test files to run besides those the ids name (the files of the test patch).
     pub files: &'a [String],
 }
 
