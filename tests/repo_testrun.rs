@@ -332,3 +332,31 @@ fn tests_in_top_level_tmp_and_dev_folders_are_not_hidden_by_the_sandbox() {
         run.output_tail
     );
 }
+
+#[test]
+fn the_executor_reports_a_spec_known_not_to_run_with_its_reason() {
+    let runner = tests_runner();
+    let specs = SpecSet::parse(
+        "[[spec]]\nrepo = \"old/project\"\nversions = [\"0.1\"]\nnot_runnable = \"needs the network\"\n",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    let executor = SandboxExecutor::new(runner, specs);
+    let dir = tempfile::tempdir().unwrap();
+    let wanted = ids(&["tests/test_x.py::test_a"]);
+    let err = executor
+        .run_tests(
+            dir.path(),
+            &TestRequest {
+                repo: "old/project",
+                version: Some("0.1"),
+                ids: &wanted,
+                files: &[],
+            },
+        )
+        .unwrap_err();
+    match err {
+        ExecError::NotRunnable(why) => assert!(why.contains("needs the network"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -123,7 +123,10 @@ impl TestExecutor for SandboxExecutor {
         // of the run: run just the listed node ids again, so one crashing test elsewhere in a
         // file does not take the listed ones down with it.
         let crashed = |r: &RepoTestRun| {
-            r.cases.is_empty() && !r.timed_out && !matches!(r.exit_code, Some(0..=5))
+            r.cases.is_empty()
+                && r.not_runnable.is_none()
+                && !r.timed_out
+                && !matches!(r.exit_code, Some(0..=5))
         };
         if crashed(&run) {
             let ids: Vec<String> = req
