@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::agents::prompts::{PromptError, Prompts};
 use crate::agents::{AgentError, Crew};
 use crate::config::{Config, ConfigError};
-use crate::coordination::coordinator::{FinalStatus, SOLUTION_FILE, TESTS_FILE};
+use crate::coordination::coordinator::{SOLUTION_FILE, TESTS_FILE};
 use crate::coordination::judge::EXAMPLES_FILE;
 use crate::coordination::{Coordinator, RunOutcome, RunReport, TestRunner};
 use crate::models::ModelManager;
@@ -117,12 +117,44 @@ pub fn summary(report: &RunReport) -> String {
             c.step, c.by, c.side, c.reason
         );
     }
-    let status = match report.status {
-        FinalStatus::Passed => "PASSED",
-        FinalStatus::Failed => "FAILED",
-        FinalStatus::Untested => "UNTESTED",
-        FinalStatus::NoCode => "NO CODE",
-    };
-    s += &format!("final tests: {status} - {}\n", report.final_tests);
+    s += &evidence_summary(report);
+    s += &format!(
+        "verdict: {} - {}\n",
+        report.status.label(),
+        report.final_tests
+    );
+    s
+}
+
+/// Requirements, questions and suspect assertions: why the verdict is what it is.
+fn evidence_summary(report: &RunReport) -> String {
+    let mut s = String::new();
+    for r in &report.requirements {
+        s += &format!("{} {:<13} {}\n", r.id, r.status, r.quote);
+    }
+    let e = &report.evidence;
+    if !e.clusters.is_empty() {
+        let votes: Vec<String> = e.clusters.iter().map(|c| c.votes.to_string()).collect();
+        s += &format!(
+            "candidates: {} on {} input(s); behaviours by votes: {}\n",
+            report.candidates.len(),
+            e.inputs.len(),
+            votes.join(", ")
+        );
+    }
+    for q in &e.questions {
+        s += &format!(
+            "question: `{}`: {} or {} -> {}\n",
+            q.input,
+            q.options[0],
+            q.options[1],
+            q.chosen
+                .map(|i| q.options[i].clone())
+                .unwrap_or_else(|| "unsettled".into())
+        );
+    }
+    for a in &e.assertions {
+        s += &format!("assertion {} ({}): {}\n", a.test, a.verdict, a.message);
+    }
     s
 }

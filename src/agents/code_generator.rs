@@ -14,14 +14,16 @@ pub struct CodeRequest<'a> {
     pub goal: &'a str,
     /// The current solution, when extending or revising.
     pub code: Option<&'a str>,
-    /// Problems to fix (review findings).
+    /// Problems to fix (review findings, static-check findings).
     pub feedback: Option<&'a str>,
+    /// The task's requirements, one per line (empty: not shown).
+    pub checklist: &'a str,
 }
 
 pub fn generate(crew: &mut Crew<'_>, req: &CodeRequest<'_>) -> Result<PyReply, AgentError> {
     let messages = crew.opening(
         "code_generator",
-        context! { task => req.task, goal => req.goal, code => req.code.unwrap_or(""), feedback => req.feedback.unwrap_or("") },
+        context! { task => req.task, goal => req.goal, code => req.code.unwrap_or(""), feedback => req.feedback.unwrap_or(""), checklist => req.checklist },
     )?;
     let mut reply = crew.ask_python(AgentRole::CodeGenerator, messages, "solution.py")?;
     reply.clean(super::hygiene::clean_solution);

@@ -6,6 +6,7 @@ pub mod code_generator;
 pub mod debugger;
 pub mod extract;
 pub mod hygiene;
+pub mod input_writer;
 pub mod localizer;
 pub mod prompts;
 pub mod repairer;

@@ -13,6 +13,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("plan_retry", include_str!("prompts/plan_retry.md")),
     ("code_generator", include_str!("prompts/code_generator.md")),
     ("test_writer", include_str!("prompts/test_writer.md")),
+    ("input_writer", include_str!("prompts/input_writer.md")),
+    ("question", include_str!("prompts/question.md")),
     ("debugger", include_str!("prompts/debugger.md")),
     ("debugger_tests", include_str!("prompts/debugger_tests.md")),
     ("reviewer", include_str!("prompts/reviewer.md")),
@@ -143,7 +145,7 @@ mod tests {
         let s = p
             .render(
                 "code_generator",
-                context! { task => "Add two numbers", goal => "", code => "", feedback => "" },
+                context! { task => "Add two numbers", goal => "", code => "", feedback => "", checklist => "" },
             )
             .unwrap();
         assert!(s.starts_with("Task:\nAdd two numbers"));

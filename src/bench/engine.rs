@@ -197,7 +197,7 @@ pub fn run(
         Message::system(system.clone()),
         Message::user(render(
             "code_generator",
-            context! { task, goal => "", code => "", feedback => "" },
+            context! { task, goal => "", code => "", feedback => "", checklist => "" },
         )?),
     ];
     let g = ask(
@@ -235,7 +235,7 @@ pub fn run(
         render("decomposer", context! { task })?,
         render(
             "code_generator",
-            context! { task, goal => "Write fibonacci(n).", code => "", feedback => "" },
+            context! { task, goal => "Write fibonacci(n).", code => "", feedback => "", checklist => "" },
         )?,
         render(
             "test_writer",

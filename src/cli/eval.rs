@@ -25,7 +25,7 @@ pub struct HumanevalArgs {
     pub ids: Vec<String>,
     #[arg(long, value_enum, default_value_t = Mode::Both)]
     pub mode: Mode,
-    /// Candidates the pipeline generates and ranks by its own tests.
+    /// Most candidates the pipeline compares by behaviour (at least 2; stops early when they agree).
     #[arg(long)]
     pub samples: Option<u32>,
     /// Write the full report (per-problem outcomes, code, timings) here.

@@ -26,7 +26,7 @@ pub struct RunArgs {
     /// Sampling seed for every agent.
     #[arg(long)]
     pub seed: Option<u32>,
-    /// Candidate solutions to generate and rank by tests.
+    /// Most candidate solutions compared by behaviour (at least 2; stops early when they agree).
     #[arg(long)]
     pub samples: Option<u32>,
     /// Print report.json to stdout instead of the summary.
@@ -50,7 +50,7 @@ pub struct DemoArgs {
 /// The seed's example task.
 pub const DEMO_TASK: &str = "Write a fibonacci function";
 
-/// Exit 0 when the final tests pass, 1 when they do not (or no code was produced).
+/// Exit 0 when the verdict is passed, 3 when uncertain, 1 otherwise (see [`exit_code`]).
 pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     let task = match (&a.task, &a.task_file) {
         (Some(t), _) => t.clone(),
@@ -59,7 +59,18 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         (None, None) => unreachable!("clap requires one"),
     };
     let report = execute(&task, &a.out, a.seed, a.samples, a.json, &a.model)?;
-    Ok(if report.success { 0 } else { 1 })
+    Ok(exit_code(report.status))
+}
+
+/// `run`'s exit code: 0 passed, 3 uncertain (the candidates disagree and nothing settles
+/// it), 1 anything else (failed, no code, untested). 2 stays the error code of every command.
+pub fn exit_code(status: crate::coordination::coordinator::FinalStatus) -> i32 {
+    use crate::coordination::coordinator::FinalStatus;
+    match status {
+        FinalStatus::Passed => 0,
+        FinalStatus::Uncertain => 3,
+        _ => 1,
+    }
 }
 
 /// Exit 0 whenever the pipeline completes; the summary says whether the tests passed.

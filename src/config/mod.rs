@@ -38,6 +38,18 @@ pub struct Limits {
     pub time_limit_seconds: u64,
     /// How the Repairer writes edits in repository mode.
     pub repair_format: crate::agents::repairer::EditFormat,
+    /// Requirements quoted from the task into the checklist.
+    pub max_requirements: usize,
+    /// Inputs the InputWriter may add to the stated examples.
+    pub max_inputs: usize,
+    /// Re-asks of the CodeGenerator with static-check findings, per candidate.
+    pub static_fix_rounds: u32,
+    /// Questions (each asked in both option orders) where the candidates disagree.
+    pub questions: u32,
+    /// Behaviour clusters whose first member runs the written tests.
+    pub clusters_tested: usize,
+    /// Characters of failure text put into a Debugger prompt.
+    pub failure_report_chars: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,31 +1,38 @@
-//! The Coordinator: runs a plan step by step on one model, passing artifacts (code, tests,
-//! test results, review findings) between the specialists. Tests are the judge: the task's
-//! examples and the TestWriter's tests run in the sandbox after every change, failures go to
-//! the Debugger (bounded rounds), the best-scoring state is kept, and a solution whose tests
-//! fail is never reported as a success.
+//! The Coordinator: runs a plan step by step on one model, passing artifacts between the
+//! specialists, against the task's requirements ([`super::requirements`]).
+//!
+//! The verdict comes from behaviour, not from the small model's expected values: several
+//! candidates (the greedy answer, one written against the requirement checklist, sampled ones)
+//! run on the same inputs in the sandbox ([`super::behaviour`]); the task's stated examples are
+//! ground truth; among the behaviours consistent with them the one most candidates agree on
+//! wins; where the leading behaviours differ the model is asked a small question about one
+//! input. Written assertions are evidence weighted by that agreement: one the agreed behaviour
+//! fails is reported as suspect, never sent to the Debugger. The Debugger gets only failures
+//! the stated examples or the code itself (internal errors, hangs) support. The status is
+//! `passed`, `failed` or `uncertain`, with the evidence in the report.
 
 use std::time::Instant;
 
 use serde::Serialize;
 
+use super::behaviour::{self, Cluster, Input, Observation, Profile};
 use super::decomposer::{self, Plan, PlanTrace};
 use super::judge::{self, EXAMPLES_FILE};
+use super::requirements::{self, Kind, Requirement};
+use super::static_check::{self, Wanted};
 use crate::agents::code_generator::{self, CodeRequest};
 use crate::agents::debugger::{self, DebugRequest, Side};
 use crate::agents::hygiene::same_program;
+use crate::agents::input_writer::{self, Question};
 use crate::agents::reviewer::{self, Review, Verdict};
 use crate::agents::{test_writer, AgentError, Crew};
 use crate::models::manager::LoadRecord;
 use crate::models::AgentRole;
 use crate::report::{CallRecord, StepRecord, Totals};
-use crate::testing::{TestRun, TestRunner};
+use crate::testing::{CaseOutcome, TestRun, TestRunner};
 
 pub const SOLUTION_FILE: &str = "solution.py";
-
-struct DebugOutcome {
-    side: Side,
-    reply: crate::agents::PyReply,
-}
+pub const TESTS_FILE: &str = "test_solution.py";
 
 /// Add an agent reply's retries, problems and clean-ups to the step record.
 fn absorb_reply(step: &mut StepRecord, reply: &crate::agents::PyReply) {
@@ -39,20 +46,35 @@ fn absorb_reply(step: &mut StepRecord, reply: &crate::agents::PyReply) {
             .map(|c| format!("removed top-level `{c}`")),
     );
 }
-pub const TESTS_FILE: &str = "test_solution.py";
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FinalStatus {
-    /// The model's tests and the task's examples all pass in the sandbox.
+    /// The stated examples hold and the candidates agree on the behaviour (or a question the
+    /// model answered consistently settled it); no failure the evidence supports remains.
     Passed,
-    /// Some test fails (or none could run).
+    /// A stated example fails, the code crashes or hangs where others do not, or it cannot run.
     Failed,
+    /// The stated examples hold, but the candidates disagree and nothing settles which
+    /// behaviour the task requires.
+    Uncertain,
     /// No test runner was available.
     Untested,
     /// No syntactically valid solution was produced.
     NoCode,
+}
+
+impl FinalStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            FinalStatus::Passed => "PASSED",
+            FinalStatus::Failed => "FAILED",
+            FinalStatus::Uncertain => "UNCERTAIN",
+            FinalStatus::Untested => "UNTESTED",
+            FinalStatus::NoCode => "NO CODE",
+        }
+    }
 }
 
 /// A change made to the code or tests after they were first written.
@@ -61,8 +83,50 @@ pub struct Change {
     pub step: usize,
     pub by: AgentRole,
     pub side: Side,
-    /// What prompted it (the test summary or review findings). The final state is the
-    /// best-scoring one seen, so a change that made things worse does not survive.
+    /// What prompted it (the failures or review findings).
+    pub reason: String,
+}
+
+/// One candidate solution and how it behaved.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateRecord {
+    /// `greedy`, `requirements`, `sample`, `debugger`, `review`, `resample`.
+    pub origin: String,
+    /// Later samples that produced the same program (each is a vote).
+    pub duplicates: usize,
+    /// Static-check findings that were fed back (and whether the re-ask fixed them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub static_findings: Vec<String>,
+    /// Its behaviour per input (`None` until probed).
+    pub behaviour: Option<Vec<Observation>>,
+    /// Stated examples matched / stated.
+    pub examples: (usize, usize),
+    #[serde(skip)]
+    pub code: String,
+    #[serde(skip)]
+    pub profile: Option<Profile>,
+}
+
+/// A written assertion that fails on the chosen solution.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssertionVerdict {
+    pub test: String,
+    pub message: String,
+    /// `suspect`: the agreed behaviour fails it and no stated example supports it;
+    /// `evidence`: the candidates do not agree, so it counts as evidence against the code.
+    pub verdict: String,
+}
+
+/// The behaviour evidence behind the status.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Evidence {
+    pub inputs: Vec<Input>,
+    /// Inputs left out because every candidate crashed on them (a bad input, not a bug).
+    pub dropped_inputs: Vec<String>,
+    pub clusters: Vec<Cluster>,
+    pub questions: Vec<Question>,
+    pub assertions: Vec<AssertionVerdict>,
+    /// Why the status is what it is, in one sentence.
     pub reason: String,
 }
 
@@ -74,10 +138,12 @@ pub struct RunReport {
     pub mock: bool,
     pub plan: Plan,
     pub plan_trace: PlanTrace,
+    pub requirements: Vec<Requirement>,
     pub steps: Vec<StepRecord>,
     pub test_runs: Vec<TestRun>,
     pub changes: Vec<Change>,
-    pub candidates: usize,
+    pub candidates: Vec<CandidateRecord>,
+    pub evidence: Evidence,
     pub reviews: Vec<Review>,
     pub status: FinalStatus,
     pub success: bool,
@@ -97,62 +163,69 @@ pub struct RunOutcome {
     pub report: RunReport,
 }
 
-#[derive(Debug, Clone)]
-struct State {
-    code: String,
-    tests: Option<String>,
-    run: Option<TestRun>,
-}
-
-impl State {
-    fn score(&self) -> (usize, usize, i64) {
-        self.run
-            .as_ref()
-            .map(TestRun::score)
-            .unwrap_or((0, 0, i64::MIN))
-    }
-}
-
 pub struct Coordinator<'a, 'r> {
     crew: Crew<'a>,
     runner: Option<&'r dyn TestRunner>,
     task: String,
     examples: Option<String>,
-    current: Option<State>,
-    best: Option<State>,
-    candidates: Vec<String>,
+    requirements: Vec<Requirement>,
+    checklist: String,
+    wanted: Vec<Wanted>,
+    inputs: Vec<Input>,
+    /// The requirement each input exercises (same indices as `inputs`).
+    input_reqs: Vec<Option<String>>,
+    candidates: Vec<CandidateRecord>,
+    /// Index of the chosen candidate.
+    chosen: Option<usize>,
+    /// The TestWriter's assertions.
+    tests: Option<String>,
+    evidence: Evidence,
     steps: Vec<StepRecord>,
     test_runs: Vec<TestRun>,
     changes: Vec<Change>,
     reviews: Vec<Review>,
     findings: Option<String>,
     single_generation_step: bool,
-    /// The Debugger has rewritten the tests once already.
-    tests_revised: bool,
 }
 
 impl<'a, 'r> Coordinator<'a, 'r> {
     pub fn new(crew: Crew<'a>, runner: Option<&'r dyn TestRunner>, task: &str) -> Self {
-        let examples = judge::examples_test_file(&judge::extract_examples(task));
+        let stated = judge::extract_examples(task);
+        let max = crew.config.limits.max_requirements;
+        let requirements = requirements::extract(task, &stated, max);
+        let checklist = requirements::checklist(&requirements);
         Self {
+            examples: judge::examples_test_file(&stated),
+            wanted: static_check::wanted(task, &stated),
+            inputs: behaviour::example_inputs(&stated),
+            input_reqs: stated
+                .iter()
+                .map(|e| {
+                    requirements
+                        .iter()
+                        .find(|r| r.kind == Kind::Example && r.quote.starts_with(&e.expr))
+                        .map(|r| r.id.clone())
+                })
+                .collect(),
+            requirements,
+            checklist,
             crew,
             runner,
             task: task.to_string(),
-            examples,
-            current: None,
-            best: None,
             candidates: vec![],
+            chosen: None,
+            tests: None,
+            evidence: Evidence::default(),
             steps: vec![],
             test_runs: vec![],
             changes: vec![],
             reviews: vec![],
             findings: None,
             single_generation_step: true,
-            tests_revised: false,
         }
     }
 
-    /// Plan, then run every step; the result holds the best state found.
+    /// Plan, then run every step; the result holds the chosen candidate.
     pub fn run(mut self) -> Result<RunOutcome, AgentError> {
         let start = Instant::now();
         let mark = self.crew.calls.len();
@@ -161,7 +234,11 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             index: 0,
             agent: Some(AgentRole::Coordinator),
             goal: "plan the work".into(),
-            verdict: format!("plan from {}", trace.source),
+            verdict: format!(
+                "plan from {}; {} requirement(s)",
+                trace.source,
+                self.requirements.len()
+            ),
             ..Default::default()
         };
         step.notes
@@ -181,6 +258,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             .filter(|s| s.role == AgentRole::CodeGenerator)
             .count()
             == 1;
+        let mut spent = false;
         for (i, sub) in plan.subtasks.iter().enumerate() {
             let mark = self.crew.calls.len();
             let mut step = StepRecord {
@@ -200,85 +278,457 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                     Ok(())
                 }
             };
-            let spent = match result {
-                Ok(()) => false,
+            match result {
+                Ok(()) => {}
                 Err(AgentError::Budget(why)) => {
                     step.notes.push(format!(
                         "stopped: budget spent ({why}); the best state so far is the result"
                     ));
-                    true
+                    spent = true;
                 }
                 Err(e) => return Err(e),
-            };
+            }
             step.absorb(&self.crew.calls, mark);
             self.steps.push(step);
             if spent {
                 break;
             }
         }
-        // The summary always ends with a test status for the final code.
-        if self
-            .current
-            .as_ref()
-            .map(|s| s.run.is_none())
-            .unwrap_or(false)
-            && self.runner.is_some()
-        {
-            self.test_current("final");
+        let mark = self.crew.calls.len();
+        let mut step = StepRecord {
+            index: self.steps.len(),
+            agent: Some(AgentRole::Coordinator),
+            goal: "judge the result".into(),
+            ..Default::default()
+        };
+        if !spent {
+            if let Err(e) = self.settle(&mut step) {
+                match e {
+                    AgentError::Budget(why) => step.notes.push(format!("stopped: {why}")),
+                    e => return Err(e),
+                }
+            }
         }
-        Ok(self.finish(plan, trace, start))
+        step.absorb(&self.crew.calls, mark);
+        let outcome = self.finish(plan, trace, start, step);
+        Ok(outcome)
     }
 
-    fn finish(mut self, plan: Plan, plan_trace: PlanTrace, start: Instant) -> RunOutcome {
-        // The best tested state wins; among equal scores the earliest (a later change that
-        // did not improve the tests is not trusted). Untested code only without a runner.
-        let chosen = match (&self.best, &self.current) {
-            (Some(b), Some(c)) if c.run.is_some() && c.score() > b.score() => Some(c.clone()),
-            (Some(b), _) => Some(b.clone()),
-            (None, c) => c.clone(),
+    // ---- candidates -----------------------------------------------------------------
+
+    /// Add a candidate (a duplicate of an existing program is a vote for it); returns its index.
+    fn add_candidate(&mut self, code: &str, origin: &str, step: &mut StepRecord) -> usize {
+        if let Some(i) = self
+            .candidates
+            .iter()
+            .position(|c| same_program(&c.code, code))
+        {
+            self.candidates[i].duplicates += 1;
+            step.notes.push(format!(
+                "{origin} candidate duplicates candidate {}: one more vote",
+                i + 1
+            ));
+            return i;
+        }
+        self.candidates.push(CandidateRecord {
+            origin: origin.to_string(),
+            duplicates: 0,
+            static_findings: vec![],
+            behaviour: None,
+            examples: (0, 0),
+            code: code.to_string(),
+            profile: None,
+        });
+        self.candidates.len() - 1
+    }
+
+    /// Ask the CodeGenerator for one candidate; static-check it and re-ask once with the
+    /// findings. `checklist` adds the requirements to the prompt; `k` > 0 samples.
+    fn new_candidate(
+        &mut self,
+        goal: &str,
+        with_checklist: bool,
+        k: usize,
+        origin: &str,
+        step: &mut StepRecord,
+    ) -> Result<Option<usize>, AgentError> {
+        self.crew.candidate = k as u32;
+        let checklist = if with_checklist {
+            self.checklist.clone()
+        } else {
+            String::new()
         };
-        let (status, final_tests) = match &chosen {
-            None => (FinalStatus::NoCode, "no valid solution".to_string()),
-            Some(s) => match &s.run {
-                Some(r) if r.all_passed() => (FinalStatus::Passed, r.summary()),
-                Some(r) => (FinalStatus::Failed, r.summary()),
-                None if self.runner.is_none() => {
-                    (FinalStatus::Untested, "not tested (no sandbox)".to_string())
-                }
-                None => (FinalStatus::Failed, "tests did not run".to_string()),
+        let reply = code_generator::generate(
+            &mut self.crew,
+            &CodeRequest {
+                task: &self.task,
+                goal,
+                code: None,
+                feedback: None,
+                checklist: &checklist,
             },
+        );
+        self.crew.candidate = 0;
+        let reply = reply?;
+        absorb_reply(step, &reply);
+        let Some(mut code) = reply.valid_code().map(str::to_string) else {
+            step.notes.push(format!(
+                "{origin} candidate: no valid Python after {} retries",
+                reply.retries
+            ));
+            return Ok(None);
         };
-        let calls = std::mem::take(&mut self.crew.calls);
-        let model = calls
-            .first()
-            .map(|c| c.model.clone())
-            .unwrap_or_else(|| self.crew.models.model_arg(AgentRole::CodeGenerator));
-        let report = RunReport {
-            task: self.task.clone(),
-            model,
-            mock: self.crew.models.is_mock(),
-            plan,
-            plan_trace,
-            steps: self.steps,
-            test_runs: self.test_runs,
-            changes: self.changes,
-            candidates: self.candidates.len(),
-            reviews: self.reviews,
-            status,
-            success: status == FinalStatus::Passed,
-            final_tests,
-            totals: Totals::of(&calls),
-            loads: self.crew.models.loads.clone(),
-            seconds: start.elapsed().as_secs_f64(),
-            calls,
+        let mut findings = static_check::check(&code, &self.wanted);
+        let first_findings = findings.clone();
+        for _ in 0..self.crew.config.limits.static_fix_rounds {
+            if findings.is_empty() {
+                break;
+            }
+            let feedback = findings
+                .iter()
+                .map(|f| format!("- {f}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            step.notes.push(format!(
+                "{origin} candidate: static check: {}",
+                findings.join("; ")
+            ));
+            let fixed = code_generator::generate(
+                &mut self.crew,
+                &CodeRequest {
+                    task: &self.task,
+                    goal: "",
+                    code: Some(&code),
+                    feedback: Some(&feedback),
+                    checklist: &checklist,
+                },
+            )?;
+            absorb_reply(step, &fixed);
+            match fixed.valid_code() {
+                Some(c) => {
+                    code = c.to_string();
+                    findings = static_check::check(&code, &self.wanted);
+                }
+                None => break,
+            }
+        }
+        let i = self.add_candidate(&code, origin, step);
+        if self.candidates[i].static_findings.is_empty() {
+            self.candidates[i].static_findings = first_findings;
+        }
+        Ok(Some(i))
+    }
+
+    fn generate(&mut self, goal: &str, step: &mut StepRecord) -> Result<(), AgentError> {
+        let first = self.candidates.is_empty();
+        if !first {
+            return self.extend(goal, step);
+        }
+        // A plan with one code_generator step restates the task as its goal; the first
+        // candidate is asked with the task alone (the same prompt as `eval --mode single`).
+        let goal = if self.single_generation_step {
+            ""
+        } else {
+            goal
         };
-        RunOutcome {
-            code: chosen.as_ref().map(|s| s.code.clone()),
-            tests: chosen.and_then(|s| s.tests),
-            examples: self.examples,
-            report,
+        self.new_candidate(goal, false, 0, "greedy", step)?;
+        if self.runner.is_none() {
+            step.verdict = format!("{} candidate(s)", self.candidates.len());
+            self.chosen = (!self.candidates.is_empty()).then_some(0);
+            return Ok(());
+        }
+        self.write_inputs(step)?;
+        self.probe_all(step);
+        // More candidates until they agree: the requirements prompt (greedy), then samples.
+        let max = self.crew.config.limits.samples.max(2) as usize;
+        let mut asked = 1;
+        while asked < max {
+            if asked >= 2 && self.agreed() {
+                step.notes.push(format!(
+                    "stopped after {asked} candidates: they agree on every input"
+                ));
+                break;
+            }
+            let origin = if asked == 1 { "requirements" } else { "sample" };
+            let k = if asked == 1 { 0 } else { asked - 1 };
+            self.new_candidate(goal, true, k, origin, step)?;
+            asked += 1;
+            self.probe_all(step);
+        }
+        self.select(step);
+        step.verdict = format!(
+            "{} candidate(s), {} behaviour(s), {} input(s)",
+            self.candidates.len(),
+            self.evidence.clusters.len(),
+            self.inputs.len()
+        );
+        Ok(())
+    }
+
+    /// A later code_generator step extends the chosen solution; the result is one more
+    /// candidate, judged by the same evidence.
+    fn extend(&mut self, goal: &str, step: &mut StepRecord) -> Result<(), AgentError> {
+        let Some(code) = self.chosen_code() else {
+            step.verdict = "skipped: no solution".into();
+            return Ok(());
+        };
+        let reply = code_generator::generate(
+            &mut self.crew,
+            &CodeRequest {
+                task: &self.task,
+                goal,
+                code: Some(&code),
+                feedback: None,
+                checklist: &self.checklist.clone(),
+            },
+        )?;
+        absorb_reply(step, &reply);
+        match reply.valid_code().map(str::to_string) {
+            Some(new) => {
+                let i = self.add_candidate(&new, "extension", step);
+                self.probe_all(step);
+                if self.runner.is_none() {
+                    self.chosen = Some(i);
+                } else {
+                    self.select(step);
+                }
+                step.verdict = "extended solution".into();
+            }
+            None => step.verdict = "kept previous solution".into(),
+        }
+        Ok(())
+    }
+
+    fn chosen_code(&self) -> Option<String> {
+        self.chosen.map(|i| self.candidates[i].code.clone())
+    }
+
+    // ---- behaviour --------------------------------------------------------------------
+
+    /// The InputWriter writes calls that exercise the requirements (no expected values).
+    fn write_inputs(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
+        let Some(code) = self.candidates.first().map(|c| c.code.clone()) else {
+            return Ok(());
+        };
+        let max = self.crew.config.limits.max_inputs;
+        let (written, problems) =
+            input_writer::write(&mut self.crew, &self.task, &self.checklist, &code, max)?;
+        step.notes
+            .extend(problems.iter().map(|p| format!("inputs: {p}")));
+        for w in written {
+            if self.inputs.iter().any(|i| i.code == w.code) {
+                continue;
+            }
+            self.inputs.push(Input {
+                code: w.code,
+                expected: None,
+                source: "written".into(),
+            });
+            self.input_reqs.push(w.requirement);
+        }
+        step.notes.push(format!(
+            "{} input(s): {} stated example(s), {} written",
+            self.inputs.len(),
+            self.inputs.iter().filter(|i| i.is_example()).count(),
+            self.inputs.iter().filter(|i| !i.is_example()).count()
+        ));
+        Ok(())
+    }
+
+    /// Run every candidate not yet probed on every input.
+    fn probe_all(&mut self, step: &mut StepRecord) {
+        let Some(runner) = self.runner else {
+            return;
+        };
+        if self.inputs.is_empty() {
+            return;
+        }
+        for i in 0..self.candidates.len() {
+            if self.candidates[i].profile.is_some() {
+                continue;
+            }
+            match behaviour::probe(runner, &self.candidates[i].code, &self.inputs) {
+                Ok(p) => {
+                    self.candidates[i].examples = p.examples();
+                    self.candidates[i].behaviour = Some(p.observations.clone());
+                    self.candidates[i].profile = Some(p);
+                }
+                Err(e) => step
+                    .notes
+                    .push(format!("candidate {}: probe failed: {e}", i + 1)),
+            }
         }
     }
+
+    /// Inputs every probed candidate crashed on with an internal error are bad inputs.
+    fn usable_inputs(&self) -> Vec<bool> {
+        let profiles: Vec<&Profile> = self
+            .candidates
+            .iter()
+            .filter_map(|c| c.profile.as_ref())
+            .collect();
+        (0..self.inputs.len())
+            .map(|i| {
+                self.inputs[i].is_example()
+                    || profiles.is_empty()
+                    || !profiles.iter().all(|p| match &p.observations[i] {
+                        Observation::Raised(e) => behaviour::is_internal_error(e),
+                        _ => false,
+                    })
+            })
+            .collect()
+    }
+
+    /// Profiles restricted to usable inputs.
+    fn masked(&self, p: &Profile, usable: &[bool]) -> Profile {
+        let keep = |i: &usize| usable[*i];
+        let idx: Vec<usize> = (0..p.observations.len()).filter(keep).collect();
+        Profile {
+            observations: idx.iter().map(|&i| p.observations[i].clone()).collect(),
+            matches: idx.iter().map(|&i| p.matches[i]).collect(),
+            messages: idx.iter().map(|&i| p.messages[i].clone()).collect(),
+        }
+    }
+
+    /// Cluster the probed candidates, apply answered questions and written-test evidence, rank.
+    fn clusters(&self) -> Vec<Cluster> {
+        let usable = self.usable_inputs();
+        let masked: Vec<(usize, Profile, usize)> = self
+            .candidates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                c.profile
+                    .as_ref()
+                    .map(|p| (i, self.masked(p, &usable), 1 + c.duplicates))
+            })
+            .collect();
+        let refs: Vec<(usize, &Profile, usize)> =
+            masked.iter().map(|(i, p, v)| (*i, p, *v)).collect();
+        let mut clusters = behaviour::cluster(&refs);
+        for c in &mut clusters {
+            let p = self.candidates[c.members[0]]
+                .profile
+                .as_ref()
+                .expect("probed");
+            for q in &self.evidence.questions {
+                let Some(chosen) = q.chosen else { continue };
+                let Some(i) = self.inputs.iter().position(|x| x.code == q.input) else {
+                    continue;
+                };
+                let obs = p.observations[i].to_string();
+                if obs == q.options[chosen] {
+                    c.answers += 1;
+                } else if obs == q.options[1 - chosen] {
+                    c.answers -= 1;
+                }
+            }
+        }
+        behaviour::rank(&mut clusters);
+        clusters
+    }
+
+    /// Every probed candidate behaves the same and the stated examples hold.
+    fn agreed(&self) -> bool {
+        let c = self.clusters();
+        c.len() == 1 && c[0].consistent && c[0].votes >= 2
+    }
+
+    fn select(&mut self, step: &mut StepRecord) {
+        let clusters = self.clusters();
+        if let Some(lead) = clusters.first() {
+            let best = *lead.members.iter().min().expect("non-empty cluster");
+            if self.chosen != Some(best) {
+                step.notes.push(format!(
+                    "chose candidate {} ({} vote(s) of {}; stated examples {}/{})",
+                    best + 1,
+                    lead.votes,
+                    clusters.iter().map(|c| c.votes).sum::<usize>(),
+                    self.candidates[best].examples.0,
+                    self.candidates[best].examples.1
+                ));
+            }
+            self.chosen = Some(best);
+        } else if self.chosen.is_none() && !self.candidates.is_empty() {
+            self.chosen = Some(0);
+        }
+        self.evidence.clusters = clusters;
+    }
+
+    /// Whether the evidence settles the leading cluster: it is consistent with the stated
+    /// examples, and either it is the only consistent behaviour (with two votes, or stated
+    /// examples that ruled the others out), or it has more votes than the runner-up, or
+    /// answered questions favour it.
+    fn settled(&self, clusters: &[Cluster]) -> bool {
+        let Some(lead) = clusters.first() else {
+            return false;
+        };
+        if !lead.consistent {
+            return false;
+        }
+        let runner_up = clusters.iter().skip(1).find(|c| c.consistent);
+        let stated = self.inputs.iter().any(Input::is_example);
+        match runner_up {
+            None => lead.votes >= 2 || (stated && clusters.len() > 1),
+            Some(r) => lead.answers > r.answers || (lead.votes >= 2 && lead.votes > r.votes),
+        }
+    }
+
+    /// Ask about inputs where the two leading consistent behaviours differ, until settled.
+    fn ask_questions(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
+        let max = self.crew.config.limits.questions;
+        let mut asked = 0;
+        while asked < max {
+            let clusters = self.clusters();
+            if self.settled(&clusters) {
+                break;
+            }
+            let consistent: Vec<&Cluster> = clusters.iter().filter(|c| c.consistent).collect();
+            if consistent.len() < 2 {
+                break;
+            }
+            let a = self.candidates[consistent[0].members[0]]
+                .profile
+                .clone()
+                .expect("probed");
+            let b = self.candidates[consistent[1].members[0]]
+                .profile
+                .clone()
+                .expect("probed");
+            let open = behaviour::disagreements(&self.inputs, &a, &b)
+                .into_iter()
+                .find(|d| {
+                    !self
+                        .evidence
+                        .questions
+                        .iter()
+                        .any(|q| q.input == self.inputs[d.input].code)
+                });
+            let Some(d) = open else { break };
+            let q = input_writer::ask(
+                &mut self.crew,
+                &self.task,
+                &self.inputs[d.input].code,
+                [d.leader.to_string(), d.other.to_string()],
+            )?;
+            step.notes.push(format!(
+                "asked about `{}`: {} or {} -> {}",
+                q.input,
+                q.options[0],
+                q.options[1],
+                match q.chosen {
+                    Some(i) => format!("`{}` (both orders)", q.options[i]),
+                    None => format!("unsettled (answers {:?})", q.answers),
+                }
+            ));
+            self.evidence.questions.push(q);
+            asked += 1;
+        }
+        self.select(step);
+        Ok(())
+    }
+
+    // ---- tests, debugging, review -----------------------------------------------------
 
     fn files(&self, code: &str, tests: Option<&str>) -> (Vec<(String, String)>, Vec<String>) {
         let mut files = vec![(SOLUTION_FILE.to_string(), code.to_string())];
@@ -315,104 +765,8 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         Some(run)
     }
 
-    fn test_current(&mut self, label: &str) {
-        let Some(cur) = self.current.clone() else {
-            return;
-        };
-        let run = self.run_tests(&cur.code, cur.tests.as_deref(), label);
-        if let Some(c) = self.current.as_mut() {
-            c.run = run;
-        }
-        self.remember_best();
-    }
-
-    fn remember_best(&mut self) {
-        if let Some(c) = &self.current {
-            if c.run.is_some()
-                && self
-                    .best
-                    .as_ref()
-                    .map(|b| c.score() > b.score())
-                    .unwrap_or(true)
-            {
-                self.best = Some(c.clone());
-            }
-        }
-    }
-
-    fn set_code(&mut self, code: String) {
-        let tests = self.current.as_ref().and_then(|c| c.tests.clone());
-        self.current = Some(State {
-            code,
-            tests,
-            run: None,
-        });
-    }
-
-    fn generate(&mut self, goal: &str, step: &mut StepRecord) -> Result<(), AgentError> {
-        let first = self.current.is_none();
-        // A plan with one code_generator step restates the task as its goal; the first
-        // candidate is asked with the task alone (the same prompt as `eval --mode single`).
-        let goal = if first && self.single_generation_step {
-            ""
-        } else {
-            goal
-        };
-        let samples = if first {
-            self.crew.config.limits.samples.max(1)
-        } else {
-            1
-        };
-        let code_before = self.current.as_ref().map(|c| c.code.clone());
-        for k in 0..samples {
-            self.crew.candidate = k;
-            let reply = code_generator::generate(
-                &mut self.crew,
-                &CodeRequest {
-                    task: &self.task,
-                    goal,
-                    code: code_before.as_deref(),
-                    feedback: None,
-                },
-            );
-            self.crew.candidate = 0;
-            let reply = reply?;
-            absorb_reply(step, &reply);
-            match reply.valid_code() {
-                Some(code) if !self.candidates.iter().any(|c| c == code) => {
-                    self.candidates.push(code.to_string())
-                }
-                Some(_) => step
-                    .notes
-                    .push(format!("candidate {} duplicates an earlier one", k + 1)),
-                None => step.notes.push(format!(
-                    "candidate {}: no valid Python after {} retries",
-                    k + 1,
-                    reply.retries
-                )),
-            }
-            if !first {
-                if let Some(code) = reply.valid_code() {
-                    self.set_code(code.to_string());
-                    step.verdict = "extended solution".into();
-                } else {
-                    step.verdict = "kept previous solution".into();
-                }
-                return Ok(());
-            }
-        }
-        match self.candidates.first().cloned() {
-            Some(code) => {
-                self.set_code(code);
-                step.verdict = format!("{} candidate(s)", self.candidates.len());
-            }
-            None => step.verdict = "no valid solution".into(),
-        }
-        Ok(())
-    }
-
     fn write_tests(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
-        let Some(code) = self.current.as_ref().map(|c| c.code.clone()) else {
+        let Some(code) = self.chosen_code() else {
             step.verdict = "skipped: no solution to test".into();
             return Ok(());
         };
@@ -420,12 +774,9 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         absorb_reply(step, &reply);
         match reply.valid_code() {
             Some(t) => {
-                if let Some(c) = self.current.as_mut() {
-                    c.tests = Some(t.to_string());
-                    c.run = None;
-                }
+                self.tests = Some(t.to_string());
                 step.verdict = format!(
-                    "{} test(s)",
+                    "{} test(s); evidence weighted by agreement",
                     crate::syntax::defined_names(t)
                         .iter()
                         .filter(|n| n.starts_with("test"))
@@ -434,78 +785,87 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             }
             None => step.verdict = "no valid tests; the task's examples remain the judge".into(),
         }
-        self.select_candidate(step);
         Ok(())
     }
 
-    /// With several candidates: run each against the tests and keep the best (examples
-    /// passed, tests passed, then agreement with the other candidates' results).
-    fn select_candidate(&mut self, step: &mut StepRecord) {
-        if self.candidates.len() < 2 || self.runner.is_none() {
-            return;
-        }
-        let tests = self.current.as_ref().and_then(|c| c.tests.clone());
-        let mut runs = vec![];
-        for (i, code) in self.candidates.clone().iter().enumerate() {
-            let run = self.run_tests(code, tests.as_deref(), &format!("candidate {}", i + 1));
-            runs.push(run);
-        }
-        let sigs: Vec<_> = runs
+    /// What the evidence supports as bugs in the chosen candidate: stated examples it fails,
+    /// and internal errors or hangs on usable inputs that some other candidate handles.
+    fn supported_failures(&self) -> Vec<String> {
+        let Some(i) = self.chosen else {
+            return vec![];
+        };
+        let Some(p) = self.candidates[i].profile.as_ref() else {
+            return vec![];
+        };
+        let usable = self.usable_inputs();
+        let stated_errors: Vec<&str> = self
+            .requirements
             .iter()
-            .map(|r| r.as_ref().map(TestRun::signature))
+            .filter_map(|r| r.raises.as_deref())
             .collect();
-        let best = (0..self.candidates.len())
-            .max_by_key(|&i| {
-                let score = runs[i]
-                    .as_ref()
-                    .map(TestRun::score)
-                    .unwrap_or((0, 0, i64::MIN));
-                let agree = sigs
-                    .iter()
-                    .filter(|s| s.is_some() && **s == sigs[i])
-                    .count();
-                (score, agree, std::cmp::Reverse(i))
-            })
-            .unwrap_or(0);
-        step.notes.push(format!(
-            "selected candidate {} of {} by tests",
-            best + 1,
-            self.candidates.len()
-        ));
-        self.current = Some(State {
-            code: self.candidates[best].clone(),
-            tests,
-            run: runs[best].clone(),
-        });
-        self.remember_best();
+        let mut out = vec![];
+        for (k, input) in self.inputs.iter().enumerate() {
+            let obs = &p.observations[k];
+            let msg = &p.messages[k];
+            if input.is_example() && p.matches[k] != Some(true) {
+                out.push(format!(
+                    "`{}` must be {} (stated in the task), but it {}{}",
+                    input.code,
+                    input.expected.as_deref().unwrap_or("?"),
+                    describe(obs),
+                    if msg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {msg}")
+                    }
+                ));
+            } else if usable[k] && p.crashes().contains(&k) {
+                if let Observation::Raised(e) = obs {
+                    if stated_errors.contains(&e.as_str()) {
+                        continue;
+                    }
+                }
+                out.push(format!(
+                    "`{}` {}{}",
+                    input.code,
+                    describe(obs),
+                    if msg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {msg}")
+                    }
+                ));
+            }
+        }
+        out
     }
 
     fn debug(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
-        if self.current.is_none() {
+        let Some(code) = self.chosen_code() else {
             step.verdict = "skipped: no solution".into();
             return Ok(());
-        }
+        };
         if self.runner.is_none() {
             // Without a sandbox the Debugger works from review findings.
             let Some(findings) = self.findings.clone() else {
                 step.verdict = "skipped: no test runner and no review findings".into();
                 return Ok(());
             };
-            let cur = self.current.clone().expect("checked");
             let d = debugger::revise(
                 &mut self.crew,
                 &DebugRequest {
                     task: &self.task,
-                    code: &cur.code,
-                    tests: cur.tests.as_deref().unwrap_or(""),
+                    code: &code,
+                    tests: self.tests.as_deref().unwrap_or(""),
                     failures: &findings,
                     side: Side::Code,
                     examples_pass: false,
                 },
             )?;
             absorb_reply(step, &d);
-            if let Some(code) = d.valid_code() {
-                self.set_code(code.to_string());
+            if let Some(new) = d.valid_code() {
+                let i = self.add_candidate(new, "debugger", step);
+                self.chosen = Some(i);
                 self.changes.push(Change {
                     step: step.index,
                     by: AgentRole::Debugger,
@@ -519,264 +879,112 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         let rounds = self.crew.config.limits.debug_rounds;
         let mut fixes = 0;
         loop {
-            if self
-                .current
-                .as_ref()
-                .map(|c| c.run.is_none())
-                .unwrap_or(false)
-            {
-                self.test_current(&format!("debug round {}", fixes + 1));
-                // A fix that scored worse than the best state is undone: the next attempt
-                // starts from the best code again (and samples, so it is not the same fix).
-                if let (Some(c), Some(b)) = (&self.current, &self.best) {
-                    if c.score() < b.score() {
-                        step.notes.push(format!(
-                            "fix {fixes} made the tests worse; back to the best state"
-                        ));
-                        self.current = Some(b.clone());
-                    }
-                }
-            }
-            let cur = self.current.clone().expect("checked above");
-            let Some(run) = cur.run.clone() else {
-                step.verdict = "no tests to run".into();
-                return Ok(());
-            };
-            if run.all_passed() {
+            let failures = self.supported_failures();
+            if failures.is_empty() {
                 step.verdict = if fixes == 0 {
-                    "tests pass".into()
+                    "nothing the evidence supports to fix".into()
                 } else {
-                    format!("tests pass after {fixes} fix(es)")
+                    format!("supported failures fixed after {fixes} fix(es)")
                 };
                 return Ok(());
             }
             if fixes == rounds {
-                step.verdict = format!("tests still fail after {fixes} fix(es): {}", run.summary());
-                return self.resample(step, &run);
+                step.verdict = format!(
+                    "{} supported failure(s) after {fixes} fix(es)",
+                    failures.len()
+                );
+                return self.resample(step);
             }
-            // The task's own examples are ground truth: when they all pass and the written tests
-            // fail, the tests are the suspect, once; otherwise the code is.
-            let (ep, et) = run.examples();
-            let side = if et > 0 && ep == et && cur.tests.is_some() && !self.tests_revised {
-                Side::Tests
-            } else {
-                Side::Code
-            };
-            self.tests_revised |= side == Side::Tests;
-            let report = run.failure_report(3000);
-            // The first fix is greedy; later ones sample, so a repeat of a failed fix is unlikely.
+            let code = self.chosen_code().expect("checked");
+            let report = format!(
+                "These behaviours are wrong (the task's stated examples, or crashes):\n{}",
+                failures
+                    .iter()
+                    .map(|f| format!("- {f}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            let report = cut(&report, self.crew.config.limits.failure_report_chars);
             self.crew.candidate = fixes;
             let reply = debugger::revise(
                 &mut self.crew,
                 &DebugRequest {
                     task: &self.task,
-                    code: &cur.code,
-                    tests: cur.tests.as_deref().unwrap_or(""),
+                    code: &code,
+                    tests: self.examples.as_deref().unwrap_or(""),
                     failures: &report,
-                    side,
-                    examples_pass: side == Side::Tests,
+                    side: Side::Code,
+                    examples_pass: false,
                 },
             );
             self.crew.candidate = 0;
             let reply = reply?;
-            let d = DebugOutcome { side, reply };
             fixes += 1;
-            absorb_reply(step, &d.reply);
-            let Some(new) = d.reply.valid_code().map(str::to_string) else {
+            absorb_reply(step, &reply);
+            let Some(new) = reply.valid_code().map(str::to_string) else {
                 step.notes.push(format!("fix {fixes}: no valid Python"));
                 continue;
             };
-            // A reply that only moved comments or spacing is no fix.
-            let changed = match d.side {
-                Side::Code => !same_program(&new, &cur.code),
-                Side::Tests => !cur.tests.as_deref().is_some_and(|t| same_program(&new, t)),
-            };
-            if !changed {
-                step.notes.push(format!(
-                    "fix {fixes}: the {} came back unchanged",
-                    if d.side == Side::Code {
-                        "code"
-                    } else {
-                        "tests"
-                    }
-                ));
+            if same_program(&new, &code) {
+                step.notes
+                    .push(format!("fix {fixes}: the code came back unchanged"));
                 continue;
             }
-            let (code, tests) = match d.side {
-                Side::Code => (new, cur.tests.clone()),
-                Side::Tests => (cur.code.clone(), Some(new)),
-            };
-            self.current = Some(State {
-                code,
-                tests,
-                run: None,
-            });
+            let before = self.chosen;
+            let i = self.add_candidate(&new, "debugger", step);
+            self.probe_all(step);
             self.changes.push(Change {
                 step: step.index,
                 by: AgentRole::Debugger,
-                side: d.side,
-                reason: run.summary(),
+                side: Side::Code,
+                reason: failures[0].clone(),
             });
+            self.select(step);
             step.notes.push(format!(
-                "fix {fixes}: changed the {}",
-                if d.side == Side::Code {
-                    "code"
+                "fix {fixes}: candidate {}{}",
+                i + 1,
+                if self.chosen == before {
+                    " did not beat the chosen one"
                 } else {
-                    "tests"
+                    " is now chosen"
                 }
             ));
+            if self.chosen == before {
+                // Try the fix itself next round only if it is at least as good on examples.
+                let (ok_new, _) = self.candidates[i].examples;
+                let (ok_old, _) = before
+                    .map(|b| self.candidates[b].examples)
+                    .unwrap_or((0, 0));
+                if ok_new > ok_old {
+                    self.chosen = Some(i);
+                }
+            }
         }
     }
 
-    /// Fresh candidates (sampled, not greedy) when debugging did not make the tests pass and
-    /// the failure is not just the written tests disagreeing with passing task examples.
-    fn resample(&mut self, step: &mut StepRecord, last: &TestRun) -> Result<(), AgentError> {
-        let (ep, et) = last.examples();
-        if et > 0 && ep == et {
-            return Ok(());
-        }
-        let tests = self.current.as_ref().and_then(|c| c.tests.clone());
-        // Compare with how the first tested candidate failed (later states may be broken fixes).
-        let first = self
-            .test_runs
-            .iter()
-            .find(|r| !r.label.starts_with("candidate"))
-            .cloned();
-        let original = first.as_ref().unwrap_or(last).failure_signature();
-        let mut same_failure = 0;
-        for k in 1..=self.crew.config.limits.resample {
-            self.crew.candidate = self.crew.config.limits.samples.max(1) + k - 1;
-            let reply = code_generator::generate(
-                &mut self.crew,
-                &CodeRequest {
-                    task: &self.task,
-                    goal: "",
-                    code: None,
-                    feedback: None,
-                },
-            );
-            self.crew.candidate = 0;
-            let reply = reply?;
-            absorb_reply(step, &reply);
-            let Some(code) = reply.valid_code().map(str::to_string) else {
-                continue;
-            };
-            if self.candidates.iter().any(|c| same_program(c, &code)) {
+    /// Fresh sampled candidates (with the checklist) when debugging left supported failures.
+    fn resample(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
+        let base = self.crew.config.limits.samples.max(2) as usize;
+        for k in 1..=self.crew.config.limits.resample as usize {
+            self.new_candidate("", true, base + k - 1, "resample", step)?;
+            self.probe_all(step);
+            self.select(step);
+            if self.supported_failures().is_empty() {
                 step.notes
-                    .push(format!("resample {k}: duplicate of an earlier candidate"));
-                continue;
-            }
-            self.candidates.push(code.clone());
-            let run = self.run_tests(&code, tests.as_deref(), &format!("resample {k}"));
-            let passed = run.as_ref().map(TestRun::all_passed).unwrap_or(false);
-            step.notes.push(format!(
-                "resample {k}: {}",
-                run.as_ref().map(TestRun::summary).unwrap_or_default()
-            ));
-            self.current = Some(State {
-                code,
-                tests: tests.clone(),
-                run,
-            });
-            let signature = self
-                .current
-                .as_ref()
-                .and_then(|c| c.run.as_ref())
-                .map(TestRun::failure_signature);
-            self.remember_best();
-            if passed {
-                step.verdict = format!("tests pass with resampled candidate {k}");
-                return Ok(());
-            }
-            if !original.is_empty() && signature.as_ref() == Some(&original) {
-                same_failure += 1;
-            }
-            // Independent candidates failing the same tests the same way point at the tests.
-            if same_failure >= 2 {
-                step.notes.push(
-                    "the candidates fail the same tests the same way: the tests are likely wrong"
-                        .into(),
-                );
-                if et == 0 && tests.is_some() && !self.tests_revised {
-                    return self.revise_tests(step, last);
-                }
+                    .push(format!("resample {k}: the supported failures are gone"));
                 break;
             }
-        }
-        // Continue from the best state found.
-        if let Some(b) = self.best.clone() {
-            self.current = Some(b);
-        }
-        Ok(())
-    }
-
-    /// One Debugger rewrite of the tests, judged like any change (the best state wins).
-    fn revise_tests(&mut self, step: &mut StepRecord, last: &TestRun) -> Result<(), AgentError> {
-        self.tests_revised = true;
-        let Some(cur) = self.best.clone().or_else(|| self.current.clone()) else {
-            return Ok(());
-        };
-        let report = last.failure_report(3000);
-        let reply = debugger::revise(
-            &mut self.crew,
-            &DebugRequest {
-                task: &self.task,
-                code: &cur.code,
-                tests: cur.tests.as_deref().unwrap_or(""),
-                failures: &report,
-                side: Side::Tests,
-                examples_pass: false,
-            },
-        )?;
-        absorb_reply(step, &reply);
-        let new = reply.valid_code().map(str::to_string);
-        if new
-            .as_deref()
-            .zip(cur.tests.as_deref())
-            .is_some_and(|(n, t)| same_program(n, t))
-        {
-            step.notes
-                .push("the tests came back unchanged from the revision".into());
-        } else if let Some(tests) = new {
-            self.changes.push(Change {
-                step: step.index,
-                by: AgentRole::Debugger,
-                side: Side::Tests,
-                reason: "every candidate failed the tests the same way".into(),
-            });
-            self.current = Some(State {
-                code: cur.code.clone(),
-                tests: Some(tests),
-                run: None,
-            });
-            self.test_current("after revising the tests");
-            step.notes.push(format!(
-                "revised the tests: {}",
-                self.current
-                    .as_ref()
-                    .and_then(|c| c.run.as_ref())
-                    .map(TestRun::summary)
-                    .unwrap_or_default()
-            ));
-        }
-        if let Some(b) = self.best.clone() {
-            self.current = Some(b);
         }
         Ok(())
     }
 
     fn review(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
-        let Some(cur) = self.current.clone() else {
+        let Some(code) = self.chosen_code() else {
             step.verdict = "skipped: no solution".into();
             return Ok(());
         };
-        let summary = |s: &State| {
-            s.run
-                .as_ref()
-                .map(TestRun::summary)
-                .unwrap_or_else(|| "not run".into())
-        };
-        let mut review = reviewer::review(&mut self.crew, &self.task, &cur.code, &summary(&cur))?;
+        let summary = self.behaviour_summary();
+        let mut review = reviewer::review(&mut self.crew, &self.task, &code, &summary)?;
         if !review.parsed {
             step.notes
                 .push("review had no VERDICT line; counted as approve".into());
@@ -788,48 +996,50 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             && rounds < self.crew.config.limits.review_rounds
         {
             rounds += 1;
-            let findings = if review.reasons.is_empty() {
-                "The reviewer asked for changes.".to_string()
-            } else {
-                review
-                    .reasons
-                    .iter()
-                    .map(|r| format!("- {r}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            };
+            let findings = review
+                .reasons
+                .iter()
+                .map(|r| format!("- {r}"))
+                .collect::<Vec<_>>()
+                .join("\n");
             self.findings = Some(findings.clone());
             self.reviews.push(review.clone());
-            let before = self.current.clone().expect("checked");
+            let before = self.chosen_code().expect("checked");
             let reply = code_generator::generate(
                 &mut self.crew,
                 &CodeRequest {
                     task: &self.task,
                     goal: "",
-                    code: Some(&before.code),
+                    code: Some(&before),
                     feedback: Some(&findings),
+                    checklist: &self.checklist.clone(),
                 },
             )?;
             absorb_reply(step, &reply);
-            let Some(code) = reply.valid_code().map(str::to_string) else {
+            let Some(new) = reply.valid_code().map(str::to_string) else {
                 step.notes
                     .push("revision after review: no valid Python; kept the previous code".into());
                 break;
             };
-            if code == before.code {
+            if new == before {
                 step.notes.push("revision after review: unchanged".into());
                 break;
             }
-            self.set_code(code);
-            self.test_current(&format!("after review {rounds}"));
-            let cur = self.current.clone().expect("just set");
-            if self.runner.is_some() && cur.score() < before.score() {
-                step.notes.push(format!(
-                    "revision after review scored worse ({}); reverted",
-                    summary(&cur)
-                ));
-                self.current = Some(before);
-                break;
+            let i = self.add_candidate(&new, "review", step);
+            if self.runner.is_none() {
+                self.chosen = Some(i);
+            } else {
+                self.probe_all(step);
+                let prev = self.chosen;
+                self.select(step);
+                if self.chosen != Some(i) {
+                    step.notes.push(format!(
+                        "revision after review (candidate {}) did not beat the chosen behaviour; kept",
+                        i + 1
+                    ));
+                    self.chosen = prev;
+                    break;
+                }
             }
             self.changes.push(Change {
                 step: step.index,
@@ -837,7 +1047,9 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 side: Side::Code,
                 reason: "review findings".into(),
             });
-            review = reviewer::review(&mut self.crew, &self.task, &cur.code, &summary(&cur))?;
+            let code = self.chosen_code().expect("chosen");
+            let summary = self.behaviour_summary();
+            review = reviewer::review(&mut self.crew, &self.task, &code, &summary)?;
         }
         step.verdict = match review.verdict {
             Verdict::Approve => "approve".into(),
@@ -856,4 +1068,316 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         self.reviews.push(review);
         Ok(())
     }
+
+    /// One line for the reviewer: examples and agreement so far.
+    fn behaviour_summary(&self) -> String {
+        let Some(i) = self.chosen else {
+            return "not run".into();
+        };
+        let c = &self.candidates[i];
+        if c.profile.is_none() {
+            return "not run".into();
+        }
+        format!(
+            "stated examples {}/{} hold; {} of {} candidate(s) behave the same",
+            c.examples.0,
+            c.examples.1,
+            self.evidence.clusters.first().map(|c| c.votes).unwrap_or(0),
+            self.evidence
+                .clusters
+                .iter()
+                .map(|c| c.votes)
+                .sum::<usize>()
+        )
+    }
+
+    // ---- the verdict ------------------------------------------------------------------
+
+    /// Questions where the evidence is split, then the written assertions weighed.
+    fn settle(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
+        if self.runner.is_none() || self.candidates.is_empty() {
+            return Ok(());
+        }
+        self.probe_all(step);
+        self.select(step);
+        self.weigh_written_tests(step);
+        self.ask_questions(step)?;
+        step.verdict = format!(
+            "{} question(s), {} suspect assertion(s)",
+            self.evidence.questions.len(),
+            self.evidence
+                .assertions
+                .iter()
+                .filter(|a| a.verdict == "suspect")
+                .count()
+        );
+        Ok(())
+    }
+
+    /// Run the written tests on each cluster's first member: passes are weak evidence for a
+    /// cluster; failures of the chosen one are judged by agreement.
+    fn weigh_written_tests(&mut self, step: &mut StepRecord) {
+        let Some(tests) = self.tests.clone() else {
+            return;
+        };
+        let reps: Vec<usize> = self
+            .evidence
+            .clusters
+            .iter()
+            .take(self.crew.config.limits.clusters_tested)
+            .map(|c| c.members[0])
+            .collect();
+        let mut passed: Vec<(usize, usize)> = vec![];
+        for &r in &reps {
+            let code = self.candidates[r].code.clone();
+            if let Some(run) = self.run_tests(&code, Some(&tests), &format!("candidate {}", r + 1))
+            {
+                let n = run
+                    .cases
+                    .iter()
+                    .filter(|c| !c.id.contains(EXAMPLES_FILE) && c.outcome == CaseOutcome::Passed)
+                    .count();
+                passed.push((r, n));
+            }
+        }
+        for c in &mut self.evidence.clusters {
+            if let Some((_, n)) = passed.iter().find(|(r, _)| *r == c.members[0]) {
+                c.written_passed = *n;
+            }
+        }
+        // Re-rank with the written-test evidence (it only breaks ties below agreement).
+        let before = self.chosen;
+        behaviour::rank(&mut self.evidence.clusters);
+        let clusters = self.evidence.clusters.clone();
+        if let Some(lead) = clusters.first() {
+            self.chosen = lead.members.iter().min().copied();
+        }
+        if before != self.chosen {
+            step.notes.push(format!(
+                "written tests broke a tie: candidate {} chosen",
+                self.chosen.map(|c| c + 1).unwrap_or(0)
+            ));
+        }
+        let agreed = self.settled(&clusters);
+        if let Some(run) = self.test_runs.iter().rev().find(|r| {
+            Some(r.label.as_str())
+                == self
+                    .chosen
+                    .map(|c| format!("candidate {}", c + 1))
+                    .as_deref()
+        }) {
+            for case in &run.cases {
+                if case.id.contains(EXAMPLES_FILE)
+                    || matches!(case.outcome, CaseOutcome::Passed | CaseOutcome::Skipped)
+                {
+                    continue;
+                }
+                self.evidence.assertions.push(AssertionVerdict {
+                    test: case.id.clone(),
+                    message: case.message.chars().take(300).collect(),
+                    verdict: if agreed { "suspect" } else { "evidence" }.into(),
+                });
+            }
+        }
+    }
+
+    fn finish(
+        mut self,
+        plan: Plan,
+        plan_trace: PlanTrace,
+        start: Instant,
+        judge_step: StepRecord,
+    ) -> RunOutcome {
+        if self.runner.is_some() && !self.candidates.is_empty() {
+            self.steps.push(judge_step);
+        }
+        let code = self.chosen_code();
+        let final_run = code
+            .clone()
+            .and_then(|c| self.run_tests(&c, self.tests.clone().as_deref(), "final"));
+        let (status, reason) = self.verdict(code.is_some(), final_run.as_ref());
+        self.evidence.reason = reason.clone();
+        let usable = self.usable_inputs();
+        self.evidence.dropped_inputs = self
+            .inputs
+            .iter()
+            .zip(&usable)
+            .filter(|(_, u)| !**u)
+            .map(|(i, _)| format!("{}: every candidate crashes on it", i.code))
+            .collect();
+        self.evidence.inputs = self.inputs.clone();
+        self.fill_requirements();
+        let final_tests = match &final_run {
+            Some(r) => format!("{reason} (tests: {})", r.summary()),
+            None => reason,
+        };
+        let calls = std::mem::take(&mut self.crew.calls);
+        let model = calls
+            .first()
+            .map(|c| c.model.clone())
+            .unwrap_or_else(|| self.crew.models.model_arg(AgentRole::CodeGenerator));
+        let report = RunReport {
+            task: self.task.clone(),
+            model,
+            mock: self.crew.models.is_mock(),
+            plan,
+            plan_trace,
+            requirements: self.requirements,
+            steps: self.steps,
+            test_runs: self.test_runs,
+            changes: self.changes,
+            candidates: self.candidates,
+            evidence: self.evidence,
+            reviews: self.reviews,
+            status,
+            success: status == FinalStatus::Passed,
+            final_tests,
+            totals: Totals::of(&calls),
+            loads: self.crew.models.loads.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+            calls,
+        };
+        RunOutcome {
+            code,
+            tests: self.tests,
+            examples: self.examples,
+            report,
+        }
+    }
+
+    /// The calibrated status and its reason.
+    fn verdict(&self, has_code: bool, final_run: Option<&TestRun>) -> (FinalStatus, String) {
+        if !has_code {
+            return (FinalStatus::NoCode, "no valid solution".into());
+        }
+        if self.runner.is_none() {
+            return (FinalStatus::Untested, "not tested (no sandbox)".into());
+        }
+        let chosen = self.chosen.expect("has code");
+        let failures = self.supported_failures();
+        if self.inputs.is_empty() {
+            // Nothing to probe: the written tests alone decide, and cannot make it certain.
+            return match final_run {
+                Some(r) if r.all_passed() && !r.cases.is_empty() => (
+                    FinalStatus::Uncertain,
+                    "no inputs to compare candidates on; only the written tests pass".into(),
+                ),
+                Some(r) => (
+                    FinalStatus::Failed,
+                    format!("the written tests fail: {}", r.summary()),
+                ),
+                None => (FinalStatus::Failed, "nothing could be run".into()),
+            };
+        }
+        if self.candidates[chosen].profile.is_none() {
+            return (FinalStatus::Failed, "the solution could not be run".into());
+        }
+        if !failures.is_empty() {
+            return (FinalStatus::Failed, failures[0].clone());
+        }
+        let clusters = &self.evidence.clusters;
+        let total: usize = clusters.iter().map(|c| c.votes).sum();
+        let lead = clusters.first().map(|c| c.votes).unwrap_or(0);
+        let (ok, stated) = self.candidates[chosen].examples;
+        let examples = if stated > 0 {
+            format!("the {ok} stated example(s) hold")
+        } else {
+            "no stated examples".to_string()
+        };
+        let evidence_against = self
+            .evidence
+            .assertions
+            .iter()
+            .filter(|a| a.verdict == "evidence")
+            .count();
+        if self.settled(clusters) {
+            let suspect = self
+                .evidence
+                .assertions
+                .iter()
+                .filter(|a| a.verdict == "suspect")
+                .count();
+            let mut reason =
+                format!("{examples}; {lead} of {total} candidate(s) agree on every input");
+            if self.evidence.questions.iter().any(|q| q.chosen.is_some()) {
+                reason += "; a question settled a difference";
+            }
+            if suspect > 0 {
+                reason += &format!(
+                    "; {suspect} written assertion(s) contradict the agreed behaviour (suspect)"
+                );
+            }
+            (FinalStatus::Passed, reason)
+        } else {
+            let mut reason = format!(
+                "{examples}, but the candidates disagree ({} behaviours among {total} candidate(s)) and nothing settles it",
+                clusters.len()
+            );
+            if evidence_against > 0 {
+                reason += &format!("; {evidence_against} written assertion(s) fail");
+            }
+            (FinalStatus::Uncertain, reason)
+        }
+    }
+
+    /// Which requirements hold, from the chosen candidate's behaviour on the inputs that
+    /// exercise them.
+    fn fill_requirements(&mut self) {
+        let Some(p) = self.chosen.and_then(|i| self.candidates[i].profile.clone()) else {
+            return;
+        };
+        for r in &mut self.requirements {
+            let hits: Vec<usize> = self
+                .input_reqs
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.as_deref() == Some(r.id.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            r.evidence = hits
+                .iter()
+                .map(|&i| format!("{} -> {}", self.inputs[i].code, p.observations[i]))
+                .collect();
+            r.status = if r.kind == Kind::Example {
+                if hits.iter().all(|&i| p.matches[i] == Some(true)) {
+                    "holds"
+                } else {
+                    "fails"
+                }
+            } else if let Some(e) = &r.raises {
+                if hits
+                    .iter()
+                    .any(|&i| p.observations[i] == Observation::Raised(e.clone()))
+                {
+                    "holds"
+                } else {
+                    "exercised"
+                }
+            } else {
+                "exercised"
+            }
+            .into();
+        }
+    }
+}
+
+fn describe(o: &Observation) -> String {
+    match o {
+        Observation::Value(v) => format!("returns {v}"),
+        other => other.to_string(),
+    }
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n[... cut]", &s[..end])
 }

@@ -137,6 +137,15 @@ fn value_end(b: &[u8], from: usize) -> usize {
                 b'(' | b'[' | b'{' => depth += 1,
                 b')' | b']' | b'}' => depth -= 1,
                 b'\n' | b'`' => return j,
+                // `f(0) == 0 and f(1) == 1`: a conjunction ends the value.
+                b' ' if depth <= 0
+                    && (b[j..].starts_with(b" and ")
+                        || b[j..].starts_with(b" or ")
+                        || b[j..].starts_with(b" but ")
+                        || b[j..].starts_with(b" while ")) =>
+                {
+                    return j
+                }
                 b',' | b';' | b'.'
                     if depth <= 0 && (j + 1 >= b.len() || b[j + 1].is_ascii_whitespace()) =>
                 {
@@ -290,6 +299,16 @@ mod tests {
         );
         assert!(extract_examples("Write a fibonacci function").is_empty());
         assert!(extract_examples("sort(x) should be fast").is_empty());
+    }
+
+    #[test]
+    fn examples_joined_by_and_each_count() {
+        let ex = extract_examples("Write fib(n), fib(0) == 0 and fib(1) == 1.");
+        let got: Vec<(&str, &str)> = ex
+            .iter()
+            .map(|e| (e.expr.as_str(), e.expected.as_str()))
+            .collect();
+        assert_eq!(got, vec![("fib(0)", "0"), ("fib(1)", "1")]);
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Coordination: the TaskDecomposer turns a request into a plan, the Coordinator runs the plan
 //! one specialist at a time and passes artifacts between them, with tests as the judge.
 
+pub mod behaviour;
 pub mod coordinator;
 pub mod decomposer;
 pub mod fixer;
 pub mod judge;
+pub mod requirements;
+pub mod static_check;
 
 pub use crate::testing::{TestRun, TestRunner};
 pub use coordinator::{Coordinator, RunOutcome, RunReport};

@@ -57,6 +57,57 @@ pub struct Summary {
     pub pass_at_1: f64,
     pub seconds_per_problem: f64,
     pub tokens_per_problem: f64,
+    /// Pipeline only: its own verdict against the official tests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdicts: Option<VerdictAgreement>,
+}
+
+/// How the pipeline's own verdict compares with the official tests.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct VerdictAgreement {
+    /// Said passed; the official tests pass.
+    pub true_pass: usize,
+    /// Said passed; the official tests fail.
+    pub false_pass: usize,
+    /// Said failed (or no code); the official tests fail.
+    pub true_fail: usize,
+    /// Said failed; the official tests pass.
+    pub false_fail: usize,
+    /// Said uncertain, by official outcome.
+    pub uncertain_pass: usize,
+    pub uncertain_fail: usize,
+}
+
+impl VerdictAgreement {
+    pub fn of<'a>(attempts: impl IntoIterator<Item = &'a Attempt>) -> Option<Self> {
+        let mut v = Self::default();
+        let mut any = false;
+        for a in attempts {
+            let Some(own) = a.own_status.as_deref() else {
+                continue;
+            };
+            any = true;
+            match (own, a.passed) {
+                ("passed", true) => v.true_pass += 1,
+                ("passed", false) => v.false_pass += 1,
+                ("uncertain", true) => v.uncertain_pass += 1,
+                ("uncertain", false) => v.uncertain_fail += 1,
+                (_, true) => v.false_fail += 1,
+                (_, false) => v.true_fail += 1,
+            }
+        }
+        any.then_some(v)
+    }
+
+    /// Problems where the verdict matches the official tests (uncertain counts as not
+    /// agreeing), and all problems.
+    pub fn agreement(&self) -> (usize, usize) {
+        let agree = self.true_pass + self.true_fail;
+        (
+            agree,
+            agree + self.false_pass + self.false_fail + self.uncertain_pass + self.uncertain_fail,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,7 +162,7 @@ fn single(
         // this answer, so the difference between the modes is what the pipeline adds.
         let messages = vec![
             Message::system(prompts.render("system", context! {}).map_err(|e| e.to_string())?),
-            Message::user(prompts.render("code_generator", context! { task => pipeline_task(p), goal => "", code => "", feedback => "" }).map_err(|e| e.to_string())?),
+            Message::user(prompts.render("code_generator", context! { task => pipeline_task(p), goal => "", code => "", feedback => "", checklist => "" }).map_err(|e| e.to_string())?),
         ];
         let sampling = config.sampling(AgentRole::CodeGenerator);
         let model = models
@@ -220,6 +271,7 @@ fn summarize(
             .map(|a| (a.prompt_tokens + a.generated_tokens) as f64)
             .sum::<f64>()
             / n as f64,
+        verdicts: VerdictAgreement::of(attempts.iter().copied()),
     })
 }
 
@@ -296,5 +348,64 @@ pub fn describe(r: &EvalReport) -> String {
             .count();
         s += &format!("solved only by the pipeline: {only_pipeline}; only by the single prompt: {only_single}\n");
     }
+    if let Some(v) = r.pipeline.as_ref().and_then(|p| p.verdicts.as_ref()) {
+        let (agree, all) = v.agreement();
+        s += &format!(
+            "pipeline verdict vs official tests: agrees on {agree}/{all} ({:.1}%): passed {}+{} wrong, failed {}+{} wrong, uncertain {} (official pass) + {} (official fail)\n",
+            if all > 0 { 100.0 * agree as f64 / all as f64 } else { 0.0 },
+            v.true_pass,
+            v.false_pass,
+            v.true_fail,
+            v.false_fail,
+            v.uncertain_pass,
+            v.uncertain_fail
+        );
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(own: Option<&str>, passed: bool) -> Attempt {
+        Attempt {
+            passed,
+            check: String::new(),
+            check_output: String::new(),
+            seconds: 1.0,
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            model_calls: 1,
+            own_status: own.map(String::from),
+            error: None,
+            code: String::new(),
+        }
+    }
+
+    #[test]
+    fn verdicts_are_counted_against_the_official_tests() {
+        let a = [
+            attempt(Some("passed"), true),
+            attempt(Some("passed"), false),
+            attempt(Some("failed"), false),
+            attempt(Some("no-code"), false),
+            attempt(Some("failed"), true),
+            attempt(Some("uncertain"), true),
+        ];
+        let v = VerdictAgreement::of(a.iter()).unwrap();
+        assert_eq!(
+            v,
+            VerdictAgreement {
+                true_pass: 1,
+                false_pass: 1,
+                true_fail: 2,
+                false_fail: 1,
+                uncertain_pass: 1,
+                uncertain_fail: 0
+            }
+        );
+        assert_eq!(v.agreement(), (3, 6));
+        assert!(VerdictAgreement::of([attempt(None, true)].iter()).is_none());
+    }
 }

@@ -27,8 +27,8 @@ use std::sync::Mutex;
 
 pub use executor::SandboxExecutor;
 pub use results::{
-    CaseOutcome, ExecError, TestCase, TestExecutor, TestOutcome, TestRequest, TestResults, TestRun,
-    TestRunner, EXAMPLES_FILE,
+    CaseOutcome, ExecError, ScriptRun, TestCase, TestExecutor, TestOutcome, TestRequest,
+    TestResults, TestRun, TestRunner, EXAMPLES_FILE,
 };
 pub use runner::{RepoTestRun, RepoTests};
 pub use snippets::SandboxRunner;

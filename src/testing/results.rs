@@ -22,6 +22,23 @@ pub trait TestRunner {
         files: &[(String, String)],
         test_files: &[String],
     ) -> Result<TestRun, String>;
+
+    /// Run `python script` in a fresh directory that contains exactly `files` and return its
+    /// output. Err when the runner cannot run scripts or failed itself.
+    fn run_script(&self, files: &[(String, String)], script: &str) -> Result<ScriptRun, String> {
+        let _ = (files, script);
+        Err("this test runner cannot run scripts".into())
+    }
+}
+
+/// One script run: its standard output and how it ended.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptRun {
+    pub stdout: String,
+    /// `exited(N)`, `timeout`, `memory exceeded`, ...
+    pub status: String,
+    /// The script ran to its end (whatever its exit code).
+    pub completed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::results::{TestCase, TestRun, TestRunner};
+use super::results::{ScriptRun, TestCase, TestRun, TestRunner};
 use crate::config::SandboxSettings;
 use crate::sandbox::{Job, Sandbox, Status};
 
@@ -64,6 +64,21 @@ impl TestRunner for SandboxRunner {
             cases,
             output_tail: out.output_tail(4000),
             seconds: out.duration.as_secs_f64(),
+        })
+    }
+
+    fn run_script(&self, files: &[(String, String)], script: &str) -> Result<ScriptRun, String> {
+        let job = Job::python([script.to_string()])
+            .timeout(self.timeout)
+            .memory(self.memory_bytes);
+        let job = files
+            .iter()
+            .fold(job, |j, (p, c)| j.file(p.clone(), c.as_bytes().to_vec()));
+        let out = self.sandbox.run(&job).map_err(|e| e.to_string())?;
+        Ok(ScriptRun {
+            stdout: out.stdout_lossy(),
+            status: out.status.to_string(),
+            completed: matches!(out.status, Status::Exited(_)),
         })
     }
 }

@@ -1,0 +1,257 @@
+//! InputWriter (the TestWriter's role, a different job): writes *calls* that exercise the
+//! task's requirements, without expected values, and answers small questions about which of
+//! two behaviours the task requires for one input.
+
+use minijinja::context;
+use serde::Serialize;
+
+use super::{AgentError, Crew};
+use crate::models::AgentRole;
+use crate::syntax;
+
+/// One written input and the requirement it names (`R3`), if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WrittenInput {
+    pub code: String,
+    pub requirement: Option<String>,
+}
+
+/// Ask for at most `max` inputs.
+pub fn write(
+    crew: &mut Crew<'_>,
+    task: &str,
+    checklist: &str,
+    code: &str,
+    max: usize,
+) -> Result<(Vec<WrittenInput>, Vec<String>), AgentError> {
+    let sigs = syntax::signatures(code);
+    let signatures = if sigs.is_empty() {
+        "(nothing yet)".to_string()
+    } else {
+        sigs.join("\n")
+    };
+    let checklist = if checklist.is_empty() {
+        "(none listed; read the task)"
+    } else {
+        checklist
+    };
+    let messages = crew.opening(
+        "input_writer",
+        context! { task, checklist, signatures, max },
+    )?;
+    let reply = crew.ask_python(AgentRole::TestWriter, messages, "inputs.py")?;
+    let text = reply.code.clone().unwrap_or_default();
+    Ok((parse(&text, max), reply.problems))
+}
+
+/// The inputs in a reply: one per line, `# R<n>` comments kept as the requirement, `assert`,
+/// `print(...)` and `== value` stripped (an expected value written anyway is not used), lines
+/// that are not a valid expression-ending snippet with a call dropped, duplicates dropped.
+pub fn parse(text: &str, max: usize) -> Vec<WrittenInput> {
+    let mut out: Vec<WrittenInput> = vec![];
+    for line in text.lines() {
+        let (code, comment) = match line.find("  #").or_else(|| line.find(" # ")) {
+            Some(i) => (&line[..i], Some(&line[i..])),
+            None => (line, None),
+        };
+        let mut code = code.trim().trim_end_matches(';').trim().to_string();
+        if code.is_empty()
+            || code.starts_with('#')
+            || code.starts_with("from ")
+            || code.starts_with("import ")
+            || code.starts_with("def ")
+        {
+            continue;
+        }
+        if let Some(rest) = code.strip_prefix("assert ") {
+            code = rest.to_string();
+        }
+        if let Some(inner) = code
+            .strip_prefix("print(")
+            .and_then(|r| r.strip_suffix(')'))
+        {
+            code = inner.to_string();
+        }
+        // `f(x) == 3`: keep the call; the value is not evidence here.
+        if let Some((left, _)) = split_top_level_eq(&code) {
+            code = left;
+        }
+        if !code.contains('(') || !syntax::check_python(&code).is_empty() {
+            continue;
+        }
+        let last = code.rsplit("; ").next().unwrap_or(&code).trim();
+        if last.contains(" = ") && !last.contains("==") {
+            continue;
+        }
+        let requirement = comment.and_then(|c| {
+            c.split(|ch: char| !ch.is_alphanumeric())
+                .find(|w| {
+                    w.len() > 1 && w.starts_with('R') && w[1..].chars().all(|d| d.is_ascii_digit())
+                })
+                .map(str::to_string)
+        });
+        if out.iter().any(|i| i.code == code) {
+            continue;
+        }
+        out.push(WrittenInput { code, requirement });
+        if out.len() >= max {
+            break;
+        }
+    }
+    out
+}
+
+/// `left == right` at bracket depth 0, outside strings, in the last statement.
+fn split_top_level_eq(code: &str) -> Option<(String, String)> {
+    let b = code.as_bytes();
+    let last_start = code.rfind("; ").map(|i| i + 2).unwrap_or(0);
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    let mut i = last_start;
+    while i + 1 < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth -= 1,
+                b'=' if depth == 0 && b[i + 1] == b'=' && i > 0 && b[i - 1] != b'!' => {
+                    return Some((
+                        code[..i].trim().to_string(),
+                        code[i + 2..].trim().to_string(),
+                    ));
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A question about one input and the model's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Question {
+    pub input: String,
+    /// The two behaviours, in the order first asked.
+    pub options: [String; 2],
+    /// Each ask's answer (`A`, `B` or `unclear`), the second with the options swapped.
+    pub answers: Vec<String>,
+    /// The task sentence the model quoted, from the first ask.
+    pub quote: String,
+    /// 0 or 1 when both asks chose the same behaviour; `None` when unsettled.
+    pub chosen: Option<usize>,
+}
+
+/// Ask which of two behaviours the task requires for one input, twice with the options
+/// swapped (a small model favours a position); only an answer that survives the swap counts.
+pub fn ask(
+    crew: &mut Crew<'_>,
+    task: &str,
+    input: &str,
+    options: [String; 2],
+) -> Result<Question, AgentError> {
+    let mut answers = vec![];
+    let mut quote = String::new();
+    let mut picks = vec![];
+    for swap in [false, true] {
+        let (a, b) = if swap {
+            (&options[1], &options[0])
+        } else {
+            (&options[0], &options[1])
+        };
+        let messages = crew.opening("question", context! { task, input, a, b })?;
+        let g = crew.chat(AgentRole::Coordinator, &messages)?;
+        let answer = answer_of(&g.text);
+        if !swap {
+            quote = g
+                .text
+                .lines()
+                .find(|l| !l.trim().is_empty() && !l.contains("ANSWER"))
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .take(300)
+                .collect();
+        }
+        picks.push(match (answer.as_str(), swap) {
+            ("A", false) | ("B", true) => Some(0),
+            ("B", false) | ("A", true) => Some(1),
+            _ => None,
+        });
+        answers.push(answer);
+    }
+    let chosen = match (picks[0], picks[1]) {
+        (Some(x), Some(y)) if x == y => Some(x),
+        _ => None,
+    };
+    Ok(Question {
+        input: input.to_string(),
+        options,
+        answers,
+        quote,
+        chosen,
+    })
+}
+
+/// `A`, `B` or `unclear` from the reply's `ANSWER:` line (the last one wins).
+fn answer_of(reply: &str) -> String {
+    reply
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let l = l.trim().trim_matches(['`', '*']);
+            let i = l.to_uppercase().find("ANSWER:")?;
+            let rest = l[i + 7..].trim().trim_matches(['`', '*', '.', ')']).trim();
+            Some(match rest.chars().next() {
+                Some('A') | Some('a')
+                    if rest.len() == 1 || !rest[1..].starts_with(char::is_alphabetic) =>
+                {
+                    "A".to_string()
+                }
+                Some('B') | Some('b')
+                    if rest.len() == 1 || !rest[1..].starts_with(char::is_alphabetic) =>
+                {
+                    "B".to_string()
+                }
+                _ => "unclear".to_string(),
+            })
+        })
+        .unwrap_or_else(|| "unclear".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_calls_without_values_and_keep_their_requirement() {
+        let text = "from solution import *\nfib(0)  # R1\nassert fib(5) == 5  # R2\nprint(fib(-1))\nfib(0)\nx = 3\ns = Stack(); s.push(1); s.pop()  # R3\nnot python (\n";
+        let got = parse(text, 10);
+        let codes: Vec<&str> = got.iter().map(|i| i.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            vec![
+                "fib(0)",
+                "fib(5)",
+                "fib(-1)",
+                "s = Stack(); s.push(1); s.pop()"
+            ]
+        );
+        assert_eq!(got[0].requirement.as_deref(), Some("R1"));
+        assert_eq!(got[3].requirement.as_deref(), Some("R3"));
+        assert_eq!(got[2].requirement, None);
+        assert_eq!(parse(text, 2).len(), 2);
+    }
+
+    #[test]
+    fn answers_are_read_from_the_last_answer_line() {
+        assert_eq!(answer_of("The task says X.\nANSWER: B"), "B");
+        assert_eq!(answer_of("**ANSWER: A**"), "A");
+        assert_eq!(answer_of("ANSWER: unclear"), "unclear");
+        assert_eq!(answer_of("I think A."), "unclear");
+        assert_eq!(answer_of("ANSWER: Both"), "unclear");
+    }
+}

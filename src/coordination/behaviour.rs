@@ -1,0 +1,419 @@
+//! Behaviour first: every candidate runs on the same inputs in the sandbox (the task's stated
+//! examples, whose expected values are ground truth, and the calls an agent wrote without
+//! expected values); candidates that behave the same on every input form a cluster, and the
+//! largest cluster consistent with the stated examples wins (as AlphaCode, CodeT and MBR-exec
+//! select). Where the leading clusters differ on an input, [`Disagreement`] names it so the
+//! model can be asked a small question instead of predicting values unaided.
+
+use serde::{Deserialize, Serialize};
+
+use crate::testing::TestRunner;
+
+/// The probe harness run in the sandbox next to `solution.py`.
+const PROBE_PY: &str = include_str!("probe.py");
+pub const PROBE_FILE: &str = "codeswarm_probe.py";
+pub const PROBE_INPUTS: &str = "probe_inputs.json";
+
+/// One input: Python statements whose last line is the expression observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    pub code: String,
+    /// A stated example's expected value (a Python literal, or `!ExceptionName`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// Where it came from: `example` (the task) or `written` (an agent).
+    pub source: String,
+}
+
+impl Input {
+    pub fn is_example(&self) -> bool {
+        self.expected.is_some()
+    }
+}
+
+/// What one candidate did on one input.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", content = "text", rename_all = "lowercase")]
+pub enum Observation {
+    /// The canonical repr of the value.
+    Value(String),
+    /// The exception's type name.
+    Raised(String),
+    /// The run stopped (time or memory) before this input finished.
+    Hung,
+    /// The solution could not even be imported.
+    Broken(String),
+}
+
+impl std::fmt::Display for Observation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Observation::Value(v) => write!(f, "{v}"),
+            Observation::Raised(e) => write!(f, "raises {e}"),
+            Observation::Hung => write!(f, "does not finish"),
+            Observation::Broken(e) => write!(f, "cannot import the solution ({e})"),
+        }
+    }
+}
+
+/// Exceptions that are bugs in the code, never behaviour a task asks for.
+pub fn is_internal_error(name: &str) -> bool {
+    matches!(
+        name,
+        "NameError"
+            | "UnboundLocalError"
+            | "AttributeError"
+            | "TypeError"
+            | "ImportError"
+            | "ModuleNotFoundError"
+            | "RecursionError"
+            | "SyntaxError"
+            | "IndentationError"
+    )
+}
+
+/// One candidate's behaviour on all inputs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub observations: Vec<Observation>,
+    /// Per input: `Some(true)` when a stated example's expected value matched.
+    pub matches: Vec<Option<bool>>,
+    /// Messages of raised exceptions, per input (empty when none).
+    #[serde(skip)]
+    pub messages: Vec<String>,
+}
+
+impl Profile {
+    /// Stated examples matched, and stated examples in all.
+    pub fn examples(&self) -> (usize, usize) {
+        let total = self.matches.iter().filter(|m| m.is_some()).count();
+        let ok = self.matches.iter().filter(|m| **m == Some(true)).count();
+        (ok, total)
+    }
+
+    pub fn consistent(&self) -> bool {
+        let (ok, total) = self.examples();
+        ok == total && !self.broken()
+    }
+
+    pub fn broken(&self) -> bool {
+        self.observations
+            .iter()
+            .any(|o| matches!(o, Observation::Broken(_)))
+    }
+
+    /// Inputs (indices) where the code crashed with an internal error or did not finish.
+    pub fn crashes(&self) -> Vec<usize> {
+        self.observations
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| match o {
+                Observation::Raised(e) => is_internal_error(e),
+                Observation::Hung | Observation::Broken(_) => true,
+                Observation::Value(_) => false,
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Run `code` on every input in the sandbox. A run that stops early (a hang) marks the input
+/// it stopped at and runs the rest again without it, so one endless loop costs one input.
+pub fn probe(runner: &dyn TestRunner, code: &str, inputs: &[Input]) -> Result<Profile, String> {
+    let mut observations: Vec<Option<Observation>> = vec![None; inputs.len()];
+    let mut matches = vec![None; inputs.len()];
+    let mut messages = vec![String::new(); inputs.len()];
+    // Each pass runs the inputs not yet observed; a pass that makes no progress ends it.
+    for _ in 0..=inputs.len() {
+        let pending: Vec<usize> = (0..inputs.len())
+            .filter(|&i| observations[i].is_none())
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        let list: Vec<serde_json::Value> = pending
+            .iter()
+            .map(|&i| {
+                serde_json::json!({
+                    "id": i,
+                    "code": inputs[i].code,
+                    "expected": inputs[i].expected,
+                })
+            })
+            .collect();
+        let files = vec![
+            ("solution.py".to_string(), code.to_string()),
+            (PROBE_FILE.to_string(), PROBE_PY.to_string()),
+            (
+                PROBE_INPUTS.to_string(),
+                serde_json::to_string(&list).map_err(|e| e.to_string())?,
+            ),
+        ];
+        let run = runner.run_script(&files, PROBE_FILE)?;
+        let mut seen = 0;
+        for line in run.stdout.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if let Some(e) = v.get("import_error").and_then(|e| e.as_str()) {
+                let short = e.split(':').next().unwrap_or(e).to_string();
+                for &i in &pending {
+                    observations[i] = Some(Observation::Broken(short.clone()));
+                    messages[i] = e.to_string();
+                    if inputs[i].is_example() {
+                        matches[i] = Some(false);
+                    }
+                }
+                seen = pending.len();
+                break;
+            }
+            let Some(i) = v.get("id").and_then(|i| i.as_u64()).map(|i| i as usize) else {
+                continue;
+            };
+            if i >= inputs.len() || observations[i].is_some() {
+                continue;
+            }
+            seen += 1;
+            observations[i] = Some(if let Some(err) = v.get("error").and_then(|e| e.as_str()) {
+                messages[i] = v
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                Observation::Raised(err.to_string())
+            } else {
+                Observation::Value(
+                    v.get("value")
+                        .and_then(|x| x.as_str())
+                        .unwrap_or("None")
+                        .to_string(),
+                )
+            });
+            if inputs[i].is_example() {
+                matches[i] = Some(v.get("matches").and_then(|m| m.as_bool()).unwrap_or(false));
+            }
+        }
+        // The first input without an answer is the one the run stopped at.
+        if let Some(&stuck) = pending.iter().find(|&&i| observations[i].is_none()) {
+            observations[stuck] = Some(Observation::Hung);
+            messages[stuck] = format!("the run ended with {}", run.status);
+            if inputs[stuck].is_example() {
+                matches[stuck] = Some(false);
+            }
+        }
+        if seen == 0 && !run.completed {
+            // No progress at all: mark everything left as hung rather than loop.
+            for &i in &pending {
+                if observations[i].is_none() {
+                    observations[i] = Some(Observation::Hung);
+                }
+            }
+        }
+    }
+    Ok(Profile {
+        observations: observations
+            .into_iter()
+            .map(|o| o.unwrap_or(Observation::Hung))
+            .collect(),
+        matches,
+        messages,
+    })
+}
+
+/// Candidates that behaved the same on every input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    /// Indices into the candidate list.
+    pub members: Vec<usize>,
+    /// Votes: members plus duplicate samples of a member's program.
+    pub votes: usize,
+    pub consistent: bool,
+    /// Stated examples matched.
+    pub examples_matched: usize,
+    /// Questions whose answer this cluster's behaviour matches (+1) or contradicts (-1).
+    pub answers: i32,
+    /// Written tests passed (evidence only; weighted below agreement).
+    pub written_passed: usize,
+}
+
+/// Group candidates by identical behaviour and rank the groups: consistent with the stated
+/// examples first, then examples matched, answered questions, votes, written tests passed,
+/// and finally the earliest member (the greedy answer comes first).
+pub fn cluster(profiles: &[(usize, &Profile, usize)]) -> Vec<Cluster> {
+    let mut out: Vec<(Vec<Observation>, Cluster)> = vec![];
+    for &(idx, p, votes) in profiles {
+        if let Some((_, c)) = out.iter_mut().find(|(o, _)| *o == p.observations) {
+            c.members.push(idx);
+            c.votes += votes;
+        } else {
+            out.push((
+                p.observations.clone(),
+                Cluster {
+                    members: vec![idx],
+                    votes,
+                    consistent: p.consistent(),
+                    examples_matched: p.examples().0,
+                    answers: 0,
+                    written_passed: 0,
+                },
+            ));
+        }
+    }
+    out.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Sort clusters best first (see [`cluster`]).
+pub fn rank(clusters: &mut [Cluster]) {
+    clusters.sort_by(|a, b| {
+        let key = |c: &Cluster| {
+            (
+                c.consistent,
+                c.examples_matched,
+                c.answers,
+                c.votes,
+                c.written_passed,
+                std::cmp::Reverse(c.members.iter().min().copied().unwrap_or(usize::MAX)),
+            )
+        };
+        key(b).cmp(&key(a))
+    });
+}
+
+/// An input on which the two leading clusters behave differently.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disagreement {
+    pub input: usize,
+    pub leader: Observation,
+    pub other: Observation,
+}
+
+/// Inputs where `a` and `b` (profiles of the leading two clusters) differ, values first
+/// (a value against a value is the easiest question), stated examples never (they are
+/// settled), and never where either side crashed with an internal error (a bug, not a
+/// reading of the task).
+pub fn disagreements(inputs: &[Input], a: &Profile, b: &Profile) -> Vec<Disagreement> {
+    let mut out: Vec<Disagreement> = (0..inputs.len())
+        .filter(|&i| !inputs[i].is_example())
+        .filter(|&i| a.observations[i] != b.observations[i])
+        .filter(|&i| {
+            [&a.observations[i], &b.observations[i]]
+                .iter()
+                .all(|o| match o {
+                    Observation::Value(_) => true,
+                    Observation::Raised(e) => !is_internal_error(e),
+                    _ => false,
+                })
+        })
+        .map(|i| Disagreement {
+            input: i,
+            leader: a.observations[i].clone(),
+            other: b.observations[i].clone(),
+        })
+        .collect();
+    out.sort_by_key(|d| {
+        !(matches!(d.leader, Observation::Value(_)) && matches!(d.other, Observation::Value(_)))
+    });
+    out
+}
+
+/// The stated examples as inputs.
+pub fn example_inputs(examples: &[super::judge::Example]) -> Vec<Input> {
+    examples
+        .iter()
+        .map(|e| Input {
+            code: e.expr.clone(),
+            expected: Some(e.expected.clone()),
+            source: "example".into(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(obs: &[&str], matches: &[Option<bool>]) -> Profile {
+        Profile {
+            observations: obs
+                .iter()
+                .map(|o| match o.strip_prefix('!') {
+                    Some(e) => Observation::Raised(e.to_string()),
+                    None => Observation::Value(o.to_string()),
+                })
+                .collect(),
+            matches: matches.to_vec(),
+            messages: vec![String::new(); obs.len()],
+        }
+    }
+
+    #[test]
+    fn the_largest_cluster_consistent_with_the_examples_wins() {
+        // Candidate 0 fails the stated example; 1 and 3 agree; 2 is alone.
+        let p0 = profile(&["1", "2", "3"], &[Some(false), None, None]);
+        let p1 = profile(&["0", "2", "3"], &[Some(true), None, None]);
+        let p2 = profile(&["0", "5", "3"], &[Some(true), None, None]);
+        let p3 = profile(&["0", "2", "3"], &[Some(true), None, None]);
+        let mut c = cluster(&[(0, &p0, 1), (1, &p1, 1), (2, &p2, 1), (3, &p3, 1)]);
+        rank(&mut c);
+        assert_eq!(c[0].members, vec![1, 3]);
+        assert_eq!(c[1].members, vec![2]);
+        assert_eq!(c[2].members, vec![0]);
+        assert!(!c[2].consistent);
+    }
+
+    #[test]
+    fn votes_break_size_ties_and_the_greedy_answer_breaks_the_rest() {
+        let a = profile(&["1"], &[None]);
+        let b = profile(&["2"], &[None]);
+        let mut c = cluster(&[(0, &a, 1), (1, &b, 1)]);
+        rank(&mut c);
+        assert_eq!(c[0].members, vec![0], "the earliest candidate wins a tie");
+        let mut c = cluster(&[(0, &a, 1), (1, &b, 2)]);
+        rank(&mut c);
+        assert_eq!(c[0].members, vec![1], "a duplicated sample is a vote");
+    }
+
+    #[test]
+    fn disagreements_skip_examples_and_bugs_and_put_values_first() {
+        let inputs = vec![
+            Input {
+                code: "f(0)".into(),
+                expected: Some("0".into()),
+                source: "example".into(),
+            },
+            Input {
+                code: "f(-1)".into(),
+                expected: None,
+                source: "written".into(),
+            },
+            Input {
+                code: "f(2)".into(),
+                expected: None,
+                source: "written".into(),
+            },
+            Input {
+                code: "f(3)".into(),
+                expected: None,
+                source: "written".into(),
+            },
+        ];
+        let a = profile(
+            &["0", "!ValueError", "1", "2"],
+            &[Some(true), None, None, None],
+        );
+        let b = profile(
+            &["1", "0", "!TypeError", "3"],
+            &[Some(false), None, None, None],
+        );
+        let d = disagreements(&inputs, &a, &b);
+        let idx: Vec<usize> = d.iter().map(|d| d.input).collect();
+        assert_eq!(idx, vec![3, 1], "{d:?}");
+    }
+
+    #[test]
+    fn crashes_are_internal_errors_and_hangs() {
+        let mut p = profile(&["1", "!ValueError", "!NameError"], &[None, None, None]);
+        p.observations.push(Observation::Hung);
+        assert_eq!(p.crashes(), vec![2, 3]);
+    }
+}

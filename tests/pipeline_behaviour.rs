@@ -1,0 +1,320 @@
+//! The verdict by behaviour and agreement, on the scripted model and the real sandbox:
+//! candidates cluster by what they do on the same inputs, a wrong written assertion is
+//! suspect (never sent to the Debugger), a tie becomes a question asked in both orders, an
+//! unsettled tie is `uncertain`, and a stated example that fails goes to the Debugger.
+//!
+//! Needs the sandbox runtime (fetched with pip on first use, or `codeswarm sandbox --setup`).
+
+use codeswarm::agents::prompts::Prompts;
+use codeswarm::config::Config;
+use codeswarm::coordination::coordinator::FinalStatus;
+use codeswarm::coordination::RunOutcome;
+use codeswarm::models::{AgentRole, ManagerSettings, ModelManager, Registry};
+use codeswarm::sandbox::Sandbox;
+use codeswarm::testing::SandboxRunner;
+
+fn run(script: &str, task: &str, samples: u32) -> RunOutcome {
+    let settings = ManagerSettings {
+        mock_script: Some(("test".into(), script.into())),
+        quiet: true,
+        ..Default::default()
+    };
+    let mut manager = ModelManager::new(Registry::builtin(), settings);
+    let mut config = Config::defaults();
+    config.limits.samples = samples;
+    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
+    let sandbox =
+        Sandbox::open(&()).expect("the sandbox runtime (run `codeswarm sandbox --setup`)");
+    let runner = SandboxRunner::new(sandbox, &config.sandbox);
+    codeswarm::pipeline::run_task(task, &mut manager, &config, &prompts, Some(&runner)).unwrap()
+}
+
+const PLAN: &str = r#"
+[[reply]]
+role = "coordinator"
+text = '''{"subtasks": [{"role": "code_generator", "goal": "write it"}, {"role": "test_writer", "goal": "test it"}, {"role": "debugger", "goal": "fix it"}, {"role": "reviewer", "goal": "review"}]}'''
+"#;
+
+const APPROVE: &str = r#"
+[[reply]]
+role = "reviewer"
+text = "VERDICT: approve"
+"#;
+
+fn calls_of(out: &RunOutcome, role: AgentRole) -> usize {
+    out.report.calls.iter().filter(|c| c.agent == role).count()
+}
+
+/// The seed's demo failure: right code, wrong expected values in the written tests.
+#[test]
+fn agreeing_candidates_make_a_wrong_assertion_suspect_and_the_run_passes() {
+    let script = format!(
+        r#"{PLAN}
+[[reply]]
+role = "code_generator"
+text = '''```python
+def fibonacci(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+fibonacci(2)
+fibonacci(4)  # R1
+fibonacci(10)
+```'''
+
+[[reply]]
+role = "code_generator"
+text = '''```python
+def fibonacci(n):
+    if n < 2:
+        return n
+    return fibonacci(n - 1) + fibonacci(n - 2)
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+from solution import fibonacci
+
+def test_small():
+    assert fibonacci(1) == 1
+
+def test_four():
+    assert fibonacci(4) == 4
+```'''
+{APPROVE}"#
+    );
+    let out = run(
+        &script,
+        "Write fibonacci(n) returning the n-th Fibonacci number; fibonacci(0) == 0 and fibonacci(1) == 1.",
+        4,
+    );
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    // Two candidates, one behaviour, two votes: generation stopped early.
+    assert_eq!(r.candidates.len(), 2);
+    assert_eq!(r.evidence.clusters.len(), 1);
+    assert_eq!(r.evidence.clusters[0].votes, 2);
+    assert_eq!(calls_of(&out, AgentRole::CodeGenerator), 2);
+    // The stated examples are inputs with expected values, and hold.
+    assert_eq!(r.candidates[0].examples, (2, 2));
+    // The wrong assertion is suspect, the right one is not reported, the Debugger never ran.
+    assert_eq!(
+        r.evidence.assertions.len(),
+        1,
+        "{:?}",
+        r.evidence.assertions
+    );
+    assert!(r.evidence.assertions[0].test.contains("test_four"));
+    assert_eq!(r.evidence.assertions[0].verdict, "suspect");
+    assert_eq!(calls_of(&out, AgentRole::Debugger), 0);
+    assert!(
+        r.evidence.reason.contains("suspect"),
+        "{}",
+        r.evidence.reason
+    );
+}
+
+const HEAD_TASK: &str = "Write head(xs) returning the first element of the list xs. head([3, 4]) == 3. For an empty list, head returns None.";
+
+fn head_script(answers: [&str; 2]) -> String {
+    format!(
+        r#"{PLAN}
+[[reply]]
+role = "code_generator"
+text = '''```python
+def head(xs):
+    return xs[0] if xs else None
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+head([7])
+head([])  # R3
+```'''
+
+[[reply]]
+role = "code_generator"
+text = '''```python
+def head(xs):
+    return xs[0]
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+from solution import head
+
+def test_one():
+    assert head([5]) == 5
+```'''
+{APPROVE}
+[[reply]]
+role = "coordinator"
+text = '''"For an empty list, head returns None."
+ANSWER: {a}'''
+
+[[reply]]
+role = "coordinator"
+text = '''"For an empty list, head returns None."
+ANSWER: {b}'''
+"#,
+        a = answers[0],
+        b = answers[1]
+    )
+}
+
+#[test]
+fn a_tie_becomes_a_question_and_an_answer_that_survives_the_swap_settles_it() {
+    // Two candidates, two behaviours (None vs IndexError on []): a 1-1 tie.
+    let out = run(&head_script(["A", "B"]), HEAD_TASK, 2);
+    let r = &out.report;
+    assert_eq!(r.evidence.clusters.len(), 2);
+    assert_eq!(r.evidence.questions.len(), 1, "{:?}", r.evidence.questions);
+    let q = &r.evidence.questions[0];
+    assert_eq!(q.input, "head([])");
+    assert_eq!(
+        q.options,
+        ["None".to_string(), "raises IndexError".to_string()]
+    );
+    assert_eq!(q.answers, vec!["A", "B"]);
+    assert_eq!(q.chosen, Some(0));
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    assert!(out.code.unwrap().contains("else None"));
+    // The swapped ask put the other behaviour first.
+    let asks: Vec<&str> = r
+        .calls
+        .iter()
+        .filter(|c| c.agent == AgentRole::Coordinator)
+        .skip(1)
+        .map(|c| c.messages.last().unwrap().content.as_str())
+        .collect();
+    assert!(
+        asks[0].contains("A) None\nB) raises IndexError"),
+        "{}",
+        asks[0]
+    );
+    assert!(
+        asks[1].contains("A) raises IndexError\nB) None"),
+        "{}",
+        asks[1]
+    );
+    // The requirement about the empty list names what the chosen code did.
+    let req = r
+        .requirements
+        .iter()
+        .find(|q| q.quote.contains("empty list"))
+        .unwrap();
+    assert_eq!(req.status, "exercised");
+    assert_eq!(req.evidence, vec!["head([]) -> None"]);
+}
+
+#[test]
+fn an_answer_that_flips_with_the_order_leaves_the_run_uncertain() {
+    let out = run(&head_script(["A", "A"]), HEAD_TASK, 2);
+    let r = &out.report;
+    assert_eq!(r.evidence.questions[0].chosen, None);
+    assert_eq!(r.status, FinalStatus::Uncertain, "{}", r.evidence.reason);
+    assert!(!r.success);
+    assert!(
+        r.evidence.reason.contains("disagree"),
+        "{}",
+        r.evidence.reason
+    );
+}
+
+#[test]
+fn a_failing_stated_example_goes_to_the_debugger_and_static_findings_to_the_generator() {
+    let script = format!(
+        r#"{PLAN}
+[[reply]]
+role = "code_generator"
+text = '''```python
+def double(x):
+    return scale(x, 3)
+```'''
+
+[[reply]]
+role = "code_generator"
+text = '''```python
+def double(x):
+    return x * 3
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+double(0)
+double(-1)
+```'''
+
+[[reply]]
+role = "code_generator"
+text = '''```python
+def double(x):
+    return 3 * x
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+from solution import double
+
+def test_two():
+    assert double(2) == 4
+```'''
+
+[[reply]]
+role = "debugger"
+text = '''```python
+def double(x):
+    return x * 2
+```'''
+{APPROVE}"#
+    );
+    let out = run(
+        &script,
+        "Write double(x) returning twice x. double(2) == 4",
+        2,
+    );
+    let r = &out.report;
+    // The undefined `scale` was fed back before any test ran.
+    assert!(
+        r.candidates[0].static_findings[0].contains("calls `scale`"),
+        "{:?}",
+        r.candidates[0].static_findings
+    );
+    let regen = &r
+        .calls
+        .iter()
+        .filter(|c| c.agent == AgentRole::CodeGenerator)
+        .nth(1)
+        .unwrap();
+    assert!(regen
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .contains("calls `scale`, but nothing"));
+    // Both candidates fail the stated example; the Debugger is told exactly that.
+    let debug = r
+        .calls
+        .iter()
+        .find(|c| c.agent == AgentRole::Debugger)
+        .unwrap();
+    let prompt = &debug.messages.last().unwrap().content;
+    assert!(
+        prompt.contains("`double(2)` must be 4 (stated in the task), but it returns 6"),
+        "{prompt}"
+    );
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    assert!(out.code.unwrap().contains("x * 2"));
+    assert_eq!(r.candidates.len(), 3);
+}
