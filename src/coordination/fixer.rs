@@ -318,8 +318,17 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
                 code: &focus,
                 previous: previous.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
             },
-        )?;
+        );
         crew.candidate = 0;
+        // Out of budget (model calls, or the time limit, perhaps mid-generation): the best
+        // patch so far is the result.
+        let r = match r {
+            Err(AgentError::Budget(why)) => {
+                report.reason = Some(format!("stopped: budget spent ({why})"));
+                break;
+            }
+            r => r?,
+        };
         let mut att = AttemptRecord {
             round,
             applied: r.applied,
