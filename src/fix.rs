@@ -24,6 +24,9 @@ pub struct FixTarget {
     /// Where the temporary worktree goes (default: the system temp dir); a batch passes its
     /// run directory's work space, so a killed run's worktree is found and removed later.
     pub work_dir: Option<PathBuf>,
+    /// A batch instance's time limit: no model call runs past it (as with
+    /// `limits.time_limit_seconds`, whichever comes first).
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Check out, fix, and return the report (its `patch` applies with `git apply` on the base).
@@ -48,6 +51,9 @@ pub fn fix_issue(
         },
     )?;
     let mut crew = Crew::new(models, config, prompts);
+    if let Some(at) = target.deadline {
+        crew.stop_by(at, "the instance's time limit (batch --time-limit)");
+    }
     fixer::fix(
         &mut crew,
         &FixRequest {

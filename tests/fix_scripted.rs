@@ -1,7 +1,8 @@
 //! Repository mode end to end on the ScriptedModel: from an issue to a patch that `git apply`
 //! accepts on the base commit and that makes the fixture's failing tests pass in the sandbox.
 //! Also: a reproduction test that passes before the edit is rejected and retried, and a
-//! Repairer reply that changes nothing is sent back with the reason.
+//! Repairer reply that changes nothing is sent back with the reason; and a time limit that runs
+//! out mid-generation keeps the best patch found before.
 
 mod common;
 
@@ -93,6 +94,7 @@ fn scripted_fix_produces_a_verified_patch_that_git_applies() {
         issue: fx.issue.clone(),
         url_template: DEFAULT_URL_TEMPLATE.into(),
         work_dir: None,
+        deadline: None,
     };
     let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
 
@@ -195,6 +197,7 @@ text = "still no code"
         issue: fx.issue.clone(),
         url_template: DEFAULT_URL_TEMPLATE.into(),
         work_dir: None,
+        deadline: None,
     };
     let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
     assert_eq!(report.localization.files_from, "ranking");
@@ -217,4 +220,107 @@ text = "still no code"
         .output()
         .unwrap();
     assert!(status.stdout.is_empty());
+}
+
+/// A batch instance's time limit runs out while the Repairer generates its second edit: that
+/// generation is cut off there, and the first edit (applied, not verified) is the result.
+#[test]
+fn the_instance_deadline_cuts_a_repair_off_and_the_best_patch_so_far_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixture::by_name("textkit")
+        .unwrap()
+        .build(dir.path())
+        .unwrap();
+    let script = r#"
+[[reply]]
+role = "localizer"
+text = "textkit/strings.py"
+
+[[reply]]
+role = "localizer"
+text = "textkit/strings.py::truncate"
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+from textkit.strings import truncate
+
+def test_cut_text_fills_the_width():
+    assert truncate("hello world", 8) == "hello..."
+```'''
+
+# A wrong edit: applied, the reproduction test still fails.
+[[reply]]
+role = "repairer"
+text = '''```python
+def truncate(text, width, suffix=ELLIPSIS):
+    """Shorten text to at most width characters, ending with suffix when it is cut."""
+    if width < len(suffix):
+        raise ValueError("width must be at least len(suffix)")
+    if len(text) <= width:
+        return text
+    return text[: width - len(suffix) - 2] + suffix
+```'''
+
+# The next generation does not end before the deadline.
+[[reply]]
+role = "repairer"
+text = '''```python
+def truncate(text, width'''
+stalls = true
+"#;
+    let settings = ManagerSettings {
+        mock_script: Some(("fix".into(), script.into())),
+        quiet: true,
+        ..Default::default()
+    };
+    let mut manager = ModelManager::new(Registry::builtin(), settings);
+    let config = Config::defaults();
+    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
+    let tests = RepoTests::new(
+        codeswarm::sandbox::Sandbox::open(&()).unwrap(),
+        None,
+        &config.sandbox,
+    );
+    // Room for the sandbox runs before the second edit (about a second each).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(12);
+    let target = FixTarget {
+        repo: fx.path.display().to_string(),
+        commit: Some(fx.base_commit.clone()),
+        issue: fx.issue.clone(),
+        url_template: DEFAULT_URL_TEMPLATE.into(),
+        work_dir: None,
+        deadline: Some(deadline),
+    };
+    let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
+    assert!(std::time::Instant::now() >= deadline);
+
+    let last = report.calls.last().unwrap();
+    assert_eq!(
+        (last.agent, last.finish),
+        (
+            codeswarm::models::AgentRole::Repairer,
+            codeswarm::models::Finish::Deadline
+        ),
+        "{:?}",
+        report.reason
+    );
+    let reason = report.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("budget spent")
+            && reason.contains("the instance's time limit")
+            && reason.contains("cut off"),
+        "{reason}"
+    );
+    assert_eq!(report.attempts.len(), 1);
+    assert_eq!(report.attempts[0].repro_passes, Some(false));
+    assert_eq!(report.status, FixStatus::Patched);
+    assert!(!report.verified);
+    assert!(
+        report
+            .patch
+            .contains("+    return text[: width - len(suffix) - 2] + suffix"),
+        "{}",
+        report.patch
+    );
 }

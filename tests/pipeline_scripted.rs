@@ -5,18 +5,21 @@ use codeswarm::agents::prompts::Prompts;
 use codeswarm::config::Config;
 use codeswarm::coordination::coordinator::FinalStatus;
 use codeswarm::coordination::RunOutcome;
-use codeswarm::models::{AgentRole, ManagerSettings, ModelManager, Registry};
+use codeswarm::models::{AgentRole, Finish, ManagerSettings, ModelManager, Registry};
 
 fn run(script: &str, task: &str) -> RunOutcome {
+    run_with(script, task, &Config::defaults())
+}
+
+fn run_with(script: &str, task: &str, config: &Config) -> RunOutcome {
     let settings = ManagerSettings {
         mock_script: Some(("test".into(), script.into())),
         quiet: true,
         ..Default::default()
     };
     let mut manager = ModelManager::new(Registry::builtin(), settings);
-    let config = Config::defaults();
     let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
-    codeswarm::pipeline::run_task(task, &mut manager, &config, &prompts, None).unwrap()
+    codeswarm::pipeline::run_task(task, &mut manager, config, &prompts, None).unwrap()
 }
 
 const RETRY_SCRIPT: &str = r#"
@@ -197,6 +200,70 @@ text = "Never."
         "{:?}",
         r.steps
     );
+}
+
+/// The TestWriter's generation runs past the run's time limit: it is cut off there (not run to
+/// its end), the run stops with the time limit named, and the code written before is the result.
+#[test]
+fn the_time_limit_cuts_a_generation_off_and_the_run_keeps_its_best_state() {
+    let script = r#"
+[[reply]]
+role = "coordinator"
+text = '''{"subtasks": [{"role": "code_generator", "goal": "write add"}, {"role": "reviewer", "goal": "review"}]}'''
+
+[[reply]]
+role = "code_generator"
+text = '''```python
+def add(a, b):
+    return a + b
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+def test_add():
+    assert add(2, 3) =='''
+stalls = true
+
+[[reply]]
+role = "reviewer"
+text = "VERDICT: approve"
+"#;
+    let mut config = Config::defaults();
+    config.limits.time_limit_seconds = 1;
+    let started = std::time::Instant::now();
+    let out = run_with(script, "Write add(a, b) returning the sum.", &config);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let r = &out.report;
+
+    // The cut-off call is recorded with its finish reason; nothing is called after it.
+    let last = r.calls.last().unwrap();
+    assert_eq!(
+        (last.agent, last.finish),
+        (AgentRole::TestWriter, Finish::Deadline)
+    );
+    assert!(r.calls.iter().all(|c| c.agent != AgentRole::Reviewer));
+    let writer = r
+        .steps
+        .iter()
+        .find(|s| s.agent == Some(AgentRole::TestWriter))
+        .unwrap();
+    assert!(
+        writer.notes.iter().any(|n| n.contains("budget spent")
+            && n.contains("limits.time_limit_seconds")
+            && n.contains("cut off")),
+        "{:?}",
+        writer.notes
+    );
+
+    // The best state found so far is the result.
+    assert!(
+        out.code.as_deref().unwrap_or("").contains("return a + b"),
+        "{:?}",
+        out.code
+    );
+    assert!(out.tests.is_none());
+    assert_eq!(r.status, FinalStatus::Untested);
 }
 
 #[test]

@@ -43,6 +43,7 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
             agent: AgentRole::CodeGenerator,
             messages: &first,
             sampling: &s,
+            deadline: None,
         })
         .unwrap();
     assert_eq!(a.reused_tokens, 0);
@@ -59,6 +60,7 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
             agent: AgentRole::CodeGenerator,
             messages: &second,
             sampling: &s,
+            deadline: None,
         })
         .unwrap();
     assert!(b.reused_tokens >= 10, "system prompt reused: {b:?}");
@@ -71,6 +73,7 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
             agent: AgentRole::CodeGenerator,
             messages: &second,
             sampling: &s,
+            deadline: None,
         })
         .unwrap();
     assert_eq!(c.evaluated_tokens, 1);
@@ -88,6 +91,7 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
             agent: AgentRole::CodeGenerator,
             messages: &count,
             sampling: &st,
+            deadline: None,
         })
         .unwrap();
     assert_eq!(d.finish, Finish::StopString, "{d:?}");
@@ -96,6 +100,36 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
         "{:?}",
         d.text
     );
+
+    // The run's deadline: already passed, nothing is evaluated; passing mid-generation, the
+    // token loop stops there instead of running to max_tokens.
+    let long = Sampling {
+        max_tokens: 1024,
+        ignore_eos: true,
+        stop_on_repetition: false,
+        ..Sampling::default()
+    };
+    let ask = |model: &mut dyn codeswarm::models::Model, deadline| {
+        model
+            .generate(&GenRequest {
+                agent: AgentRole::CodeGenerator,
+                messages: &count,
+                sampling: &long,
+                deadline: Some(deadline),
+            })
+            .unwrap()
+    };
+    let e = ask(&mut *model, std::time::Instant::now());
+    assert_eq!(e.finish, Finish::Deadline, "{e:?}");
+    assert_eq!((e.generated_tokens, e.evaluated_tokens), (0, 0), "{e:?}");
+    let started = std::time::Instant::now();
+    let f = ask(
+        &mut *model,
+        started + std::time::Duration::from_millis(1000),
+    );
+    assert_eq!(f.finish, Finish::Deadline, "{f:?}");
+    assert!(f.generated_tokens < 1024, "{f:?}");
+    assert!(started.elapsed().as_secs_f64() < 5.0, "{f:?}");
     assert!(m.loads.len() == 1 && m.loads[0].plan.n_ctx == 2048);
     assert!(
         m.model_for(AgentRole::Reviewer)

@@ -33,10 +33,11 @@ pub fn localize(
     ranking: &Ranking,
     budget_tokens: usize,
 ) -> Result<Localization, AgentError> {
+    let limits = &crew.config.limits;
     let candidates: Vec<String> = ranking
         .candidates
         .iter()
-        .take(8)
+        .take(limits.localize_candidates)
         .map(|c| c.path.clone())
         .collect();
     let mut loc = Localization {
@@ -70,7 +71,7 @@ pub fn localize(
         .cloned()
         .collect();
     let mut picked = order_by_mention(&reply, picked);
-    picked.truncate(3);
+    picked.truncate(crew.config.limits.localize_files);
     if picked.is_empty() {
         loc.files = candidates.iter().take(1).cloned().collect();
         loc.files_from = "ranking".into();
@@ -110,7 +111,8 @@ pub fn localize(
             }
         }
     }
-    symbols.truncate(4);
+    let limits = &crew.config.limits;
+    symbols.truncate(limits.localize_symbols);
     if symbols.is_empty() {
         loc.symbols_from = "ranking".into();
         for f in &loc.files {
@@ -118,7 +120,7 @@ pub fn localize(
                 symbols.extend(
                     r.symbols
                         .iter()
-                        .take(2)
+                        .take(limits.fallback_symbols_per_file)
                         .map(|s| (f.clone(), s.qualname.clone())),
                 );
             }
@@ -129,7 +131,7 @@ pub fn localize(
                 symbols.extend(
                     file.symbols
                         .iter()
-                        .take(6)
+                        .take(limits.fallback_definitions)
                         .map(|s| (file.path.clone(), s.qualname.clone())),
                 );
             }

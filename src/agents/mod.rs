@@ -69,6 +69,14 @@ impl PyReply {
     }
 }
 
+/// When a run must stop calling the model, and which limit that is.
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    pub at: std::time::Instant,
+    /// The limit as the budget error names it, e.g. `600 s (limits.time_limit_seconds)`.
+    pub limit: String,
+}
+
 /// Shared machinery for the agents of one run.
 pub struct Crew<'a> {
     pub models: &'a mut ModelManager,
@@ -78,15 +86,19 @@ pub struct Crew<'a> {
     pub calls: Vec<CallRecord>,
     /// Candidate index: 0 uses each role's sampling, later candidates sample differently.
     pub candidate: u32,
-    /// When the run must stop calling the model.
-    pub deadline: Option<std::time::Instant>,
+    /// When the run must stop calling the model: no call starts after it, and a generation
+    /// still running then is cut off (see [`Crew::chat`]).
+    pub deadline: Option<Deadline>,
 }
 
 impl<'a> Crew<'a> {
+    /// A crew whose deadline is `limits.time_limit_seconds` from now (none when 0).
     pub fn new(models: &'a mut ModelManager, config: &'a Config, prompts: &'a Prompts) -> Self {
         let limit = config.limits.time_limit_seconds;
-        let deadline =
-            (limit > 0).then(|| std::time::Instant::now() + std::time::Duration::from_secs(limit));
+        let deadline = (limit > 0).then(|| Deadline {
+            at: std::time::Instant::now() + std::time::Duration::from_secs(limit),
+            limit: format!("{limit} s (limits.time_limit_seconds)"),
+        });
         Self {
             models,
             config,
@@ -94,6 +106,17 @@ impl<'a> Crew<'a> {
             calls: vec![],
             candidate: 0,
             deadline,
+        }
+    }
+
+    /// Stop at `at` as well (e.g. a batch instance's time limit, named by `limit`), whichever
+    /// of the deadlines comes first.
+    pub fn stop_by(&mut self, at: std::time::Instant, limit: impl Into<String>) {
+        if self.deadline.as_ref().is_none_or(|d| at < d.at) {
+            self.deadline = Some(Deadline {
+                at,
+                limit: limit.into(),
+            });
         }
     }
 
@@ -125,7 +148,9 @@ impl<'a> Crew<'a> {
         Ok(self.models.model_for(role)?.n_ctx())
     }
 
-    /// One model call, recorded.
+    /// One model call, recorded. Past the model-call budget or the deadline it is not made;
+    /// a generation the deadline cuts off is recorded (with [`Finish::Deadline`]) and then
+    /// reported as [`AgentError::Budget`] too, so callers keep the best state so far.
     pub fn chat(
         &mut self,
         role: AgentRole,
@@ -137,15 +162,12 @@ impl<'a> Crew<'a> {
                 "{max} model calls (limits.max_model_calls)"
             )));
         }
-        if self
+        if let Some(d) = self
             .deadline
-            .map(|d| std::time::Instant::now() >= d)
-            .unwrap_or(false)
+            .as_ref()
+            .filter(|d| std::time::Instant::now() >= d.at)
         {
-            return Err(AgentError::Budget(format!(
-                "{} s (limits.time_limit_seconds)",
-                self.config.limits.time_limit_seconds
-            )));
+            return Err(AgentError::Budget(d.limit.clone()));
         }
         let sampling = self.sampling(role);
         let model = self.models.model_for(role)?;
@@ -154,6 +176,7 @@ impl<'a> Crew<'a> {
             agent: role,
             messages,
             sampling: &sampling,
+            deadline: self.deadline.as_ref().map(|d| d.at),
         })?;
         tracing::debug!(agent = %role, prompt = g.prompt_tokens, reused = g.reused_tokens, generated = g.generated_tokens, "model call");
         self.calls.push(CallRecord {
@@ -169,6 +192,13 @@ impl<'a> Crew<'a> {
             generate_seconds: g.generate_seconds,
             finish: g.finish,
         });
+        if g.finish == Finish::Deadline {
+            let limit = self.deadline.as_ref().map(|d| d.limit.as_str());
+            return Err(AgentError::Budget(format!(
+                "{}, reached while the {role} was generating (its reply was cut off)",
+                limit.unwrap_or("the deadline")
+            )));
+        }
         Ok(g)
     }
 
@@ -254,5 +284,61 @@ impl<'a> Crew<'a> {
             messages.push(Message::user(feedback));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::models::{ManagerSettings, Registry};
+
+    #[test]
+    fn a_generation_cut_off_by_the_deadline_is_recorded_and_spends_the_budget() {
+        let script = "[[reply]]\nrole = \"reviewer\"\ntext = \"VERDICT:\"\nstalls = true\n\
+                      [[reply]]\nrole = \"reviewer\"\ntext = \"VERDICT: approve\"\n";
+        let mut models = ModelManager::new(
+            Registry::builtin(),
+            ManagerSettings {
+                mock_script: Some(("t".into(), script.into())),
+                quiet: true,
+                ..Default::default()
+            },
+        );
+        let config = Config::defaults();
+        let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
+        let mut crew = Crew::new(&mut models, &config, &prompts);
+        let own = crew.deadline.clone().unwrap();
+        assert_eq!(own.limit, "600 s (limits.time_limit_seconds)");
+        // An earlier deadline (a batch instance's) replaces the run's own; a later one does not.
+        let at = Instant::now() + Duration::from_millis(100);
+        crew.stop_by(at, "the instance's time limit (test)");
+        crew.stop_by(at + Duration::from_secs(60), "later");
+        assert_eq!(crew.deadline.as_ref().map(|d| d.at), Some(at));
+
+        let msgs = [Message::user("review")];
+        let err = crew.chat(AgentRole::Reviewer, &msgs).unwrap_err();
+        assert!(Instant::now() >= at);
+        let AgentError::Budget(why) = err else {
+            panic!("{err}")
+        };
+        assert!(
+            why.starts_with("the instance's time limit (test)")
+                && why.contains("reviewer")
+                && why.contains("cut off"),
+            "{why}"
+        );
+        assert_eq!(crew.calls.len(), 1, "the cut-off call is recorded");
+        assert_eq!(crew.calls[0].finish, Finish::Deadline);
+        assert_eq!(crew.calls[0].response, "VERDICT:");
+
+        // Past the deadline no call is made at all.
+        let err = crew.chat(AgentRole::Reviewer, &msgs).unwrap_err();
+        assert!(
+            matches!(&err, AgentError::Budget(w) if w == "the instance's time limit (test)"),
+            "{err}"
+        );
+        assert_eq!(crew.calls.len(), 1);
     }
 }

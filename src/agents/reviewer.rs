@@ -30,11 +30,11 @@ pub fn review(
 ) -> Result<Review, AgentError> {
     let messages = crew.opening("reviewer", context! { task, code, test_summary })?;
     let g = crew.chat(AgentRole::Reviewer, &messages)?;
-    Ok(parse(&g.text))
+    Ok(parse(&g.text, crew.config.limits.review_reasons))
 }
 
-/// Parse a review reply: a `VERDICT:` line and bullet points.
-pub fn parse(text: &str) -> Review {
+/// Parse a review reply: a `VERDICT:` line and bullet points (at most `max_reasons`).
+pub fn parse(text: &str, max_reasons: usize) -> Review {
     let mut verdict = None;
     let mut reasons = vec![];
     for line in text.lines() {
@@ -55,7 +55,7 @@ pub fn parse(text: &str) -> Review {
             }
         }
     }
-    reasons.truncate(5);
+    reasons.truncate(max_reasons);
     Review {
         parsed: verdict.is_some(),
         verdict: verdict.unwrap_or(Verdict::Approve),
@@ -69,15 +69,18 @@ mod tests {
 
     #[test]
     fn parses_verdicts_and_reasons() {
-        let r = parse("VERDICT: request-changes\n- fib(0) should be 0\n- name must be fib\n");
+        let r = parse(
+            "VERDICT: request-changes\n- fib(0) should be 0\n- name must be fib\n",
+            5,
+        );
         assert_eq!(r.verdict, Verdict::RequestChanges);
         assert_eq!(r.reasons, vec!["fib(0) should be 0", "name must be fib"]);
         assert!(r.parsed);
         assert_eq!(
-            parse("**VERDICT: approve**\nLooks right.").verdict,
+            parse("**VERDICT: approve**\nLooks right.", 5).verdict,
             Verdict::Approve
         );
-        let none = parse("I think it is fine");
+        let none = parse("I think it is fine", 5);
         assert!(!none.parsed);
         assert_eq!(none.verdict, Verdict::Approve);
     }

@@ -103,6 +103,7 @@ fn ask(
         agent: AgentRole::Single,
         messages,
         sampling: s,
+        deadline: None,
     })
 }
 

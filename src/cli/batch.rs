@@ -129,6 +129,7 @@ impl Solver for FixSolver {
             issue,
             url_template: self.url_template.clone(),
             work_dir: Some(work_dir),
+            deadline: ctx.deadline,
         };
         let stop = || {
             ctx.cancel.is_cancelled() || ctx.deadline.map(|d| Instant::now() >= d).unwrap_or(false)

@@ -63,6 +63,7 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
         issue,
         url_template: a.repo_url_template.clone(),
         work_dir: None,
+        deadline: None,
     };
     let spinner = if a.json {
         indicatif::ProgressBar::hidden()

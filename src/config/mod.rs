@@ -50,6 +50,44 @@ pub struct Limits {
     pub clusters_tested: usize,
     /// Characters of failure text put into a Debugger prompt.
     pub failure_report_chars: usize,
+    /// Reasons kept from a Reviewer reply.
+    pub review_reasons: usize,
+    /// Lines of a run's output in a failure report when no test ran to the end (collection
+    /// errors, time-outs).
+    pub failure_output_lines: usize,
+    /// Lines of each failing test's traceback in a failure report.
+    pub failure_detail_lines: usize,
+    /// Repository mode: fix candidates the BM25 ranking keeps.
+    pub rank_files: usize,
+    /// Repository mode: related test files the ranking keeps.
+    pub rank_tests: usize,
+    /// Top-ranked files shown to the Localizer; also the ranking kept in the fix report.
+    pub localize_candidates: usize,
+    /// Files the Localizer may choose.
+    pub localize_files: usize,
+    /// Functions and classes the Localizer may choose.
+    pub localize_symbols: usize,
+    /// Without a valid choice of symbols: the ranking's best symbols taken per chosen file.
+    pub fallback_symbols_per_file: usize,
+    /// Without those either: top-level definitions taken from the first chosen file.
+    pub fallback_definitions: usize,
+    /// Percent of the context window that code shown to the Localizer or the Repairer may fill.
+    pub code_context_percent: usize,
+    /// Related existing tests run before and after each edit.
+    pub related_tests: usize,
+    /// Attempts at a reproduction test that fails before the edit.
+    pub repro_attempts: u32,
+    /// Lines of output shown to the TestWriter when its reproduction test collected nothing.
+    pub repro_output_lines: usize,
+    /// Characters, then lines, of the failure report shown to the TestWriter when its
+    /// reproduction test could not run.
+    pub repro_failure_chars: usize,
+    pub repro_failure_lines: usize,
+    /// Characters of the failure report of an edit fed back to the Repairer.
+    pub repair_failure_chars: usize,
+    /// Applied edits after which a reproduction test failing exactly as before the edit stops
+    /// the rounds (it does not test what the edits change).
+    pub unchanged_repro_rounds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +97,8 @@ pub struct SandboxSettings {
     pub timeout_seconds: u64,
     /// 16 to 4096 (the guest is 32-bit wasm).
     pub memory_mb: u64,
+    /// Bytes of a run's output kept (its end): what failure reports, prompts and reports show.
+    pub output_tail_bytes: usize,
 }
 
 impl SandboxSettings {
@@ -107,7 +147,19 @@ impl Limits {
                 self.time_limit_seconds
             ));
         }
+        if !(1..=100).contains(&self.code_context_percent) {
+            return Err(format!(
+                "[limits] code_context_percent = {}: give a percentage of the context window from 1 to 100",
+                self.code_context_percent
+            ));
+        }
         Ok(())
+    }
+
+    /// The built-in limits (`defaults.toml`), for code that has no [`Config`] at hand.
+    pub fn builtin() -> &'static Limits {
+        static BUILTIN: std::sync::OnceLock<Limits> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(|| Config::defaults().limits)
     }
 }
 
@@ -261,6 +313,12 @@ mod tests {
     fn defaults_load_and_roles_override_default_sampling() {
         let c = Config::defaults();
         assert_eq!(c.limits.syntax_retries, 3);
+        assert_eq!(c.limits.localize_candidates, 8);
+        assert_eq!(c.limits.code_context_percent, 40);
+        assert_eq!(c.limits.repair_failure_chars, 2500);
+        assert_eq!(c.sandbox.output_tail_bytes, 4000);
+        assert_eq!(c.repo_tests.output_tail_bytes, 6000);
+        assert_eq!(Limits::builtin().review_reasons, c.limits.review_reasons);
         assert_eq!(c.sampling(AgentRole::Reviewer).max_tokens, 200);
         assert_eq!(c.sampling(AgentRole::CodeGenerator).max_tokens, 768);
         assert_eq!(c.sampling(AgentRole::Localizer).max_tokens, 1024);
@@ -274,9 +332,10 @@ mod tests {
     fn user_file_merges_over_defaults_and_unknown_roles_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "[limits]\ndebug_rounds = 5\n[sampling.debugger]\ntemperature = 0.2\n[models]\nreviewer = \"x.gguf\"\n").unwrap();
+        std::fs::write(&p, "[limits]\ndebug_rounds = 5\nlocalize_files = 2\n[sampling.debugger]\ntemperature = 0.2\n[models]\nreviewer = \"x.gguf\"\n").unwrap();
         let c = Config::load(Some(&p)).unwrap();
         assert_eq!(c.limits.debug_rounds, 5);
+        assert_eq!(c.limits.localize_files, 2);
         assert_eq!(c.limits.syntax_retries, 3);
         assert_eq!(c.sampling(AgentRole::Debugger).temperature, 0.2);
         assert_eq!(
@@ -319,6 +378,10 @@ mod tests {
             (
                 "[limits]\ntime_limit_seconds = 9223372036854775807\n",
                 &["[limits] time_limit_seconds", "0 for no limit"],
+            ),
+            (
+                "[limits]\ncode_context_percent = 0\n",
+                &["[limits] code_context_percent = 0", "1 to 100"],
             ),
         ] {
             std::fs::write(&p, text).unwrap();

@@ -124,15 +124,16 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
     }
     let wt = req.worktree;
     let map = RepoMap::from_dir(wt.path())?;
+    let limits = &crew.config.limits;
     let ranking = rank::rank_files(
         &map,
         issue,
         &RankOptions {
-            limit: 10,
-            test_limit: 5,
+            limit: limits.rank_files,
+            test_limit: limits.rank_tests,
         },
     );
-    let budget = crew.n_ctx(AgentRole::Localizer)? * 40 / 100;
+    let budget = crew.n_ctx(AgentRole::Localizer)? * crew.config.limits.code_context_percent / 100;
     let localization = localizer::localize(crew, issue, &map, &ranking, budget)?;
     // The code shown: the chosen definitions' exact source, as many as fit the budget.
     let mut shown_targets = localization.symbols.clone();
@@ -168,10 +169,11 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         .iter()
         .map(|(_, q)| q.rsplit('.').next().unwrap_or(q).to_string())
         .collect();
+    let limits = &crew.config.limits;
     let related: Vec<String> = ranking
         .tests
         .iter()
-        .take(3)
+        .take(limits.related_tests)
         .map(|t| t.path.clone())
         .collect();
     let mut report = FixReport {
@@ -181,7 +183,7 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         ranking: ranking
             .candidates
             .iter()
-            .take(8)
+            .take(limits.localize_candidates)
             .map(|c| RankedSummary {
                 path: c.path.clone(),
                 score: c.score,
@@ -224,7 +226,7 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
 
     // A reproduction test must fail before the edit, or it reproduces nothing.
     let mut history: Vec<(String, String)> = vec![];
-    for _ in 0..2 {
+    for _ in 0..crew.config.limits.repro_attempts {
         if (req.should_stop)() {
             break;
         }
@@ -258,7 +260,7 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         } else if cases.is_empty() {
             format!(
                 "pytest collected no tests from that file. Its output:\n{}",
-                tail(&run.output_tail, 15)
+                tail(&run.output_tail, crew.config.limits.repro_output_lines)
             )
         } else if cases.iter().all(|c| c.outcome == CaseOutcome::Passed) {
             "These tests PASS on the current code, so they do not reproduce the issue.".to_string()
@@ -266,9 +268,14 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
             report.repro.test = Some(code);
             break;
         } else {
+            let limits = &crew.config.limits;
             format!(
                 "These tests could not run:\n{}",
-                tail(&run.as_test_run().failure_report(1500), 20)
+                tail(
+                    &run.as_test_run()
+                        .failure_report_with(limits.repro_failure_chars, limits),
+                    limits.repro_failure_lines
+                )
             )
         };
         report
@@ -311,8 +318,17 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
                 code: &focus,
                 previous: previous.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
             },
-        )?;
+        );
         crew.candidate = 0;
+        // Out of budget (model calls, or the time limit, perhaps mid-generation): the best
+        // patch so far is the result.
+        let r = match r {
+            Err(AgentError::Budget(why)) => {
+                report.reason = Some(format!("stopped: budget spent ({why})"));
+                break;
+            }
+            r => r?,
+        };
         let mut att = AttemptRecord {
             round,
             applied: r.applied,
@@ -368,7 +384,10 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
             (
                 repro_ok,
                 regressions,
-                run.as_test_run().failure_report(2500),
+                run.as_test_run().failure_report_with(
+                    crew.config.limits.repair_failure_chars,
+                    &crew.config.limits,
+                ),
             )
         };
         att.repro_passes = repro_ok;
@@ -386,7 +405,7 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         if repro_ok.unwrap_or(true) && regressions.is_empty() {
             break;
         }
-        if unchanged_repro >= 2 {
+        if unchanged_repro >= crew.config.limits.unchanged_repro_rounds {
             report.reason = Some("patch not verified: the reproduction test fails the same way before and after every edit, so it does not test what the edits change".into());
             break;
         }

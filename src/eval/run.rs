@@ -173,6 +173,7 @@ fn single(
                 agent: AgentRole::CodeGenerator,
                 messages: &messages,
                 sampling: &sampling,
+                deadline: None,
             })
             .map_err(|e| e.to_string())?;
         let code = extract::python_code(&g.text)

@@ -242,7 +242,13 @@ impl Model for LlamaEngine {
                     cached.truncate(reuse);
                     let mut batch = LlamaBatch::new(n_batch.max(1), 1);
                     let todo = &tokens[reuse..];
+                    let mut out_of_time = false;
                     for (ci, chunk) in todo.chunks(n_batch.max(1)).enumerate() {
+                        // A long prompt takes a while too: stop between chunks at the deadline.
+                        if req.past_deadline() {
+                            out_of_time = true;
+                            break;
+                        }
                         batch.clear();
                         let last_chunk = (ci + 1) * n_batch >= todo.len();
                         for (i, &t) in chunk.iter().enumerate() {
@@ -257,6 +263,18 @@ impl Model for LlamaEngine {
                         cached.extend_from_slice(chunk);
                     }
                     let prompt_seconds = t0.elapsed().as_secs_f64();
+                    if out_of_time {
+                        return Ok(Generation {
+                            text: String::new(),
+                            prompt_tokens: tokens.len() as u32,
+                            reused_tokens: reuse as u32,
+                            evaluated_tokens: (cached.len() - reuse) as u32,
+                            generated_tokens: 0,
+                            prompt_seconds,
+                            generate_seconds: 0.0,
+                            finish: Finish::Deadline,
+                        });
+                    }
 
                     let t1 = Instant::now();
                     let vocab = model.vocab();
@@ -267,6 +285,10 @@ impl Model for LlamaEngine {
                     let mut logits_idx = batch.n_tokens() - 1;
                     let mut cut: Option<usize> = None;
                     while (generated as usize) < vocab_max {
+                        if req.past_deadline() {
+                            finish = Finish::Deadline;
+                            break;
+                        }
                         if cached.len() >= n_ctx {
                             finish = Finish::ContextFull;
                             break;

@@ -156,6 +156,17 @@ pub struct GenRequest<'a> {
     pub agent: AgentRole,
     pub messages: &'a [Message],
     pub sampling: &'a Sampling,
+    /// Stop generating at this instant (the run's time budget), returning what was generated
+    /// so far with [`Finish::Deadline`]; `None`: no deadline.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl GenRequest<'_> {
+    /// Whether the deadline has passed.
+    pub fn past_deadline(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+    }
 }
 
 /// Why generation ended.
@@ -172,6 +183,9 @@ pub enum Finish {
     ContextFull,
     /// The output started repeating the same block of lines (cut after the first copy).
     Repetition,
+    /// The request's deadline passed (the run's time budget ran out): the text is what was
+    /// generated until then.
+    Deadline,
 }
 
 /// The result of one generation, with the accounting the reports need.

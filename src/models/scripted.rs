@@ -14,6 +14,12 @@
 //!
 //! Replies for a role are consumed in order; asking a role with no reply left is an error that
 //! names the role, so a test notices when the pipeline makes more calls than it expected.
+//!
+//! Deadlines are honoured like the llama backend does: a request whose deadline has already
+//! passed consumes its reply and returns nothing with [`Finish::Deadline`]. A reply with
+//! `stalls = true` plays a generation that does not end on its own: it produces its text, then
+//! runs until the request's deadline and returns that text with [`Finish::Deadline`] (a stalling
+//! reply without a deadline is an error, not a hang).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
@@ -33,16 +39,27 @@ struct ScriptFile {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Reply {
     role: String,
     text: String,
+    /// The generation runs until the request's deadline.
+    #[serde(default)]
+    stalls: bool,
+}
+
+/// One canned reply.
+#[derive(Debug)]
+struct Canned {
+    text: String,
+    stalls: bool,
 }
 
 /// Replays canned replies; records every prompt it was given.
 #[derive(Debug)]
 pub struct ScriptedModel {
     name: String,
-    replies: BTreeMap<AgentRole, VecDeque<String>>,
+    replies: BTreeMap<AgentRole, VecDeque<Canned>>,
     /// Every request seen, in order: (role, last user message).
     pub transcript: Vec<(AgentRole, String)>,
 }
@@ -51,7 +68,7 @@ impl ScriptedModel {
     pub fn from_toml(name: &str, text: &str) -> Result<Self, ModelError> {
         let file: ScriptFile =
             toml::from_str(text).map_err(|e| ModelError::Script(format!("{name}: {e}")))?;
-        let mut replies: BTreeMap<AgentRole, VecDeque<String>> = BTreeMap::new();
+        let mut replies: BTreeMap<AgentRole, VecDeque<Canned>> = BTreeMap::new();
         for r in file.reply {
             let role = AgentRole::parse(&r.role).ok_or_else(|| {
                 let known: Vec<_> = AgentRole::ALL.iter().map(|r| r.as_str()).collect();
@@ -61,7 +78,10 @@ impl ScriptedModel {
                     known.join(", ")
                 ))
             })?;
-            replies.entry(role).or_default().push_back(r.text);
+            replies.entry(role).or_default().push_back(Canned {
+                text: r.text,
+                stalls: r.stalls,
+            });
         }
         Ok(Self {
             name: format!("scripted:{name}"),
@@ -102,7 +122,7 @@ impl Model for ScriptedModel {
             .map(|m| m.content.clone())
             .unwrap_or_default();
         self.transcript.push((req.agent, last_user));
-        let text = self
+        let canned = self
             .replies
             .get_mut(&req.agent)
             .and_then(|q| q.pop_front())
@@ -113,6 +133,25 @@ impl Model for ScriptedModel {
                     self.transcript.len()
                 ))
             })?;
+        let (text, finish) = if req.past_deadline() {
+            (String::new(), Finish::Deadline)
+        } else if canned.stalls {
+            let Some(deadline) = req.deadline else {
+                return Err(ModelError::Script(format!(
+                    "a stalling reply for role `{}` needs a request with a deadline (call #{})",
+                    req.agent,
+                    self.transcript.len()
+                )));
+            };
+            // Token by token, as the llama loop does: look at the deadline, then generate on.
+            while !req.past_deadline() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                std::thread::sleep(left.min(std::time::Duration::from_millis(5)));
+            }
+            (canned.text, Finish::Deadline)
+        } else {
+            (canned.text, Finish::EndOfText)
+        };
         let prompt_tokens = req
             .messages
             .iter()
@@ -126,7 +165,7 @@ impl Model for ScriptedModel {
             evaluated_tokens: prompt_tokens,
             prompt_seconds: 0.0,
             generate_seconds: start.elapsed().as_secs_f64(),
-            finish: Finish::EndOfText,
+            finish,
         })
     }
 
@@ -165,6 +204,7 @@ text = "second"
                 agent,
                 messages: &msgs,
                 sampling: &s,
+                deadline: None,
             })
         };
         assert_eq!(ask(&mut m, AgentRole::CodeGenerator).unwrap().text, "first");
@@ -178,6 +218,46 @@ text = "second"
             .to_string();
         assert!(err.contains("code_generator"), "{err}");
         assert_eq!(m.transcript.len(), 4);
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_at_once_and_a_stalling_reply_runs_until_the_deadline() {
+        let script = r#"
+[[reply]]
+role = "debugger"
+text = "never seen"
+[[reply]]
+role = "debugger"
+text = "partial"
+stalls = true
+[[reply]]
+role = "debugger"
+text = "stuck"
+stalls = true
+"#;
+        let mut m = ScriptedModel::from_toml("t", script).unwrap();
+        let msgs = [Message::user("hi")];
+        let s = Sampling::default();
+        let ask = |m: &mut ScriptedModel, deadline| {
+            m.generate(&GenRequest {
+                agent: AgentRole::Debugger,
+                messages: &msgs,
+                sampling: &s,
+                deadline,
+            })
+        };
+        let past = Instant::now();
+        let g = ask(&mut m, Some(past)).unwrap();
+        assert_eq!((g.text.as_str(), g.finish), ("", Finish::Deadline));
+
+        let soon = Instant::now() + std::time::Duration::from_millis(50);
+        let g = ask(&mut m, Some(soon)).unwrap();
+        assert!(Instant::now() >= soon);
+        assert_eq!((g.text.as_str(), g.finish), ("partial", Finish::Deadline));
+
+        let err = ask(&mut m, None).unwrap_err().to_string();
+        assert!(err.contains("deadline"), "{err}");
+        assert_eq!(m.transcript.len(), 3);
     }
 
     #[test]

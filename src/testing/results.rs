@@ -152,15 +152,21 @@ impl TestRun {
         s
     }
 
-    /// What the Debugger reads: failing test ids, assertion messages, trimmed tracebacks, and
-    /// the output tail when nothing ran (collection errors, timeouts), within `max_chars`.
+    /// [`TestRun::failure_report_with`] the built-in line limits.
     pub fn failure_report(&self, max_chars: usize) -> String {
+        self.failure_report_with(max_chars, crate::config::Limits::builtin())
+    }
+
+    /// What the Debugger reads: failing test ids, assertion messages, tracebacks trimmed to
+    /// `limits.failure_detail_lines`, and the output's last `limits.failure_output_lines` when
+    /// nothing ran (collection errors, timeouts), within `max_chars`.
+    pub fn failure_report_with(&self, max_chars: usize, limits: &crate::config::Limits) -> String {
         let mut s = format!("Test results: {}.\n", self.summary());
         if self.cases.is_empty() || self.exit_code.map(|c| c >= 2).unwrap_or(true) {
             s += &format!(
                 "pytest ended with {}. Output:\n{}\n",
                 self.status,
-                tail_lines(&self.output_tail, 25)
+                tail_lines(&self.output_tail, limits.failure_output_lines)
             );
         }
         for c in self
@@ -178,7 +184,7 @@ impl TestRun {
                 c.id,
                 c.message.lines().next().unwrap_or("")
             );
-            let d = tail_lines(&c.details, 12);
+            let d = tail_lines(&c.details, limits.failure_detail_lines);
             if !d.trim().is_empty() {
                 s += &format!("{d}\n");
             }

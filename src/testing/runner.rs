@@ -44,6 +44,8 @@ pub struct RepoTests {
     pub spec_site: Option<PathBuf>,
     pub timeout: Duration,
     pub memory_bytes: u64,
+    /// Bytes of output kept in each [`RepoTestRun`] (`output_tail_bytes`).
+    pub output_tail_bytes: usize,
     /// No run goes past this instant (a batch instance's time limit): each run's timeout is cut
     /// to what is left.
     pub deadline: Option<std::time::Instant>,
@@ -208,6 +210,7 @@ impl RepoTests {
             spec_site: None,
             timeout: Duration::from_secs(settings.timeout_seconds),
             memory_bytes: settings.memory_mb << 20,
+            output_tail_bytes: settings.output_tail_bytes,
             deadline: None,
         }
     }
@@ -384,7 +387,7 @@ impl RepoTests {
         cases.sort_by(|a, b| a.id.cmp(&b.id));
         cases.dedup_by(|a, b| a.id == b.id);
         let local = |m: &str| is_local_module(worktree, &self.spec.path, m);
-        run.output_tail = out.output_tail(6000);
+        run.output_tail = out.output_tail(self.output_tail_bytes);
         run.not_runnable = run_limit(&out.status, &cases, &output, &local);
         run.limited = cases
             .iter()

@@ -11,6 +11,8 @@ pub struct SandboxRunner {
     pub sandbox: Sandbox,
     pub timeout: Duration,
     pub memory_bytes: u64,
+    /// Bytes of output kept in each [`TestRun`] (`output_tail_bytes`).
+    pub output_tail_bytes: usize,
 }
 
 impl SandboxRunner {
@@ -19,6 +21,7 @@ impl SandboxRunner {
             sandbox,
             timeout: Duration::from_secs(settings.timeout_seconds),
             memory_bytes: settings.memory_mb << 20,
+            output_tail_bytes: settings.output_tail_bytes,
         }
     }
 
@@ -62,7 +65,7 @@ impl TestRunner for SandboxRunner {
                 _ => None,
             },
             cases,
-            output_tail: out.output_tail(4000),
+            output_tail: out.output_tail(self.output_tail_bytes),
             seconds: out.duration.as_secs_f64(),
         })
     }
