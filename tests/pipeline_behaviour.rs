@@ -45,9 +45,10 @@ fn calls_of(out: &RunOutcome, role: AgentRole) -> usize {
     out.report.calls.iter().filter(|c| c.agent == role).count()
 }
 
-/// The seed's demo failure: right code, wrong expected values in the written tests.
+/// The seed's demo failure was right code judged by wrong expected values; agreeing
+/// candidates now settle it and the tests pin what they agree on.
 #[test]
-fn agreeing_candidates_make_a_wrong_assertion_suspect_and_the_run_passes() {
+fn agreeing_candidates_settle_the_behaviour_and_the_tests_pin_it() {
     let script = format!(
         r#"{PLAN}
 [[reply]]
@@ -72,22 +73,13 @@ fibonacci(10)
 role = "code_generator"
 text = '''```python
 def fibonacci(n):
-    if n < 2:
-        return n
+    if n < 1:
+        return 0
+    if n < 3:
+        return 1
     return fibonacci(n - 1) + fibonacci(n - 2)
 ```'''
 
-[[reply]]
-role = "test_writer"
-text = '''```python
-from solution import fibonacci
-
-def test_small():
-    assert fibonacci(1) == 1
-
-def test_four():
-    assert fibonacci(4) == 4
-```'''
 {APPROVE}"#
     );
     let out = run(
@@ -104,20 +96,21 @@ def test_four():
     assert_eq!(calls_of(&out, AgentRole::CodeGenerator), 2);
     // The stated examples are inputs with expected values, and hold.
     assert_eq!(r.candidates[0].examples, (2, 2));
-    // The wrong assertion is suspect, the right one is not reported, the Debugger never ran.
-    assert_eq!(
-        r.evidence.assertions.len(),
-        1,
-        "{:?}",
-        r.evidence.assertions
-    );
-    assert!(r.evidence.assertions[0].test.contains("test_four"));
-    assert_eq!(r.evidence.assertions[0].verdict, "suspect");
+    // Settled before any assertion was written: the TestWriter only wrote the inputs, and
+    // the tests pin the agreed behaviour and the stated examples; the Debugger never ran.
+    assert_eq!(calls_of(&out, AgentRole::TestWriter), 1);
     assert_eq!(calls_of(&out, AgentRole::Debugger), 0);
+    let tests = out.tests.as_deref().unwrap();
     assert!(
-        r.evidence.reason.contains("suspect"),
+        tests.contains("def test_example_1():\n    assert fibonacci(0) == 0\n"),
+        "{tests}"
+    );
+    assert!(tests.contains("assert fibonacci(10) == 55"), "{tests}");
+    assert!(r.evidence.assertions.is_empty());
+    assert!(
+        r.final_tests.contains("passed, 0 failed"),
         "{}",
-        r.evidence.reason
+        r.final_tests
     );
 }
 
@@ -150,10 +143,15 @@ def head(xs):
 [[reply]]
 role = "test_writer"
 text = '''```python
+import pytest
 from solution import head
 
 def test_one():
     assert head([5]) == 5
+
+def test_empty():
+    with pytest.raises(IndexError):
+        head([])
 ```'''
 {APPROVE}
 [[reply]]
@@ -174,7 +172,9 @@ ANSWER: {b}'''
 #[test]
 fn a_tie_becomes_a_question_and_an_answer_that_survives_the_swap_settles_it() {
     // Two candidates, two behaviours (None vs IndexError on []): a 1-1 tie.
-    let out = run(&head_script(["A", "B"]), HEAD_TASK, 2);
+    // The written tests favour IndexError (a tie-breaker below agreement), so that behaviour
+    // leads when the question is asked; the answer, stable under the swap, picks None.
+    let out = run(&head_script(["B", "A"]), HEAD_TASK, 2);
     let r = &out.report;
     assert_eq!(r.evidence.clusters.len(), 2);
     assert_eq!(r.evidence.questions.len(), 1, "{:?}", r.evidence.questions);
@@ -182,12 +182,21 @@ fn a_tie_becomes_a_question_and_an_answer_that_survives_the_swap_settles_it() {
     assert_eq!(q.input, "head([])");
     assert_eq!(
         q.options,
-        ["None".to_string(), "raises IndexError".to_string()]
+        ["raises IndexError".to_string(), "None".to_string()]
     );
-    assert_eq!(q.answers, vec!["A", "B"]);
-    assert_eq!(q.chosen, Some(0));
+    assert_eq!(q.answers, vec!["B", "A"]);
+    assert_eq!(q.chosen, Some(1));
     assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
     assert!(out.code.unwrap().contains("else None"));
+    // The written assertion that expects IndexError contradicts the settled behaviour.
+    assert_eq!(
+        r.evidence.assertions.len(),
+        1,
+        "{:?}",
+        r.evidence.assertions
+    );
+    assert!(r.evidence.assertions[0].test.contains("test_empty"));
+    assert_eq!(r.evidence.assertions[0].verdict, "suspect");
     // The swapped ask put the other behaviour first.
     let asks: Vec<&str> = r
         .calls
@@ -197,12 +206,12 @@ fn a_tie_becomes_a_question_and_an_answer_that_survives_the_swap_settles_it() {
         .map(|c| c.messages.last().unwrap().content.as_str())
         .collect();
     assert!(
-        asks[0].contains("A) None\nB) raises IndexError"),
+        asks[0].contains("A) raises IndexError\nB) None"),
         "{}",
         asks[0]
     );
     assert!(
-        asks[1].contains("A) raises IndexError\nB) None"),
+        asks[1].contains("A) None\nB) raises IndexError"),
         "{}",
         asks[1]
     );

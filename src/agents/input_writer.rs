@@ -22,6 +22,7 @@ pub fn write(
     task: &str,
     checklist: &str,
     code: &str,
+    example: &[String],
     max: usize,
 ) -> Result<(Vec<WrittenInput>, Vec<String>), AgentError> {
     let sigs = syntax::signatures(code);
@@ -30,14 +31,14 @@ pub fn write(
     } else {
         sigs.join("\n")
     };
-    let checklist = if checklist.is_empty() {
-        "(none listed; read the task)"
+    let example = if example.is_empty() {
+        "f(0)\nf(-1)".to_string()
     } else {
-        checklist
+        example.join("\n")
     };
     let messages = crew.opening(
         "input_writer",
-        context! { task, checklist, signatures, max },
+        context! { task, checklist, signatures, max, example },
     )?;
     let reply = crew.ask_python(AgentRole::TestWriter, messages, "inputs.py")?;
     let text = reply.code.clone().unwrap_or_default();

@@ -316,6 +316,57 @@ pub fn disagreements(inputs: &[Input], a: &Profile, b: &Profile) -> Vec<Disagree
     out
 }
 
+/// A pytest file that pins the agreed behaviour: one test per input whose observed value is a
+/// plain Python literal (floats compared with `pytest.approx`) or whose exception is one the
+/// code raises on purpose. Correct by construction with respect to the evidence: these are
+/// the outputs the candidates agreed on (and the stated examples' values).
+pub fn pinned_tests(inputs: &[Input], p: &Profile, usable: &[bool]) -> Option<String> {
+    let mut body = String::new();
+    let mut n = 0;
+    for (i, input) in inputs.iter().enumerate() {
+        if !usable.get(i).copied().unwrap_or(false) || input.code.contains(';') {
+            continue;
+        }
+        let name = if input.is_example() {
+            "example"
+        } else {
+            "agreed"
+        };
+        match &p.observations[i] {
+            Observation::Value(v) if super::judge::is_literal(v) => {
+                n += 1;
+                let has_float = v
+                    .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e'))
+                    .any(|t| t.contains('.') && t.chars().any(|c| c.is_ascii_digit()))
+                    && !v.contains('\'')
+                    && !v.contains('"');
+                let expected = if has_float {
+                    format!("pytest.approx({v})")
+                } else {
+                    v.clone()
+                };
+                body += &format!(
+                    "\n\ndef test_{name}_{n}():\n    assert {} == {expected}\n",
+                    input.code
+                );
+            }
+            Observation::Raised(e) if !is_internal_error(e) => {
+                n += 1;
+                body += &format!(
+                    "\n\ndef test_{name}_{n}():\n    with pytest.raises({e}):\n        {}\n",
+                    input.code
+                );
+            }
+            _ => {}
+        }
+    }
+    (n > 0).then(|| {
+        format!(
+            "# The behaviour the candidates agreed on (and the task's stated examples), pinned by\n# codeswarm from their runs in the sandbox.\nimport pytest\nfrom solution import *\n{body}"
+        )
+    })
+}
+
 /// The stated examples as inputs.
 pub fn example_inputs(examples: &[super::judge::Example]) -> Vec<Input> {
     examples
@@ -408,6 +459,41 @@ mod tests {
         let d = disagreements(&inputs, &a, &b);
         let idx: Vec<usize> = d.iter().map(|d| d.input).collect();
         assert_eq!(idx, vec![3, 1], "{d:?}");
+    }
+
+    #[test]
+    fn pinned_tests_keep_literals_and_purposeful_exceptions() {
+        let inputs: Vec<Input> = ["f(1)", "f(2)", "f(-1)", "f(None)", "g(0.5)", "f([])"]
+            .iter()
+            .map(|c| Input {
+                code: c.to_string(),
+                expected: None,
+                source: "written".into(),
+            })
+            .collect();
+        let mut p = profile(
+            &[
+                "1",
+                "[1, 2]",
+                "!ValueError",
+                "!TypeError",
+                "0.25",
+                "<object>",
+            ],
+            &[None; 6],
+        );
+        p.observations[5] = Observation::Value("<solution.Thing object>".into());
+        let t = pinned_tests(&inputs, &p, &[true, true, true, true, true, false]).unwrap();
+        assert!(
+            t.contains("def test_agreed_1():\n    assert f(1) == 1\n"),
+            "{t}"
+        );
+        assert!(t.contains("assert f(2) == [1, 2]"));
+        assert!(t.contains("with pytest.raises(ValueError):\n        f(-1)"));
+        assert!(!t.contains("TypeError"), "a bug is not pinned");
+        assert!(t.contains("assert g(0.5) == pytest.approx(0.25)"));
+        assert!(!t.contains("f([])"), "unusable inputs are left out");
+        assert!(crate::syntax::check_python(&t).is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::behaviour::{self, Cluster, Input, Observation, Profile};
 use super::decomposer::{self, Plan, PlanTrace};
+use super::default_inputs;
 use super::judge::{self, EXAMPLES_FILE};
 use super::requirements::{self, Kind, Requirement};
 use super::static_check::{self, Wanted};
@@ -101,6 +102,9 @@ pub struct CandidateRecord {
     pub behaviour: Option<Vec<Observation>>,
     /// Stated examples matched / stated.
     pub examples: (usize, usize),
+    /// Written tests passed, and the index of that run in `test_runs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<(usize, usize)>,
     #[serde(skip)]
     pub code: String,
     #[serde(skip)]
@@ -336,6 +340,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             static_findings: vec![],
             behaviour: None,
             examples: (0, 0),
+            written: None,
             code: code.to_string(),
             profile: None,
         });
@@ -449,8 +454,19 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 ));
                 break;
             }
-            let origin = if asked == 1 { "requirements" } else { "sample" };
-            let k = if asked == 1 { 0 } else { asked - 1 };
+            // The requirements prompt differs from the first only with a checklist; without
+            // one a greedy answer would repeat the first, so sample instead.
+            let checklist = !self.checklist.is_empty();
+            let origin = if asked == 1 && checklist {
+                "requirements"
+            } else {
+                "sample"
+            };
+            let k = if asked == 1 && checklist {
+                0
+            } else {
+                asked - 1 + usize::from(!checklist)
+            };
             self.new_candidate(goal, true, k, origin, step)?;
             asked += 1;
             self.probe_all(step);
@@ -511,10 +527,39 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             return Ok(());
         };
         let max = self.crew.config.limits.max_inputs;
-        let (written, problems) =
-            input_writer::write(&mut self.crew, &self.task, &self.checklist, &code, max)?;
+        let names: Vec<String> = self.wanted.iter().map(|w| w.name.clone()).collect();
+        let stated = judge::extract_examples(&self.task);
+        let defaults = default_inputs::inputs(&code, &names, &stated, max);
+        let example: Vec<String> = defaults.iter().take(2).cloned().collect();
+        let (mut written, problems) = input_writer::write(
+            &mut self.crew,
+            &self.task,
+            &self.checklist,
+            &code,
+            &example,
+            max,
+        )?;
         step.notes
             .extend(problems.iter().map(|p| format!("inputs: {p}")));
+        // Too few calls written (a small model often writes code instead): edge values for
+        // each parameter fill up to the limit.
+        if written.len() < max / 2 {
+            step.notes.push(format!(
+                "the InputWriter gave {} call(s); added edge values for each parameter",
+                written.len()
+            ));
+            for d in defaults {
+                if written.len() >= max {
+                    break;
+                }
+                if !written.iter().any(|w| w.code == d) {
+                    written.push(input_writer::WrittenInput {
+                        code: d,
+                        requirement: None,
+                    });
+                }
+            }
+        }
         for w in written {
             if self.inputs.iter().any(|i| i.code == w.code) {
                 continue;
@@ -607,6 +652,12 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             masked.iter().map(|(i, p, v)| (*i, p, *v)).collect();
         let mut clusters = behaviour::cluster(&refs);
         for c in &mut clusters {
+            c.written_passed = c
+                .members
+                .iter()
+                .filter_map(|&m| self.candidates[m].written.map(|w| w.0))
+                .max()
+                .unwrap_or(0);
             let p = self.candidates[c.members[0]]
                 .profile
                 .as_ref()
@@ -770,6 +821,22 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             step.verdict = "skipped: no solution to test".into();
             return Ok(());
         };
+        // When the stated examples and agreeing candidates already settle the behaviour,
+        // written assertions could only be suspect: the tests pin the agreed behaviour instead.
+        if self.runner.is_some() && self.settled(&self.clusters()) {
+            let usable = self.usable_inputs();
+            let chosen = self.chosen.expect("has code");
+            if let Some(p) = self.candidates[chosen].profile.as_ref() {
+                if let Some(t) = behaviour::pinned_tests(&self.inputs, p, &usable) {
+                    step.verdict = format!(
+                        "{} test(s) pinned from the agreed behaviour (no model call needed)",
+                        t.matches("\ndef test_").count()
+                    );
+                    self.tests = Some(t);
+                    return Ok(());
+                }
+            }
+        }
         let reply = test_writer::write(&mut self.crew, &self.task, &code)?;
         absorb_reply(step, &reply);
         match reply.valid_code() {
@@ -1102,6 +1169,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         self.select(step);
         self.weigh_written_tests(step);
         self.ask_questions(step)?;
+        self.judge_assertions();
         step.verdict = format!(
             "{} question(s), {} suspect assertion(s)",
             self.evidence.questions.len(),
@@ -1115,7 +1183,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
     }
 
     /// Run the written tests on each cluster's first member: passes are weak evidence for a
-    /// cluster; failures of the chosen one are judged by agreement.
+    /// cluster (they break ties below agreement and answered questions).
     fn weigh_written_tests(&mut self, step: &mut StepRecord) {
         let Some(tests) = self.tests.clone() else {
             return;
@@ -1127,58 +1195,59 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             .take(self.crew.config.limits.clusters_tested)
             .map(|c| c.members[0])
             .collect();
-        let mut passed: Vec<(usize, usize)> = vec![];
-        for &r in &reps {
-            let code = self.candidates[r].code.clone();
-            if let Some(run) = self.run_tests(&code, Some(&tests), &format!("candidate {}", r + 1))
-            {
-                let n = run
-                    .cases
-                    .iter()
-                    .filter(|c| !c.id.contains(EXAMPLES_FILE) && c.outcome == CaseOutcome::Passed)
-                    .count();
-                passed.push((r, n));
-            }
+        for r in reps {
+            self.run_written(r, &tests);
         }
-        for c in &mut self.evidence.clusters {
-            if let Some((_, n)) = passed.iter().find(|(r, _)| *r == c.members[0]) {
-                c.written_passed = *n;
-            }
-        }
-        // Re-rank with the written-test evidence (it only breaks ties below agreement).
         let before = self.chosen;
-        behaviour::rank(&mut self.evidence.clusters);
-        let clusters = self.evidence.clusters.clone();
-        if let Some(lead) = clusters.first() {
-            self.chosen = lead.members.iter().min().copied();
-        }
+        self.select(step);
         if before != self.chosen {
             step.notes.push(format!(
                 "written tests broke a tie: candidate {} chosen",
                 self.chosen.map(|c| c + 1).unwrap_or(0)
             ));
         }
-        let agreed = self.settled(&clusters);
-        if let Some(run) = self.test_runs.iter().rev().find(|r| {
-            Some(r.label.as_str())
-                == self
-                    .chosen
-                    .map(|c| format!("candidate {}", c + 1))
-                    .as_deref()
-        }) {
-            for case in &run.cases {
-                if case.id.contains(EXAMPLES_FILE)
-                    || matches!(case.outcome, CaseOutcome::Passed | CaseOutcome::Skipped)
-                {
-                    continue;
-                }
-                self.evidence.assertions.push(AssertionVerdict {
-                    test: case.id.clone(),
-                    message: case.message.chars().take(300).collect(),
-                    verdict: if agreed { "suspect" } else { "evidence" }.into(),
-                });
-            }
+    }
+
+    /// Run the written tests on candidate `i` once; remember the run and its passes.
+    fn run_written(&mut self, i: usize, tests: &str) {
+        if self.candidates[i].written.is_some() {
+            return;
         }
+        let code = self.candidates[i].code.clone();
+        if let Some(run) = self.run_tests(&code, Some(tests), &format!("candidate {}", i + 1)) {
+            let n = run
+                .cases
+                .iter()
+                .filter(|c| !c.id.contains(EXAMPLES_FILE) && c.outcome == CaseOutcome::Passed)
+                .count();
+            self.candidates[i].written = Some((n, self.test_runs.len() - 1));
+        }
+    }
+
+    /// The written assertions the chosen candidate fails: suspect when the behaviour is
+    /// settled (the agreed behaviour contradicts them), evidence against it otherwise.
+    fn judge_assertions(&mut self) {
+        let (Some(i), Some(tests)) = (self.chosen, self.tests.clone()) else {
+            return;
+        };
+        self.run_written(i, &tests);
+        let Some((_, run)) = self.candidates[i].written else {
+            return;
+        };
+        let settled = self.settled(&self.evidence.clusters);
+        self.evidence.assertions = self.test_runs[run]
+            .cases
+            .iter()
+            .filter(|c| {
+                !c.id.contains(EXAMPLES_FILE)
+                    && !matches!(c.outcome, CaseOutcome::Passed | CaseOutcome::Skipped)
+            })
+            .map(|c| AssertionVerdict {
+                test: c.id.clone(),
+                message: c.message.chars().take(300).collect(),
+                verdict: if settled { "suspect" } else { "evidence" }.into(),
+            })
+            .collect();
     }
 
     fn finish(

@@ -4,6 +4,7 @@
 pub mod behaviour;
 pub mod coordinator;
 pub mod decomposer;
+pub mod default_inputs;
 pub mod fixer;
 pub mod judge;
 pub mod requirements;
