@@ -39,8 +39,21 @@ scripts/cpu-flags.sh
 say "building (release)"
 cargo build --release --locked
 
-# 3. Fetch and verify the default model and the sandbox runtime (no-ops when present).
+# Put `codeswarm` on PATH: a link in cargo's bin dir (rustup puts it on PATH), refreshed on
+# every run so it always points at this checkout's build.
 bin=target/release/codeswarm
+bindir="${CARGO_HOME:-$HOME/.cargo}/bin"
+if mkdir -p "$bindir" 2>/dev/null && ln -sf "$PWD/$bin" "$bindir/codeswarm" 2>/dev/null; then
+  case ":$PATH:" in
+    *":$bindir:"*) say "codeswarm is on PATH ($bindir/codeswarm -> $PWD/$bin)" ;;
+    *) say "linked $bindir/codeswarm; add it to PATH: export PATH=\"$bindir:\$PATH\"" ;;
+  esac
+else
+  say "could not link codeswarm into $bindir; run it as $PWD/$bin"
+fi
+
+# 3. Fetch and verify the default model and the sandbox runtime (no-ops when present).
+
 say "default model"
 "$bin" models pull
 if "$bin" sandbox --help >/dev/null 2>&1; then

@@ -117,6 +117,12 @@ pub fn summary(report: &RunReport) -> String {
             c.step, c.by, c.side, c.reason
         );
     }
+    if report.mock {
+        s += &format!(
+            "note: --mock: every reply came from the script `{}`, not from a model; the code is scripted and unrelated to this task unless the script was written for it\n",
+            report.model.trim_start_matches("scripted:")
+        );
+    }
     s += &evidence_summary(report);
     s += &format!(
         "verdict: {} - {}\n",

@@ -4,8 +4,10 @@
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A bar for byte transfers (hidden until a length is set).
+/// Hidden until something is downloaded (a length is set): opening a cached runtime or model
+/// shows nothing, not an empty `0 B/0 B` bar.
 pub fn bytes_bar() -> ProgressBar {
-    let bar = ProgressBar::new(0);
+    let bar = ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden());
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} {msg}\n  [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",

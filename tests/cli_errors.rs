@@ -363,7 +363,7 @@ fn arguments_of_the_wrong_kind_are_named_and_leave_nothing_behind() {
             "--issue",
             "/tmp",
             "--mock",
-            "--out",
+            "--patch-out",
             dir.path().join("p.patch").to_str().unwrap(),
         ],
         &["--issue /tmp", "is a directory"],

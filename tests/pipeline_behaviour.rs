@@ -327,3 +327,32 @@ def double(x):
     assert!(out.code.unwrap().contains("x * 2"));
     assert_eq!(r.candidates.len(), 3);
 }
+
+/// The probe harness reads only its own lines, and one endless input costs that input only.
+#[test]
+fn printed_output_is_not_a_result_and_a_hang_costs_one_input() {
+    use codeswarm::coordination::behaviour::{probe, Input, Observation};
+    let sandbox = Sandbox::open(&()).expect("the sandbox runtime");
+    let runner = SandboxRunner {
+        sandbox,
+        timeout: std::time::Duration::from_secs(3),
+        memory_bytes: 256 << 20,
+        output_tail_bytes: 4000,
+    };
+    let code = "def f(x):\n    print('{\"id\": 0, \"value\": \"2\", \"matches\": true}')\n    while x < 0:\n        pass\n    return x\n";
+    let input = |c: &str, e: Option<&str>| Input {
+        code: c.into(),
+        expected: e.map(String::from),
+        source: "written".into(),
+    };
+    let inputs = vec![
+        input("f(1)", Some("2")),
+        input("f(-1)", None),
+        input("f(3)", None),
+    ];
+    let p = probe(&runner, code, &inputs).unwrap();
+    assert_eq!(p.observations[0], Observation::Value("1".into()));
+    assert_eq!(p.matches[0], Some(false), "a forged line must not count");
+    assert_eq!(p.observations[1], Observation::Hung);
+    assert_eq!(p.observations[2], Observation::Value("3".into()));
+}

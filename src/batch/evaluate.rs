@@ -263,6 +263,18 @@ pub fn evaluate(
             EvalStatus::TestsNotFound => report.tests_not_found += 1,
             EvalStatus::NoTests | EvalStatus::Error => report.errors += 1,
         }
+        // Without a terminal (logs, CI, nohup) the bar is invisible: one line per instance,
+        // as it finishes, so a long run shows its progress and a killed one what it found.
+        if options.show_progress && !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!(
+                "[{}/{}] {} {} ({:.0} s)",
+                report.evaluated,
+                bar.length().unwrap_or(0),
+                e.instance_id,
+                e.status.as_str(),
+                e.seconds
+            );
+        }
         report.instances.push(e);
         bar.inc(1);
     }

@@ -72,7 +72,10 @@ pub struct SolverSettings<'a> {
 /// The solver factory: the repository fixer of `codeswarm fix`, with one model manager, one
 /// sandbox and one config for the whole batch.
 pub fn repository_solver(settings: &SolverSettings<'_>) -> anyhow::Result<Box<dyn Solver>> {
-    let config = settings.model.load_config()?;
+    let mut config = settings.model.load_config()?;
+    // The command line wins: `--time-limit` is each instance's whole budget, so the config's
+    // per-run `limits.time_limit_seconds` (meant for `run` and `fix`) does not cut it short.
+    config.limits.time_limit_seconds = settings.time_limit.map(|d| d.as_secs()).unwrap_or(0);
     let prompts = settings.model.load_prompts()?;
     let manager = settings.model.manager(&config, true)?;
     let bar = crate::progress::bytes_bar();

@@ -21,9 +21,10 @@ pub struct FixArgs {
     /// The issue: a file to read, or the text itself.
     #[arg(long)]
     pub issue: String,
-    /// Where to write the patch.
-    #[arg(long, default_value = "codeswarm.patch")]
-    pub out: PathBuf,
+    /// The patch file to write (`--out` is a directory in every command, so this one is
+    /// `--patch-out`).
+    #[arg(long, value_name = "FILE", default_value = "codeswarm.patch")]
+    pub patch_out: PathBuf,
     /// Where to write the report (default: the patch path with `.report.json`).
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -46,8 +47,8 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
     let report_path = a
         .report
         .clone()
-        .unwrap_or_else(|| a.out.with_extension("report.json"));
-    for (p, flag) in [(&a.out, "--out"), (&report_path, "--report")] {
+        .unwrap_or_else(|| a.patch_out.with_extension("report.json"));
+    for (p, flag) in [(&a.patch_out, "--patch-out"), (&report_path, "--report")] {
         crate::fsutil::check_output_file(p, flag).map_err(anyhow::Error::msg)?;
     }
     let config = a.model.load_config()?;
@@ -75,14 +76,18 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
     let report = report?;
     crate::fsutil::write_atomic(&report_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.status == FixStatus::Patched {
-        crate::fsutil::write_atomic(&a.out, report.patch.as_bytes())?;
+        crate::fsutil::write_atomic(&a.patch_out, report.patch.as_bytes())?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", fix::summary(&report));
         if report.status == FixStatus::Patched {
-            println!("wrote {} and {}", a.out.display(), report_path.display());
+            println!(
+                "wrote {} and {}",
+                a.patch_out.display(),
+                report_path.display()
+            );
         } else {
             println!("wrote {}", report_path.display());
         }

@@ -65,6 +65,14 @@ pub enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Write the offline fixture instance set (four repositories with one seeded bug each).
     Fixtures(fixtures::FixturesArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  codeswarm completions bash > ~/.local/share/bash-completion/completions/codeswarm\n  codeswarm completions zsh > \"${fpath[1]}/_codeswarm\"\n  codeswarm completions fish > ~/.config/fish/completions/codeswarm.fish"
+    )]
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Set up logging: quiet by default (warnings from codeswarm only, llama.cpp silent).
@@ -79,6 +87,8 @@ pub fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: piped or redirected logs stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(verbose > 0)
         .try_init();
 }
@@ -100,6 +110,11 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Report(a) => report::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Check(a) => check::run(a),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "codeswarm", &mut std::io::stdout());
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => code,

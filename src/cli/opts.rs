@@ -101,10 +101,15 @@ impl DepsOpts {
 #[derive(Args, Debug, Clone, Default)]
 pub struct ModelOpts {
     /// Model: a registry name (`codeswarm models list`) or a path to a .gguf file.
-    #[arg(long, env = "CODESWARM_MODEL")]
+    #[arg(short = 'm', long, env = "CODESWARM_MODEL")]
     pub model: Option<String>,
+    /// An OpenAI-compatible inference server instead of an in-process model:
+    /// `http://HOST:PORT[#MODEL]` (llama-server, vLLM, SGLang, Ollama). Per role: a URL in the
+    /// config's [models] table.
+    #[arg(long, value_name = "URL", env = "CODESWARM_SERVER", conflicts_with_all = ["model", "mock"])]
+    pub server: Option<String>,
     /// Context size in tokens (default: the planner picks up to 8192 within the memory budget).
-    #[arg(long)]
+    #[arg(short = 'c', long)]
     pub ctx: Option<u32>,
     /// KV cache type.
     #[arg(long, value_enum, default_value_t = KvType::F16)]
@@ -116,10 +121,10 @@ pub struct ModelOpts {
     #[arg(long, value_parser = parse_size)]
     pub vram_budget: Option<u64>,
     /// Layers to offload to the GPU (default: planned from the budget).
-    #[arg(long)]
+    #[arg(long, visible_alias = "ngl")]
     pub gpu_layers: Option<u32>,
     /// CPU threads for llama.cpp (default: all cores).
-    #[arg(long)]
+    #[arg(short = 't', long)]
     pub threads: Option<i32>,
     /// Use the scripted model instead of a real one (architecture checks, demos without weights).
     #[arg(long)]
@@ -170,8 +175,15 @@ impl ModelOpts {
         } else {
             None
         };
+        if let Some(url) = &self.server {
+            if !crate::models::server::is_server_arg(url) {
+                anyhow::bail!(
+                    "--server {url}: give the server's URL, e.g. http://127.0.0.1:8080 (optionally #MODEL)"
+                );
+            }
+        }
         let settings = ManagerSettings {
-            model: self.model.clone(),
+            model: self.server.clone().or_else(|| self.model.clone()),
             role_models: config.role_models(),
             ctx: self.ctx,
             preferred_ctx: None,

@@ -141,17 +141,23 @@ pub fn probe(runner: &dyn TestRunner, code: &str, inputs: &[Input]) -> Result<Pr
                 })
             })
             .collect();
+        let nonce = nonce();
+        let payload = serde_json::json!({ "nonce": nonce, "inputs": list });
         let files = vec![
             ("solution.py".to_string(), code.to_string()),
             (PROBE_FILE.to_string(), PROBE_PY.to_string()),
             (
                 PROBE_INPUTS.to_string(),
-                serde_json::to_string(&list).map_err(|e| e.to_string())?,
+                serde_json::to_string(&payload).map_err(|e| e.to_string())?,
             ),
         ];
         let run = runner.run_script(&files, PROBE_FILE)?;
         let mut seen = 0;
         for line in run.stdout.lines() {
+            // Only the harness's lines: they start with this run's nonce.
+            let Some(line) = line.strip_prefix(nonce.as_str()) else {
+                continue;
+            };
             let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
                 continue;
             };
@@ -218,6 +224,20 @@ pub fn probe(runner: &dyn TestRunner, code: &str, inputs: &[Input]) -> Result<Pr
         matches,
         messages,
     })
+}
+
+/// A fresh 64-bit hex nonce (not secret from a determined guest, which shares the harness's
+/// interpreter, but it keeps printed output from ever being read as a result).
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("@{:016x}@", h.finish())
 }
 
 /// Candidates that behaved the same on every input.

@@ -183,6 +183,8 @@ pub struct Coordinator<'a, 'r> {
     chosen: Option<usize>,
     /// The TestWriter's assertions.
     tests: Option<String>,
+    /// The InputWriter has been asked (once a valid candidate exists).
+    inputs_written: bool,
     evidence: Evidence,
     steps: Vec<StepRecord>,
     test_runs: Vec<TestRun>,
@@ -219,6 +221,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             candidates: vec![],
             chosen: None,
             tests: None,
+            inputs_written: false,
             evidence: Evidence::default(),
             steps: vec![],
             test_runs: vec![],
@@ -469,6 +472,10 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             };
             self.new_candidate(goal, true, k, origin, step)?;
             asked += 1;
+            // The inputs are written against the first valid candidate's signatures.
+            if !self.inputs_written {
+                self.write_inputs(step)?;
+            }
             self.probe_all(step);
         }
         self.select(step);
@@ -526,6 +533,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         let Some(code) = self.candidates.first().map(|c| c.code.clone()) else {
             return Ok(());
         };
+        self.inputs_written = true;
         let max = self.crew.config.limits.max_inputs;
         let names: Vec<String> = self.wanted.iter().map(|w| w.name.clone()).collect();
         let stated = judge::extract_examples(&self.task);

@@ -4,6 +4,7 @@
 import ast
 import json
 import math
+import os
 import re
 import sys
 
@@ -66,14 +67,25 @@ def same(a, b):
         return False
 
 
+NONCE = ""
+
+
 def emit(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
+    # Each result line starts with the host's per-run nonce, so what the code under test
+    # prints (debug output, or an attempt to forge a result) is not read as a result.
+    sys.stdout.write(NONCE + json.dumps(obj) + "\n")
     sys.stdout.flush()
 
 
 def main():
+    global NONCE
     with open("probe_inputs.json") as f:
-        inputs = json.load(f)
+        data = json.load(f)
+    # The code under test must not read the nonce or the inputs' expected values.
+    os.remove("probe_inputs.json")
+    NONCE = data["nonce"]
+    inputs = data["inputs"]
+    del data
     try:
         import solution
     except BaseException as e:

@@ -150,6 +150,10 @@ impl Progress for indicatif::ProgressBar {
         indicatif::ProgressBar::set_message(self, msg)
     }
     fn set_length(&self, len: u64) {
+        // A bar made hidden until there is something to show (see `progress::bytes_bar`).
+        if len > 0 && self.is_hidden() {
+            self.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
         indicatif::ProgressBar::set_length(self, len)
     }
     fn inc(&self, n: u64) {

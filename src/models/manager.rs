@@ -167,6 +167,21 @@ impl ModelManager {
     }
 
     fn load(&mut self, model_arg: &str) -> Result<Box<dyn Model>, ModelError> {
+        // A URL is an OpenAI-compatible inference server: nothing is loaded here.
+        if super::server::is_server_arg(model_arg) {
+            let model = super::server::ServerModel::connect(
+                model_arg,
+                super::server::ServerSettings::default(),
+            )?;
+            if !self.settings.quiet {
+                eprintln!(
+                    "{}: inference server, context {} tokens",
+                    model.name(),
+                    model.n_ctx()
+                );
+            }
+            return Ok(Box::new(model));
+        }
         let (resolved, info, plan) = self.plan(model_arg)?;
         if !self.settings.quiet {
             eprintln!("{}: {}", resolved.name, plan.describe());

@@ -16,6 +16,8 @@ pub const MIB: u64 = 1 << 20;
 pub enum KvType {
     #[default]
     F16,
+    /// llama.cpp's name; `q8-0` is accepted too.
+    #[value(name = "q8_0", alias = "q8-0")]
     Q8_0,
 }
 

@@ -8,6 +8,7 @@ pub mod manager;
 pub mod memory;
 pub mod registry;
 pub mod scripted;
+pub mod server;
 pub mod stops;
 
 pub use manager::{ManagerSettings, ModelManager};
@@ -231,6 +232,8 @@ pub enum ModelError {
     Template(String),
     #[error("scripted model: {0}")]
     Script(String),
+    #[error("inference server: {0}")]
+    Server(String),
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
 }
