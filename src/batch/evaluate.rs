@@ -177,10 +177,22 @@ impl EvalReport {
             out.push_str("instances marked not_runnable could not be tested in the sandbox: evaluate them with the official SWE-bench Docker harness\n");
         }
         if !self.missing_predictions.is_empty() {
+            // The full list is in the JSON report; a line names the first few.
+            let shown: Vec<&str> = self
+                .missing_predictions
+                .iter()
+                .take(5)
+                .map(String::as_str)
+                .collect();
             out.push_str(&format!(
-                "{} instances have no prediction: {}\n",
+                "{} instances have no prediction (not evaluated): {}{}\n",
                 self.missing_predictions.len(),
-                self.missing_predictions.join(", ")
+                shown.join(", "),
+                if self.missing_predictions.len() > shown.len() {
+                    ", … (all in --report)"
+                } else {
+                    ""
+                }
             ));
         }
         if !self.unknown_predictions.is_empty() {

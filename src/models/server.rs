@@ -114,11 +114,13 @@ impl ServerModel {
             .unwrap_or_default();
         let model = match (wanted, ids.first()) {
             (Some(w), _) if ids.is_empty() || ids.contains(&w) => w,
-            (Some(w), _) => return Err(err(format!(
+            (Some(w), _) => {
+                return Err(err(format!(
                 "{url} does not serve the model `{w}`; it serves: {}\n  fix: --server '{url}#{}'",
                 ids.join(", "),
                 ids[0]
-            ))),
+            )))
+            }
             (None, Some(first)) => first.clone(),
             (None, None) => {
                 return Err(err(format!(
