@@ -123,6 +123,24 @@ impl ReadPredictions {
 
 /// Parse the text of a predictions file (`path` names it in errors).
 pub fn parse_predictions(bytes: &[u8], path: &Path) -> Result<ReadPredictions, PredictionsError> {
+    // A JSON array (as some tools write predictions) is read whole, even on one line.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let all: Vec<Prediction> =
+            serde_json::from_slice(bytes).map_err(|e| PredictionsError::Corrupt {
+                path: path.to_path_buf(),
+                line: e.line(),
+                message: format!("not a JSON array of predictions: {e}"),
+            })?;
+        let mut read = ReadPredictions::default();
+        let mut seen = HashSet::new();
+        for (i, p) in all.into_iter().enumerate() {
+            if !seen.insert(p.instance_id.clone()) && !read.duplicates.contains(&p.instance_id) {
+                read.duplicates.push(p.instance_id.clone());
+            }
+            read.lines.push((i + 1, p));
+        }
+        return Ok(read);
+    }
     let complete_len = bytes
         .iter()
         .rposition(|&b| b == b'\n')
@@ -242,6 +260,14 @@ impl PredictionsWriter {
         }
         let (mut file, lock) = open_locked(path)?;
         let bytes = std::fs::read(path).map_err(io_err(path))?;
+        // Appending JSONL lines after a JSON array would break both formats.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(PredictionsError::Corrupt {
+                path: path.to_path_buf(),
+                line: 1,
+                message: "a JSON array: batch appends JSONL lines; give a new .jsonl file (evaluate reads arrays)".into(),
+            });
+        }
         let read = parse_predictions(&bytes, path)?;
         let mut len = bytes.len() as u64;
         if let Some(torn) = &read.torn {
@@ -363,6 +389,32 @@ impl PredictionsWriter {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_json_array_is_read_whole_even_on_one_line() {
+        let text = br#"[{"instance_id": "a__b-1", "model_name_or_path": "m", "model_patch": ""}, {"instance_id": "a__b-2", "model_name_or_path": "m", "model_patch": "diff"}]"#;
+        let read = parse_predictions(text, Path::new("p.json")).unwrap();
+        assert!(read.torn.is_none());
+        let ids: Vec<&str> = read
+            .lines
+            .iter()
+            .map(|(_, p)| p.instance_id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["a__b-1", "a__b-2"]);
+        let bad = parse_predictions(b"[{\"x\": 1}]", Path::new("p.json")).unwrap_err();
+        assert!(
+            bad.to_string().contains("not a JSON array of predictions"),
+            "{bad}"
+        );
+        // The appender refuses an array instead of writing JSONL after it.
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("p.json");
+        std::fs::write(&f, text).unwrap();
+        let e = PredictionsWriter::open(&f).unwrap_err().to_string();
+        assert!(e.contains("batch appends JSONL"), "{e}");
+        assert_eq!(std::fs::read(&f).unwrap(), text.to_vec(), "left unchanged");
+    }
+
     use super::*;
 
     fn pred(id: &str, patch: &str) -> Prediction {
