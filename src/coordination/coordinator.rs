@@ -172,6 +172,8 @@ pub struct Coordinator<'a, 'r> {
     runner: Option<&'r dyn TestRunner>,
     task: String,
     examples: Option<String>,
+    /// The task's stated examples (read once).
+    stated: Vec<judge::Example>,
     requirements: Vec<Requirement>,
     checklist: String,
     wanted: Vec<Wanted>,
@@ -213,6 +215,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                         .map(|r| r.id.clone())
                 })
                 .collect(),
+            stated,
             requirements,
             checklist,
             crew,
@@ -536,8 +539,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         self.inputs_written = true;
         let max = self.crew.config.limits.max_inputs;
         let names: Vec<String> = self.wanted.iter().map(|w| w.name.clone()).collect();
-        let stated = judge::extract_examples(&self.task);
-        let defaults = default_inputs::inputs(&code, &names, &stated, max);
+        let defaults = default_inputs::inputs(&code, &names, &self.stated, max);
         let example: Vec<String> = defaults.iter().take(2).cloned().collect();
         let (mut written, problems) = input_writer::write(
             &mut self.crew,

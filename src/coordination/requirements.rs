@@ -93,14 +93,20 @@ pub fn extract(task: &str, examples: &[Example], max: usize) -> Vec<Requirement>
 /// The checklist as the agents see it, one requirement per line.
 pub fn checklist(reqs: &[Requirement]) -> String {
     reqs.iter()
-        .map(|r| format!("{} ({:?}): {}", r.id, r.kind, r.quote).replace("(Example)", "(example)"))
-        .map(|l| {
-            l.replace("(Error)", "(error case)")
-                .replace("(Edge)", "(edge case)")
-                .replace("(Behaviour)", "(behaviour)")
-        })
+        .map(|r| format!("{} ({}): {}", r.id, r.kind.label(), r.quote))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Example => "example",
+            Kind::Error => "error case",
+            Kind::Edge => "edge case",
+            Kind::Behaviour => "behaviour",
+        }
+    }
 }
 
 /// A CamelCase name ending in `Error` or `Exception` (`ValueError`, `KeyError`).

@@ -97,8 +97,8 @@ pub struct Wanted {
 /// What the task asks the solution to define: its `def` lines and its examples' calls.
 pub fn wanted(task: &str, examples: &[Example]) -> Vec<Wanted> {
     let mut out: Vec<Wanted> = vec![];
-    let tree = parse_python(&code_of(task));
     let src = code_of(task);
+    let tree = parse_python(&src);
     let root = tree.root_node();
     let mut cursor = root.walk();
     for node in root.children(&mut cursor) {
