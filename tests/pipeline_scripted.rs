@@ -7,8 +7,11 @@ use codeswarm::coordination::coordinator::FinalStatus;
 use codeswarm::coordination::RunOutcome;
 use codeswarm::models::{AgentRole, Finish, ManagerSettings, ModelManager, Registry};
 
+/// These scripts plan with the model whatever the task's size (the plan is under test).
 fn run(script: &str, task: &str) -> RunOutcome {
-    run_with(script, task, &Config::defaults())
+    let mut config = Config::defaults();
+    config.limits.model_plan_min_functions = 0;
+    run_with(script, task, &config)
 }
 
 fn run_with(script: &str, task: &str, config: &Config) -> RunOutcome {
@@ -230,6 +233,7 @@ role = "reviewer"
 text = "VERDICT: approve"
 "#;
     let mut config = Config::defaults();
+    config.limits.model_plan_min_functions = 0;
     config.limits.time_limit_seconds = 1;
     let started = std::time::Instant::now();
     let out = run_with(script, "Write add(a, b) returning the sum.", &config);

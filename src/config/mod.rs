@@ -29,6 +29,7 @@ pub struct Limits {
     pub debug_rounds: u32,
     pub review_rounds: u32,
     pub plan_retries: u32,
+    pub model_plan_min_functions: usize,
     pub max_subtasks: usize,
     pub samples: u32,
     pub resample: u32,

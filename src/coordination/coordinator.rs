@@ -239,7 +239,24 @@ impl<'a, 'r> Coordinator<'a, 'r> {
     pub fn run(mut self) -> Result<RunOutcome, AgentError> {
         let start = Instant::now();
         let mark = self.crew.calls.len();
-        let (plan, trace) = decomposer::decompose(&mut self.crew, &self.task)?;
+        let min = self.crew.config.limits.model_plan_min_functions;
+        let (plan, trace) = if self.wanted.len() < min {
+            // One function (or none named): the model's plan could only restate the
+            // standard one, so no model call is spent on it.
+            (
+                decomposer::Plan::default_plan(),
+                decomposer::PlanTrace {
+                    source: format!(
+                        "standard (the task names {} function(s); limits.model_plan_min_functions = {min})",
+                        self.wanted.len()
+                    ),
+                    rejected: vec![],
+                    added: vec![],
+                },
+            )
+        } else {
+            decomposer::decompose(&mut self.crew, &self.task)?
+        };
         let mut step = StepRecord {
             index: 0,
             agent: Some(AgentRole::Coordinator),
@@ -1067,6 +1084,17 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 .push("review had no VERDICT line; counted as approve".into());
         }
         let mut rounds = 0;
+        // Settled behaviour outranks any single revision (one vote against agreement, or a
+        // tie the earlier candidate wins), so asking for one would only spend a model call.
+        if review.verdict == Verdict::RequestChanges
+            && self.runner.is_some()
+            && self.settled(&self.clusters())
+        {
+            step.notes.push(
+                "change request not sent back: the stated examples and agreeing candidates settle the behaviour, and a revision could not outrank it".into(),
+            );
+            rounds = self.crew.config.limits.review_rounds;
+        }
         // A change request without reasons gives the CodeGenerator nothing to act on.
         while review.verdict == Verdict::RequestChanges
             && !review.reasons.is_empty()

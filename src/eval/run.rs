@@ -3,6 +3,7 @@
 //! sandbox. The pipeline sees only the prompt (signature, docstring, its examples) and the
 //! tests it writes itself, never the official test.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use minijinja::context;
@@ -41,6 +42,18 @@ pub struct Attempt {
     pub own_status: Option<String>,
     pub error: Option<String>,
     pub code: String,
+    /// Pipeline only: model calls, generated tokens and model seconds per agent; the rest
+    /// of `seconds` is the sandbox and the pipeline's own work.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_agent: BTreeMap<String, AgentShare>,
+}
+
+/// One agent's share of a pipeline attempt.
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct AgentShare {
+    pub calls: u32,
+    pub generated_tokens: u64,
+    pub model_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +70,9 @@ pub struct Summary {
     pub pass_at_1: f64,
     pub seconds_per_problem: f64,
     pub tokens_per_problem: f64,
+    /// Pipeline only: each agent's calls, generated tokens and model seconds per problem.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_agent: BTreeMap<String, AgentShare>,
     /// Pipeline only: its own verdict against the official tests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdicts: Option<VerdictAgreement>,
@@ -185,6 +201,7 @@ fn single(
         Ok((code, prompt_tokens, generated_tokens)) => {
             let (passed, check, check_output) = check(sandbox, p, &code, timeout);
             Attempt {
+                by_agent: BTreeMap::new(),
                 passed,
                 check,
                 check_output,
@@ -203,6 +220,7 @@ fn single(
 
 fn failed(start: Instant, error: String) -> Attempt {
     Attempt {
+        by_agent: BTreeMap::new(),
         passed: false,
         check: "not run".into(),
         check_output: String::new(),
@@ -230,7 +248,15 @@ fn through_pipeline(
             let code = out.code.clone().unwrap_or_default();
             let (passed, check, check_output) = check(&runner.sandbox, p, &code, timeout);
             let t = &out.report.totals;
+            let mut by_agent: BTreeMap<String, AgentShare> = BTreeMap::new();
+            for c in &out.report.calls {
+                let a = by_agent.entry(c.agent.to_string()).or_default();
+                a.calls += 1;
+                a.generated_tokens += u64::from(c.generated_tokens);
+                a.model_seconds += c.prompt_seconds + c.generate_seconds;
+            }
             Attempt {
+                by_agent,
                 passed,
                 check,
                 check_output,
@@ -272,6 +298,16 @@ fn summarize(
             .map(|a| (a.prompt_tokens + a.generated_tokens) as f64)
             .sum::<f64>()
             / n as f64,
+        by_agent: {
+            let mut m: BTreeMap<String, AgentShare> = BTreeMap::new();
+            for (agent, a) in attempts.iter().flat_map(|a| a.by_agent.iter()) {
+                let e = m.entry(agent.clone()).or_default();
+                e.calls += a.calls;
+                e.generated_tokens += a.generated_tokens;
+                e.model_seconds += a.model_seconds / n as f64;
+            }
+            m
+        },
         verdicts: VerdictAgreement::of(attempts.iter().copied()),
     })
 }
@@ -349,6 +385,27 @@ pub fn describe(r: &EvalReport) -> String {
             .count();
         s += &format!("solved only by the pipeline: {only_pipeline}; only by the single prompt: {only_single}\n");
     }
+    if let Some(p) = r.pipeline.as_ref().filter(|p| !p.by_agent.is_empty()) {
+        let n = p.problems.max(1) as f64;
+        let model: f64 = p.by_agent.values().map(|a| a.model_seconds).sum();
+        let parts: Vec<String> = p
+            .by_agent
+            .iter()
+            .map(|(agent, a)| {
+                format!(
+                    "{agent} {:.1} call(s) {:.0} tok {:.1} s",
+                    a.calls as f64 / n,
+                    a.generated_tokens as f64 / n,
+                    a.model_seconds
+                )
+            })
+            .collect();
+        s += &format!(
+            "pipeline per problem: {}; sandbox and the rest {:.1} s\n",
+            parts.join(", "),
+            (p.seconds_per_problem - model).max(0.0)
+        );
+    }
     if let Some(v) = r.pipeline.as_ref().and_then(|p| p.verdicts.as_ref()) {
         let (agree, all) = v.agreement();
         s += &format!(
@@ -371,6 +428,7 @@ mod tests {
 
     fn attempt(own: Option<&str>, passed: bool) -> Attempt {
         Attempt {
+            by_agent: BTreeMap::new(),
             passed,
             check: String::new(),
             check_output: String::new(),
