@@ -6,7 +6,8 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::{AgentError, Crew};
-use crate::models::AgentRole;
+use super::extract;
+use crate::models::{AgentRole, Finish};
 use crate::syntax;
 
 /// One written input and the requirement it names (`R3`), if any.
@@ -40,9 +41,26 @@ pub fn write(
         "input_writer",
         context! { task, checklist, signatures, max, example },
     )?;
-    let reply = crew.ask_python(AgentRole::TestWriter, messages, "inputs.py")?;
-    let text = reply.code.clone().unwrap_or_default();
-    Ok((parse(&text, max), reply.problems))
+    // One call, no syntax retries: the reply is read line by line and a line that does not
+    // parse is dropped, so a cut-off or partly wrong reply still gives its good calls.
+    let cap = crew.config.limits.input_writer_max_tokens;
+    let g = crew.with_max_tokens(cap, |crew| crew.chat(AgentRole::TestWriter, &messages))?;
+    let mut problems = vec![];
+    if g.finish == Finish::Length {
+        problems.push(format!(
+            "cut off at {cap} tokens (limits.input_writer_max_tokens); kept its complete lines"
+        ));
+    }
+    let mut text = extract::python_code(&g.text).unwrap_or_else(|| {
+        problems.push("no Python code in the reply".into());
+        String::new()
+    });
+    if g.finish == Finish::Length {
+        // The last line may be cut mid-call (`f(12` of `f(123)`): only whole lines count.
+        let whole = text.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
+        text.truncate(whole);
+    }
+    Ok((parse(&text, max), problems))
 }
 
 /// The inputs in a reply: one per line, `# R<n>` comments kept as the requirement, `assert`,

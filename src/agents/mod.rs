@@ -89,6 +89,8 @@ pub struct Crew<'a> {
     /// When the run must stop calling the model: no call starts after it, and a generation
     /// still running then is cut off (see [`Crew::chat`]).
     pub deadline: Option<Deadline>,
+    /// A lower token limit for the calls made inside [`Crew::with_max_tokens`].
+    max_tokens_cap: Option<u32>,
 }
 
 impl<'a> Crew<'a> {
@@ -106,7 +108,17 @@ impl<'a> Crew<'a> {
             calls: vec![],
             candidate: 0,
             deadline,
+            max_tokens_cap: None,
         }
+    }
+
+    /// Run `f` with every model call's generation limited to `max` tokens (at most the
+    /// role's own `max_tokens`); for agents whose replies are short by design.
+    pub fn with_max_tokens<T>(&mut self, max: u32, f: impl FnOnce(&mut Self) -> T) -> T {
+        let before = self.max_tokens_cap.replace(max);
+        let out = f(self);
+        self.max_tokens_cap = before;
+        out
     }
 
     /// Stop at `at` as well (e.g. a batch instance's time limit, named by `limit`), whichever
@@ -169,7 +181,10 @@ impl<'a> Crew<'a> {
         {
             return Err(AgentError::Budget(d.limit.clone()));
         }
-        let sampling = self.sampling(role);
+        let mut sampling = self.sampling(role);
+        if let Some(cap) = self.max_tokens_cap {
+            sampling.max_tokens = sampling.max_tokens.min(cap);
+        }
         let model = self.models.model_for(role)?;
         let name = model.name().to_string();
         let g = model.generate(&GenRequest {

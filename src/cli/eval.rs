@@ -1,5 +1,6 @@
 //! `codeswarm eval humaneval`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -69,6 +70,27 @@ pub fn run(cmd: EvalCmd) -> anyhow::Result<i32> {
                 r.task_id
             ));
             progress.inc(1);
+            if !std::io::stderr().is_terminal() {
+                // No bar when piped: one line per problem, so a long run shows it is alive.
+                let show = |a: Option<&run::Attempt>| match a {
+                    Some(a) => format!(
+                        "{} in {:.1} s{}",
+                        if a.passed { "pass" } else { "fail" },
+                        a.seconds,
+                        a.own_status
+                            .as_deref()
+                            .map(|s| format!(" (own verdict: {s})"))
+                            .unwrap_or_default()
+                    ),
+                    None => "-".into(),
+                };
+                eprintln!(
+                    "{}: single {} | pipeline {}",
+                    r.task_id,
+                    show(r.single.as_ref()),
+                    show(r.pipeline.as_ref())
+                );
+            }
         },
     );
     progress.finish_and_clear();

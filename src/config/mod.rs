@@ -43,6 +43,7 @@ pub struct Limits {
     pub max_requirements: usize,
     /// Inputs the InputWriter may add to the stated examples.
     pub max_inputs: usize,
+    pub input_writer_max_tokens: u32,
     /// Re-asks of the CodeGenerator with static-check findings, per candidate.
     pub static_fix_rounds: u32,
     /// Questions (each asked in both option orders) where the candidates disagree.
