@@ -28,8 +28,10 @@ pub fn generation(model: &str) -> Check {
     let mut manager = ModelManager::new(Registry::builtin(), settings);
     let started = Instant::now();
     let messages = [Message::user(PROBE_PROMPT)];
+    // All PROBE_TOKENS, past an early end of text, for a tokens/s figure.
     let sampling = Sampling {
         max_tokens: PROBE_TOKENS,
+        ignore_eos: true,
         ..Sampling::default()
     };
     let result = manager.model_for(AgentRole::Single).and_then(|m| {
@@ -61,7 +63,7 @@ pub fn generation(model: &str) -> Check {
                         g.prompt_seconds,
                         g.generated_tokens,
                         g.generate_seconds,
-                        g.text.trim()
+                        g.text.trim().chars().take(40).collect::<String>()
                     ),
                 )
             }

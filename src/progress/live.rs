@@ -185,7 +185,8 @@ impl ProgressSink for LiveProgress {
             } => {
                 st.generating = false;
                 st.replies += 1;
-                let rate = (seconds > 0.0).then(|| tokens as f64 / seconds);
+                // A reply that took no measurable time (a scripted one) has no rate.
+                let rate = (seconds >= 0.05).then(|| tokens as f64 / seconds);
                 st.last_rate = rate.or(st.last_rate);
                 if self.stream {
                     let sep = if st.at_line_start { "" } else { "\n" };
