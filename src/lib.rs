@@ -18,6 +18,7 @@
 //! - [`sandbox`]: CPython 3.12 compiled to WebAssembly, run by wasmtime with WASI; pytest inside.
 //! - [`testing`]: test execution and its one vocabulary of results, shared by the Coordinator,
 //!   the repository fixer, the gate and `evaluate`; environments per repository and version.
+//! - [`doctor`]: `codeswarm doctor`: what is set up and what is not, with the fixes.
 //! - [`cli`]: thin command-line shells over the library.
 
 pub mod agents;
@@ -26,6 +27,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod coordination;
+pub mod doctor;
 pub mod eval;
 pub mod fetch;
 pub mod fix;

@@ -1,5 +1,6 @@
-//! Progress bars for long operations (downloads, batches, evaluations). They draw on stderr
-//! only when it is a terminal, so logs and `--json` output stay clean.
+//! Progress on stderr: bars for long operations (downloads, batches, evaluations), drawn only
+//! when stderr is a terminal so logs and `--json` output stay clean; the [`events`] the model
+//! side reports while it works; and [`live`], the display `run` and `fix` show from them.
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -39,3 +40,9 @@ pub fn spinner(msg: impl Into<String>) -> ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
+
+pub mod events;
+pub mod live;
+
+pub use events::{Event, ProgressSink, Recorder, SharedSink};
+pub use live::LiveProgress;

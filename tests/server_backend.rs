@@ -1,8 +1,8 @@
 //! The OpenAI-compatible server backend against a small fake server on loopback: the whole
 //! pipeline runs through it (the ModelManager picks the backend from the URL; nothing else
 //! knows), a 503 is retried, `cache_prompt` and the sampling go out with each request, token
-//! counts come from `usage`, and a wrong model or a server without a chat template is a clear
-//! error.
+//! counts come from `usage`, a reply is streamed chunk by chunk to a progress sink, and a wrong
+//! model or a server without a chat template is a clear error.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -52,6 +52,7 @@ fn fake_server(replies: Vec<String>, flaky: bool, template_error: bool) -> (Stri
             let mut body = vec![0; len];
             reader.read_exact(&mut body).unwrap();
             let body = String::from_utf8_lossy(&body).into_owned();
+            let streaming = body.contains(r#""stream":true"#);
             log.lock().unwrap().push((path.clone(), body));
             let (status, json) = match path.as_str() {
                 "/v1/models" => (
@@ -72,6 +73,24 @@ fn fake_server(replies: Vec<String>, flaky: bool, template_error: bool) -> (Stri
                         "503 Service Unavailable",
                         r#"{"error":"loading"}"#.to_string(),
                     )
+                }
+                "/v1/chat/completions" if streaming => {
+                    // Server-sent events: the reply in two chunks, then usage, then [DONE].
+                    let text = replies.next().unwrap_or_else(|| "VERDICT: approve".into());
+                    let (a, b) = text.split_at(text.len() / 2);
+                    let mut sse = String::new();
+                    for piece in [a, b] {
+                        let chunk = serde_json::json!({"choices": [{"delta": {"content": piece}}]});
+                        sse += &format!("data: {chunk}\n\n");
+                    }
+                    sse += "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+                    sse += "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":2}}\n\n";
+                    sse += "data: [DONE]\n\n";
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n{sse}"
+                    );
+                    continue;
                 }
                 "/v1/chat/completions" => {
                     let text = replies.next().unwrap_or_else(|| "VERDICT: approve".into());
@@ -168,4 +187,62 @@ fn a_missing_model_and_a_missing_chat_template_are_clear_errors() {
         .to_string();
     assert!(e.contains("chat template"), "{e}");
     assert!(e.contains("--jinja"), "{e}");
+}
+
+#[test]
+fn with_a_progress_sink_replies_are_streamed_chunk_by_chunk() {
+    use codeswarm::models::{GenRequest, Message, Sampling};
+    use codeswarm::progress::events::{OwnedEvent, Recorder};
+    let (url, seen) = fake_server(vec!["def add(a, b): return a + b".into()], false, false);
+    let mut m = manager(&url);
+    let recorder = Arc::new(Recorder::default());
+    m.set_progress(recorder.clone());
+    let messages = [Message::user("Write add(a, b).")];
+    let g = m
+        .model_for(AgentRole::CodeGenerator)
+        .unwrap()
+        .generate(&GenRequest {
+            agent: AgentRole::CodeGenerator,
+            messages: &messages,
+            sampling: &Sampling::default(),
+            deadline: None,
+        })
+        .unwrap();
+    assert_eq!(g.text, "def add(a, b): return a + b");
+    assert_eq!((g.prompt_tokens, g.generated_tokens), (50, 2));
+    let tokens: Vec<String> = recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            OwnedEvent::Token { agent, text } => {
+                assert_eq!(agent, AgentRole::CodeGenerator);
+                Some(text)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tokens, ["def add(a, b)", ": return a + b"]);
+    let events = recorder.events();
+    assert!(
+        matches!(events.first(), Some(OwnedEvent::GenerationStarted { .. })),
+        "{events:?}"
+    );
+    assert!(
+        matches!(
+            events.last(),
+            Some(OwnedEvent::GenerationFinished {
+                tokens: 2,
+                ok: true,
+                ..
+            })
+        ),
+        "{events:?}"
+    );
+    let seen = seen.lock().unwrap();
+    let body = &seen
+        .iter()
+        .find(|(p, _)| p == "/v1/chat/completions")
+        .unwrap()
+        .1;
+    assert!(body.contains(r#""stream":true"#), "{body}");
 }

@@ -36,6 +36,10 @@ pub struct FixArgs {
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Print the generated text to stderr as it arrives, each reply under a header naming its
+    /// agent (in-process models token by token; `--server` streams with `"stream": true`).
+    #[arg(long)]
+    pub stream: bool,
     #[command(flatten)]
     pub model: ModelOpts,
 }
@@ -66,13 +70,12 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
         work_dir: None,
         deadline: None,
     };
-    let spinner = if a.json {
-        indicatif::ProgressBar::hidden()
-    } else {
-        crate::progress::spinner("fixing")
-    };
+    // The live display (agent, stage, tokens/s, elapsed) on stderr; `--stream` prints the text.
+    let live = std::sync::Arc::new(crate::progress::LiveProgress::new(a.stream, a.json));
+    manager.set_progress(live.clone());
+    manager.stage("checking out the repository");
     let report = fix::fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false);
-    spinner.finish_and_clear();
+    live.finish();
     let report = report?;
     crate::fsutil::write_atomic(&report_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.status == FixStatus::Patched {

@@ -4,6 +4,7 @@
 pub mod batch;
 mod bench;
 pub mod check;
+pub mod doctor;
 mod eval;
 pub mod evaluate;
 mod fix;
@@ -65,6 +66,9 @@ pub enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Write the offline fixture instance set (four repositories with one seeded bug each).
     Fixtures(fixtures::FixturesArgs),
+    /// Say what is set up and what is not (build, CPU features, cache, models, sandbox, a tiny
+    /// timed generation and sandbox run), with the command that fixes each missing piece.
+    Doctor(doctor::DoctorArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  codeswarm completions bash > ~/.local/share/bash-completion/completions/codeswarm\n  codeswarm completions zsh > \"${fpath[1]}/_codeswarm\"\n  codeswarm completions fish > ~/.config/fish/completions/codeswarm.fish"
@@ -110,6 +114,7 @@ pub fn main_with(cli: Cli) -> i32 {
         Command::Report(a) => report::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Check(a) => check::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "codeswarm", &mut std::io::stdout());

@@ -4,7 +4,6 @@ use clap::Subcommand;
 
 use super::opts::ModelOpts;
 use crate::models::gguf::GgufInfo;
-use crate::models::memory::human;
 use crate::models::Registry;
 
 #[derive(Subcommand, Debug)]
@@ -37,7 +36,7 @@ pub fn run(cmd: ModelsCmd) -> anyhow::Result<i32> {
                 .map(|m| {
                     let path = m.path();
                     serde_json::json!({
-                        "name": m.name, "default": m.name == reg.default, "file": m.file, "size": m.size,
+                        "name": m.name, "default": m.name == reg.default, "file": m.file, "size": m.size, "approx_size": m.approx_size, "aliases": m.aliases,
                         "sha256": m.sha256, "downloaded": path.exists(), "path": path, "description": m.description,
                     })
                 })
@@ -53,7 +52,7 @@ pub fn run(cmd: ModelsCmd) -> anyhow::Result<i32> {
                     } else {
                         "not downloaded"
                     };
-                    let size = m.size.map(human).unwrap_or_else(|| "?".into());
+                    let size = m.display_size();
                     println!(
                         "{mark} {:<36} {:>10}  {:<15} {}",
                         m.name, size, state, m.description
@@ -86,7 +85,7 @@ pub fn run(cmd: ModelsCmd) -> anyhow::Result<i32> {
                     "already present and verified:"
                 },
                 path.display(),
-                entry.size.map(human).unwrap_or_default()
+                entry.display_size()
             );
             Ok(0)
         }

@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Print report.json to stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Print the generated text to stderr as it arrives, each reply under a header naming its
+    /// agent (in-process models token by token; `--server` streams with `"stream": true`).
+    #[arg(long)]
+    pub stream: bool,
     #[command(flatten)]
     pub model: ModelOpts,
 }
@@ -43,6 +47,9 @@ pub struct DemoArgs {
     pub out: PathBuf,
     #[arg(long)]
     pub json: bool,
+    /// Print the generated text to stderr as it arrives (see `run --help`).
+    #[arg(long)]
+    pub stream: bool,
     #[command(flatten)]
     pub model: ModelOpts,
 }
@@ -58,7 +65,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot read --task-file {}", f.display()))?,
         (None, None) => unreachable!("clap requires one"),
     };
-    let report = execute(&task, &a.out, a.seed, a.samples, a.json, &a.model)?;
+    let report = execute(&task, &a.out, a.seed, a.samples, a.json, a.stream, &a.model)?;
     Ok(exit_code(report.status))
 }
 
@@ -75,7 +82,7 @@ pub fn exit_code(status: crate::coordination::coordinator::FinalStatus) -> i32 {
 
 /// Exit 0 whenever the pipeline completes; the summary says whether the tests passed.
 pub fn demo(a: DemoArgs) -> anyhow::Result<i32> {
-    execute(DEMO_TASK, &a.out, None, None, a.json, &a.model)?;
+    execute(DEMO_TASK, &a.out, None, None, a.json, a.stream, &a.model)?;
     Ok(0)
 }
 
@@ -85,6 +92,7 @@ fn execute(
     seed: Option<u32>,
     samples: Option<u32>,
     json: bool,
+    stream: bool,
     opts: &ModelOpts,
 ) -> anyhow::Result<crate::coordination::RunReport> {
     if task.trim().is_empty() {
@@ -102,7 +110,12 @@ fn execute(
     let prompts = opts.load_prompts()?;
     let mut manager = opts.manager(&config, json)?;
     let runner = crate::testing::SandboxRunner::open(&config.sandbox)?;
-    let outcome = pipeline::run_task(task, &mut manager, &config, &prompts, Some(&runner))?;
+    // The live display (agent, stage, tokens/s, elapsed) on stderr; `--stream` prints the text.
+    let live = std::sync::Arc::new(crate::progress::LiveProgress::new(stream, json));
+    manager.set_progress(live.clone());
+    let outcome = pipeline::run_task(task, &mut manager, &config, &prompts, Some(&runner));
+    live.finish();
+    let outcome = outcome?;
     let written = pipeline::write_outputs(out, &outcome)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome.report)?);

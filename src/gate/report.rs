@@ -149,6 +149,37 @@ impl CheckReport {
         }
     }
 
+    /// The details the summary's step lines print in full (the apply failure, each syntax
+    /// error, each failed or errored test), as the ends of the reasons that carry them.
+    fn step_details(&self) -> Vec<String> {
+        let mut shown = Vec::new();
+        if let Some(f) = &self.apply.error {
+            shown.push(format!(": {}", f.message));
+        }
+        for p in &self.syntax.problems {
+            shown.push(format!("syntax error: {}", p.location()));
+        }
+        if self.tests.not_run.is_none() && self.tests.not_runnable.is_none() {
+            for c in &self.tests.cases {
+                let verb = match c.outcome {
+                    CaseOutcome::Failed => "failed",
+                    CaseOutcome::Error => "errored",
+                    _ => continue,
+                };
+                let first = c.message.lines().next().unwrap_or("").trim();
+                shown.push(if first.is_empty() {
+                    format!("test {} {verb}", c.id)
+                } else {
+                    format!("test {} {verb}: {first}", c.id)
+                });
+            }
+            for m in &self.tests.missing {
+                shown.push(format!("test {m} was not found or did not run"));
+            }
+        }
+        shown
+    }
+
     /// The readable summary.
     pub fn summary(&self) -> String {
         let mut s = format!(
@@ -246,7 +277,13 @@ impl CheckReport {
             s += &format!("  note:   {n}\n");
         }
         if !self.passed() {
-            for r in &self.reasons {
+            // A reason the step lines above already print in full is not repeated.
+            let shown = self.step_details();
+            for r in self
+                .reasons
+                .iter()
+                .filter(|r| !shown.iter().any(|d| r.ends_with(d.as_str())))
+            {
                 s += &format!("  fail:   {r}\n");
             }
         }
@@ -256,5 +293,85 @@ impl CheckReport {
             m.checkout, m.apply, m.syntax, m.tests, m.total
         );
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> CheckReport {
+        CheckReport {
+            verdict: Verdict::Fail,
+            reasons: vec![],
+            notes: vec![],
+            repo: "r".into(),
+            base: "HEAD".into(),
+            base_commit: "0123456789abcdef".into(),
+            patch: "p.diff".into(),
+            allow_not_runnable: false,
+            apply: ApplyStep::default(),
+            syntax: SyntaxStep::default(),
+            tests: TestsStep::default(),
+            timings: Timings::default(),
+        }
+    }
+
+    fn count(haystack: &str, needle: &str) -> usize {
+        haystack.matches(needle).count()
+    }
+
+    #[test]
+    fn an_apply_failure_is_printed_once() {
+        let mut r = report();
+        let message = "hunk 1 of a.py does not apply at line 1".to_string();
+        r.reasons
+            .push(format!("the patch does not apply at a.py:1: {message}"));
+        r.apply.error = Some(ApplyFailure {
+            kind: "hunk_rejected".into(),
+            message: message.clone(),
+            file: Some("a.py".into()),
+            line: Some(1),
+        });
+        r.tests.not_run = Some("the patch does not apply".into());
+        let s = r.summary();
+        assert_eq!(count(&s, &message), 1, "{s}");
+        assert!(s.starts_with("codeswarm check: FAIL"), "{s}");
+    }
+
+    #[test]
+    fn syntax_errors_and_failed_tests_are_printed_once_and_other_reasons_stay() {
+        let mut r = report();
+        r.syntax.ran = true;
+        r.syntax.problems.push(SyntaxProblem {
+            file: "a.py".into(),
+            line: 2,
+            column: 5,
+            message: "invalid syntax".into(),
+            line_text: "x = (".into(),
+        });
+        r.reasons
+            .push("syntax error: a.py:2:5: invalid syntax".into());
+        r.tests.cases.push(TestCase {
+            id: "t.py::test_x".into(),
+            outcome: CaseOutcome::Failed,
+            message: "AssertionError: 1 != 2\nmore".into(),
+            details: String::new(),
+        });
+        r.reasons
+            .push("test t.py::test_x failed: AssertionError: 1 != 2".into());
+        r.tests.missing.push("t.py::test_gone".into());
+        r.reasons
+            .push("test t.py::test_gone was not found or did not run".into());
+        r.reasons
+            .push("the test run ended abnormally (timeout): killed".into());
+        let s = r.summary();
+        assert_eq!(count(&s, "a.py:2:5: invalid syntax"), 1, "{s}");
+        assert_eq!(count(&s, "AssertionError: 1 != 2"), 1, "{s}");
+        assert_eq!(count(&s, "t.py::test_gone"), 1, "{s}");
+        assert!(
+            s.contains("  fail:   the test run ended abnormally (timeout): killed"),
+            "{s}"
+        );
     }
 }

@@ -74,6 +74,8 @@ pub struct LlamaEngine {
     n_ctx: usize,
     n_batch: usize,
     pub load_seconds: f64,
+    /// Receives each sampled token's text (`--stream`, the live display).
+    progress: Option<crate::progress::SharedSink>,
 }
 
 // SAFETY: the model and context are only used from the thread that owns the engine at a time
@@ -128,6 +130,7 @@ impl LlamaEngine {
             n_ctx,
             n_batch: settings.n_batch as usize,
             load_seconds: start.elapsed().as_secs_f64(),
+            progress: None,
         })
     }
 
@@ -167,6 +170,24 @@ fn chatml(messages: &[Message]) -> String {
     }
     s += "<|im_start|>assistant\n";
     s
+}
+
+/// The complete UTF-8 text at the front of `bytes`, removed from it; an incomplete character
+/// at the end stays for the next token, invalid bytes become U+FFFD.
+fn take_utf8(bytes: &mut Vec<u8>) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => {
+            let s = s.to_string();
+            bytes.clear();
+            s
+        }
+        Err(e) if e.error_len().is_none() => {
+            let rest = bytes.split_off(e.valid_up_to());
+            let s = String::from_utf8(std::mem::replace(bytes, rest)).unwrap_or_default();
+            s
+        }
+        Err(_) => String::from_utf8_lossy(&std::mem::take(bytes)).into_owned(),
+    }
 }
 
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
@@ -226,6 +247,7 @@ impl Model for LlamaEngine {
         let cached = &mut self.cached;
         let sampling = req.sampling;
         let vocab_max = sampling.max_tokens as usize;
+        let progress = self.progress.clone();
         let result =
             self.loaded
                 .with_dependent_mut(|model, ctx| -> Result<Generation, ModelError> {
@@ -284,6 +306,8 @@ impl Model for LlamaEngine {
                     let mut finish = Finish::Length;
                     let mut logits_idx = batch.n_tokens() - 1;
                     let mut cut: Option<usize> = None;
+                    // Bytes of a character split across tokens, held until it is complete.
+                    let mut pending: Vec<u8> = Vec::new();
                     while (generated as usize) < vocab_max {
                         if req.past_deadline() {
                             finish = Finish::Deadline;
@@ -299,7 +323,16 @@ impl Model for LlamaEngine {
                             break;
                         }
                         generated += 1;
-                        let stop = stopper.push(&vocab.token_to_piece(token, false, None));
+                        let piece = vocab.token_to_piece(token, false, None);
+                        if let Some(p) = &progress {
+                            pending.extend_from_slice(&piece);
+                            let text = take_utf8(&mut pending);
+                            p.event(&crate::progress::Event::Token {
+                                agent: req.agent,
+                                text: &text,
+                            });
+                        }
+                        let stop = stopper.push(&piece);
                         // Every sampled token goes into the KV cache, so a following prompt that
                         // contains this reply reuses it.
                         batch.clear();
@@ -359,6 +392,11 @@ impl Model for LlamaEngine {
     fn reset_engine_timings(&mut self) {
         self.loaded.with_dependent_mut(|_, ctx| ctx.reset_timings());
     }
+
+    fn set_progress(&mut self, sink: Option<crate::progress::SharedSink>) -> bool {
+        self.progress = sink;
+        true
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +410,18 @@ mod tests {
             s.starts_with("<|im_start|>system\nsys<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n")
         );
         assert!(s.ends_with("<|im_start|>assistant\n"));
+    }
+
+    #[test]
+    fn streamed_text_holds_a_character_split_across_tokens() {
+        let mut pending = "é".as_bytes()[..1].to_vec();
+        assert_eq!(take_utf8(&mut pending), "");
+        pending.extend_from_slice(&"é".as_bytes()[1..]);
+        pending.extend_from_slice(b"x");
+        assert_eq!(take_utf8(&mut pending), "éx");
+        assert!(pending.is_empty());
+        let mut bad = vec![b'a', 0xff, b'b'];
+        assert_eq!(take_utf8(&mut bad), "a\u{fffd}b");
     }
 
     #[test]

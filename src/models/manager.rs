@@ -61,6 +61,8 @@ pub struct ModelManager {
     registry: Registry,
     settings: ManagerSettings,
     resident: Option<Resident>,
+    /// Where progress goes (see [`crate::progress::events`]).
+    progress: Option<crate::progress::SharedSink>,
     /// Every load, in order.
     pub loads: Vec<LoadRecord>,
 }
@@ -71,7 +73,40 @@ impl ModelManager {
             registry,
             settings,
             resident: None,
+            progress: None,
             loads: vec![],
+        }
+    }
+
+    /// Report progress to `sink` from now on: stages, notes (the memory plan and the load,
+    /// instead of plain stderr lines) and every generation of the models handed out.
+    pub fn set_progress(&mut self, sink: crate::progress::SharedSink) {
+        // The resident model was handed out without it: load it again, wrapped.
+        self.unload();
+        self.progress = Some(sink);
+    }
+
+    /// The progress sink, for callers that report their own stages.
+    pub fn progress(&self) -> Option<&crate::progress::SharedSink> {
+        self.progress.as_ref()
+    }
+
+    /// Report a stage of the work (nothing without a sink).
+    pub fn stage(&self, what: &str) {
+        if let Some(p) = &self.progress {
+            p.event(&crate::progress::Event::Stage(what));
+        }
+    }
+
+    /// A line for the user: through the sink when there is one, else on stderr; nothing when
+    /// quiet.
+    fn note(&self, line: &str) {
+        if self.settings.quiet {
+            return;
+        }
+        match &self.progress {
+            Some(p) => p.event(&crate::progress::Event::Note(line)),
+            None => eprintln!("{line}"),
         }
     }
 
@@ -161,6 +196,10 @@ impl ModelManager {
             } else {
                 self.load(&key)?
             };
+            let model: Box<dyn Model> = match &self.progress {
+                Some(sink) => Box::new(super::observed::Observed::new(model, sink.clone())),
+                None => model,
+            };
             self.resident = Some(Resident { key, model });
         }
         Ok(self.resident.as_mut().expect("just loaded").model.as_mut())
@@ -173,19 +212,16 @@ impl ModelManager {
                 model_arg,
                 super::server::ServerSettings::default(),
             )?;
-            if !self.settings.quiet {
-                eprintln!(
-                    "{}: inference server, context {} tokens",
-                    model.name(),
-                    model.n_ctx()
-                );
-            }
+            self.note(&format!(
+                "{}: inference server, context {} tokens",
+                model.name(),
+                model.n_ctx()
+            ));
             return Ok(Box::new(model));
         }
         let (resolved, info, plan) = self.plan(model_arg)?;
-        if !self.settings.quiet {
-            eprintln!("{}: {}", resolved.name, plan.describe());
-        }
+        self.note(&format!("{}: {}", resolved.name, plan.describe()));
+        self.stage(&format!("loading {}", resolved.name));
         tracing::info!(model = %resolved.name, plan = %plan.describe(), "loading");
         let threads = self.settings.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -198,12 +234,10 @@ impl ModelManager {
             n_ubatch: 512,
         };
         let engine = LlamaEngine::load(&resolved.name, &info.path, &plan, &settings)?;
-        if !self.settings.quiet {
-            eprintln!(
-                "{}: loaded in {:.2}s ({} threads)",
-                resolved.name, engine.load_seconds, threads
-            );
-        }
+        self.note(&format!(
+            "{}: loaded in {:.2}s ({} threads)",
+            resolved.name, engine.load_seconds, threads
+        ));
         self.loads.push(LoadRecord {
             model: resolved.name.clone(),
             path: info.path.clone(),

@@ -6,6 +6,7 @@ pub mod gguf;
 pub mod llama;
 pub mod manager;
 pub mod memory;
+pub mod observed;
 pub mod registry;
 pub mod scripted;
 pub mod server;
@@ -253,6 +254,14 @@ pub trait Model: Send {
         None
     }
     fn reset_engine_timings(&mut self) {}
+    /// Send each piece of generated text to `sink` as it is produced ([`Event::Token`]);
+    /// returns whether this backend streams. The default does not: the reply is reported
+    /// whole when it is complete (see [`observed::Observed`]).
+    ///
+    /// [`Event::Token`]: crate::progress::Event::Token
+    fn set_progress(&mut self, _sink: Option<crate::progress::SharedSink>) -> bool {
+        false
+    }
 }
 
 /// llama.cpp's internal performance counters (`llama_perf_context`).

@@ -29,14 +29,37 @@ pub enum RegistryError {
 pub struct Entry {
     pub name: String,
     pub file: String,
+    /// Older names still accepted for this entry (`--model`, `models pull`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     #[serde(default)]
     pub description: String,
+    /// Exact size in bytes, verified.
     pub size: Option<u64>,
+    /// Approximate size for display only, where the exact bytes are not known (a model the
+    /// user places by hand).
+    #[serde(default)]
+    pub approx_size: Option<u64>,
     pub sha256: Option<String>,
     pub source: Source,
 }
 
 impl Entry {
+    /// The size to show: exact (`468.6 MiB`), approximate (`~4.36 GiB`) or `?`.
+    pub fn display_size(&self) -> String {
+        use crate::models::memory::human;
+        match (self.size, self.approx_size) {
+            (Some(s), _) => human(s),
+            (None, Some(a)) => format!("~{}", human(a)),
+            (None, None) => "?".into(),
+        }
+    }
+
+    /// Whether `name` is this entry's name or one of its aliases.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.iter().any(|a| a == name)
+    }
+
     /// Where the verified file lives in the cache.
     pub fn path(&self) -> PathBuf {
         crate::paths::models_dir().join(&self.file)
@@ -85,8 +108,12 @@ impl Registry {
         Ok(reg)
     }
 
+    /// The entry called `name` (its name or an alias).
     pub fn get(&self, name: &str) -> Option<&Entry> {
-        self.models.iter().find(|m| m.name == name)
+        self.models
+            .iter()
+            .find(|m| m.name == name)
+            .or_else(|| self.models.iter().find(|m| m.answers_to(name)))
     }
 
     pub fn default_entry(&self) -> &Entry {
@@ -114,8 +141,11 @@ impl Registry {
         progress: &dyn Progress,
     ) -> Result<ResolvedModel, RegistryError> {
         let arg = arg.unwrap_or(&self.default);
-        let looks_like_path =
-            arg.ends_with(".gguf") || arg.contains('/') || arg.contains(std::path::MAIN_SEPARATOR);
+        // A directory is never a registry name: say what it is, even without a `/` in it.
+        let looks_like_path = arg.ends_with(".gguf")
+            || arg.contains('/')
+            || arg.contains(std::path::MAIN_SEPARATOR)
+            || Path::new(arg).is_dir();
         if looks_like_path && self.get(arg).is_none() {
             let path = PathBuf::from(arg);
             if path.is_dir() {
@@ -180,4 +210,60 @@ pub struct ResolvedModel {
     pub name: String,
     pub path: PathBuf,
     pub entry: Option<Entry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_names_carry_their_quantization_and_old_names_still_resolve() {
+        let reg = Registry::builtin();
+        for m in &reg.models {
+            assert!(
+                m.name.ends_with("-q4_k_m"),
+                "{} names no quantization",
+                m.name
+            );
+            assert!(
+                m.size.is_some() || m.approx_size.is_some(),
+                "{}: no size",
+                m.name
+            );
+            assert_ne!(m.display_size(), "?", "{}", m.name);
+        }
+        let old = reg
+            .get("qwen2.5-coder-1.5b-instruct")
+            .expect("the old name is an alias");
+        assert_eq!(old.name, "qwen2.5-coder-1.5b-instruct-q4_k_m");
+        assert!(reg.get("qwen2.5-coder-1.5b").is_none());
+        let big = reg.get("qwen2.5-coder-7b-instruct-q4_k_m").unwrap();
+        assert!(
+            big.display_size().starts_with('~'),
+            "{}",
+            big.display_size()
+        );
+    }
+
+    #[test]
+    fn a_directory_given_as_model_is_named_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let reg = Registry::builtin();
+        let bar = indicatif::ProgressBar::hidden();
+        let e = reg
+            .resolve(Some(d.path().to_str().unwrap()), false, &bar)
+            .unwrap_err();
+        assert!(matches!(e, RegistryError::NotAFile(_)), "{e}");
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        // A bare directory name in the current directory, without a `/`.
+        let here = std::env::current_dir().unwrap();
+        let name = here.join("src");
+        assert!(name.is_dir());
+        let e = reg.resolve(Some("src"), false, &bar).unwrap_err();
+        assert!(matches!(e, RegistryError::NotAFile(_)), "{e}");
+        let e = reg
+            .resolve(Some("no-such-model-or-dir"), false, &bar)
+            .unwrap_err();
+        assert!(matches!(e, RegistryError::Unknown { .. }), "{e}");
+    }
 }

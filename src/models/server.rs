@@ -47,6 +47,8 @@ pub struct ServerModel {
     n_ctx: usize,
     /// The server answers `/tokenize` (llama-server); otherwise counts are estimated.
     tokenize: bool,
+    /// With a sink, replies are streamed (`"stream": true`) and each chunk reported.
+    progress: Option<crate::progress::SharedSink>,
 }
 
 /// Whether a model argument names a server.
@@ -153,6 +155,7 @@ impl ServerModel {
             settings,
             n_ctx,
             tokenize,
+            progress: None,
         })
     }
 
@@ -179,10 +182,15 @@ impl ServerModel {
             "top_p": s.top_p,
             "max_tokens": s.max_tokens,
             "seed": s.seed,
-            "stream": false,
+            "stream": self.progress.is_some(),
             // llama-server: keep the KV cache of the shared prompt prefix between calls.
             "cache_prompt": true,
         });
+        if self.progress.is_some() {
+            // The token counts come in a last chunk (vLLM, SGLang; llama-server sends its own
+            // `timings` and `usage` there too).
+            body["stream_options"] = json!({"include_usage": true});
+        }
         if s.top_k > 0 {
             body["top_k"] = json!(s.top_k);
         }
@@ -196,7 +204,11 @@ impl ServerModel {
     }
 
     /// One POST with retries; `Ok(None)` when the deadline passed first.
-    fn post(&self, body: &Value, deadline: Option<Instant>) -> Result<Option<Value>, ModelError> {
+    fn post(
+        &self,
+        body: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<Option<ureq::Response>, ModelError> {
         let url = format!("{}/v1/chat/completions", self.base);
         let mut wait = self.settings.backoff;
         let mut attempt = 0;
@@ -211,12 +223,7 @@ impl ServerModel {
             }
             let result = self.agent.post(&url).timeout(timeout).send_json(body);
             let transient = match result {
-                Ok(r) => {
-                    return r
-                        .into_json()
-                        .map(Some)
-                        .map_err(|e| err(format!("{url}: the answer is not JSON: {e}")))
-                }
+                Ok(r) => return Ok(Some(r)),
                 Err(ureq::Error::Status(code @ (429 | 502 | 503 | 504), _)) => {
                     format!("HTTP {code}")
                 }
@@ -269,7 +276,23 @@ impl Model for ServerModel {
 
     fn generate(&mut self, req: &GenRequest<'_>) -> Result<Generation, ModelError> {
         let started = Instant::now();
-        let Some(v) = self.post(&self.body(req), req.deadline)? else {
+        let url = format!("{}/v1/chat/completions", self.base);
+        let answer = match self.post(&self.body(req), req.deadline)? {
+            None => None,
+            Some(r) => match &self.progress {
+                Some(sink) => Some(read_stream(r, &|text| {
+                    sink.event(&crate::progress::Event::Token {
+                        agent: req.agent,
+                        text,
+                    })
+                })),
+                None => Some(
+                    r.into_json::<Value>()
+                        .map_err(|e| err(format!("{url}: the answer is not JSON: {e}")))?,
+                ),
+            },
+        };
+        let Some(v) = answer else {
             return Ok(Generation {
                 text: String::new(),
                 prompt_tokens: 0,
@@ -305,6 +328,82 @@ impl Model for ServerModel {
     fn n_ctx(&self) -> usize {
         self.n_ctx
     }
+
+    fn set_progress(&mut self, sink: Option<crate::progress::SharedSink>) -> bool {
+        self.progress = sink;
+        true
+    }
+}
+
+/// Read a streamed chat completion (server-sent events: `data: {chunk}` lines, then
+/// `data: [DONE]`), reporting each piece of content to `on_text`, and assemble the answer in
+/// the non-streamed shape for [`parse_completion`]. A stream cut short (the deadline's timeout,
+/// a dropped connection) keeps what arrived.
+pub fn read_stream(response: ureq::Response, on_text: &dyn Fn(&str)) -> Value {
+    read_events(std::io::BufReader::new(response.into_reader()), on_text)
+}
+
+/// [`read_stream`] over any reader of server-sent events.
+pub fn read_events(reader: impl std::io::BufRead, on_text: &dyn Fn(&str)) -> Value {
+    let mut text = String::new();
+    let mut finish: Option<String> = None;
+    let mut usage = Value::Null;
+    let mut timings = Value::Null;
+    let mut chunks = 0u64;
+    let mut events = 0u64;
+    // A server that ignores `"stream": true` answers with one JSON document.
+    let mut plain = String::new();
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+            if events == 0 {
+                plain.push_str(&line);
+                plain.push('\n');
+            }
+            continue;
+        };
+        events += 1;
+        if data == "[DONE]" {
+            break;
+        }
+        let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
+        let choice = &chunk["choices"][0];
+        if let Some(piece) = choice["delta"]["content"].as_str() {
+            if !piece.is_empty() {
+                chunks += 1;
+                on_text(piece);
+                text.push_str(piece);
+            }
+        }
+        if let Some(f) = choice["finish_reason"].as_str() {
+            finish = Some(f.to_string());
+        }
+        if chunk["usage"].is_object() {
+            usage = chunk["usage"].clone();
+        }
+        if chunk["timings"].is_object() {
+            timings = chunk["timings"].clone();
+        }
+    }
+    if events == 0 {
+        if let Ok(v) = serde_json::from_str::<Value>(&plain) {
+            if let Some(t) = v["choices"][0]["message"]["content"].as_str() {
+                on_text(t);
+            }
+            return v;
+        }
+    }
+    if usage.is_null() {
+        // No usage chunk: one chunk per token is what these servers send.
+        usage = json!({"completion_tokens": chunks});
+    }
+    json!({
+        "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "usage": usage,
+        "timings": timings,
+    })
 }
 
 /// A chat completion's text, finish reason and token accounting (`usage`, and llama-server's
@@ -367,6 +466,37 @@ mod tests {
         let g = parse_completion(&bare, 2.0).unwrap();
         assert_eq!((g.finish, g.generate_seconds), (Finish::EndOfText, 2.0));
         assert!(parse_completion(&json!({"error": "x"}), 1.0).is_err());
+    }
+
+    #[test]
+    fn a_stream_is_reported_piece_by_piece_and_assembled() {
+        let sse = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n\
+                   data: {\"choices\":[{\"delta\":{\"content\":\"def \"}}]}\n\n\
+                   data: {\"choices\":[{\"delta\":{\"content\":\"f(): pass\"},\"finish_reason\":\"length\"}]}\n\n\
+                   data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}}\n\n\
+                   data: [DONE]\n\n";
+        let seen = std::sync::Mutex::new(Vec::new());
+        let v = read_events(sse.as_bytes(), &|t| {
+            seen.lock().unwrap().push(t.to_string())
+        });
+        assert_eq!(*seen.lock().unwrap(), ["def ", "f(): pass"]);
+        let g = parse_completion(&v, 1.0).unwrap();
+        assert_eq!(g.text, "def f(): pass");
+        assert_eq!(g.finish, Finish::Length);
+        assert_eq!((g.prompt_tokens, g.generated_tokens), (12, 3));
+        // Cut short, without usage: what arrived, counted by chunks.
+        let cut = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n";
+        let g = parse_completion(&read_events(cut.as_bytes(), &|_| {}), 1.0).unwrap();
+        assert_eq!((g.text.as_str(), g.generated_tokens), ("x", 1));
+        // A server that does not stream: its one JSON answer, reported whole.
+        let whole = r#"{"choices":[{"message":{"content":"y"},"finish_reason":"stop"}],"usage":{"completion_tokens":4}}"#;
+        let seen = std::sync::Mutex::new(Vec::new());
+        let v = read_events(whole.as_bytes(), &|t| {
+            seen.lock().unwrap().push(t.to_string())
+        });
+        let g = parse_completion(&v, 1.0).unwrap();
+        assert_eq!((g.text.as_str(), g.generated_tokens), ("y", 4));
+        assert_eq!(*seen.lock().unwrap(), ["y"]);
     }
 
     #[test]
