@@ -28,8 +28,8 @@
 //! Time limit and Ctrl-C are cooperative: the [`CancelToken`] handed to the solver is cancelled
 //! at the deadline ([`CancelReason::TimeLimit`]) or on the first Ctrl-C
 //! ([`CancelReason::Interrupted`]); the solver is expected to poll it and return. A result that
-//! arrives after the deadline is a time-out (empty `model_patch`; `patch.diff` keeps its patch). A solver that never looks at the
-//! token holds the batch up: model calls and sandbox runs are expected to honour it. After the first Ctrl-C no new
+//! arrives after the deadline is a time-out (empty `model_patch`; `patch.diff` keeps its
+//! patch). A solver that never looks at the token holds the batch up: model calls and sandbox runs are expected to honour it. After the first Ctrl-C no new
 //! instance is started; the instance in flight is recorded if it still returned a patch, and
 //! otherwise left unrecorded (status `interrupted` in its `result.json`, no prediction line) so
 //! that rerunning the same command solves it. SIGTERM (sent by Kubernetes and Slurm before
