@@ -38,6 +38,22 @@ pub fn fix_issue(
     tests: &RepoTests,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<FixReport, FixError> {
+    fix_issue_journaled(target, models, config, prompts, tests, should_stop, None)
+}
+
+/// [`fix_issue`], handing the report so far to `journal` after each step, with the final
+/// report, and with the last state when an error stops the fixer (see
+/// [`fixer::FixRequest::journal`]): how a batch instance keeps its trajectory, tokens and best
+/// patch whatever ends the work.
+pub fn fix_issue_journaled(
+    target: &FixTarget,
+    models: &mut ModelManager,
+    config: &Config,
+    prompts: &Prompts,
+    tests: &RepoTests,
+    should_stop: &dyn Fn() -> bool,
+    journal: Option<&dyn Fn(&FixReport)>,
+) -> Result<FixReport, FixError> {
     if target.issue.trim().is_empty() {
         return Err(FixError::EmptyIssue);
     }
@@ -61,6 +77,7 @@ pub fn fix_issue(
             worktree: &wt,
             tests,
             should_stop,
+            journal,
         },
     )
 }
@@ -144,6 +161,18 @@ pub fn summary(r: &FixReport) -> String {
         "model: {} calls, {} prompt tokens ({} reused), {} generated, {:.1}s total\n",
         t.calls, t.prompt_tokens, t.reused_tokens, t.generated_tokens, r.seconds
     );
+    if let Some(name) = r
+        .calls
+        .iter()
+        .find_map(|c| c.model.strip_prefix("scripted:"))
+    {
+        s += &format!(
+            "note: --mock: every reply came from the script `{name}` (canned replies, not a language model); the sandbox runs and the patch are real\n"
+        );
+    }
+    if let Some(limit) = &r.stopped_by {
+        s += &format!("stopped by: {limit}\n");
+    }
     s += &match r.status {
         FixStatus::Patched if r.verified => "result: PATCH (verified in the sandbox)\n".to_string(),
         FixStatus::Patched => format!(

@@ -111,11 +111,22 @@ pub fn summary(report: &RunReport) -> String {
     if !report.test_runs.is_empty() {
         s += &format!("sandbox test runs: {}\n", report.test_runs.len());
     }
-    for c in &report.changes {
-        s += &format!(
-            "change in step {} by {}: {:?} ({})\n",
-            c.step, c.by, c.side, c.reason
-        );
+    let changes: Vec<String> = report
+        .changes
+        .iter()
+        .map(|c| {
+            format!(
+                "change in step {} by {}: {:?} ({})",
+                c.step,
+                c.by,
+                c.side,
+                first_line(&c.reason)
+            )
+        })
+        .collect();
+    for line in collapse_repeats(changes) {
+        s += &line;
+        s.push('\n');
     }
     if report.mock {
         s += &format!(
@@ -159,8 +170,117 @@ fn evidence_summary(report: &RunReport) -> String {
                 .unwrap_or_else(|| "unsettled".into())
         );
     }
+    let mut lines = vec![];
+    let final_run = report.test_runs.iter().rev().find(|r| r.label == "final");
+    let failing: Vec<&crate::testing::TestCase> = final_run
+        .map(|r| {
+            r.cases
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c.outcome,
+                        crate::testing::CaseOutcome::Failed | crate::testing::CaseOutcome::Error
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let verdict_of = |test: &str| e.assertions.iter().find(|a| a.test == test);
+    // Why the final tests fail: each failing assertion's first line, suspect ones said so.
+    for c in &failing {
+        let message = case_message(&c.message, &c.details);
+        lines.push(match verdict_of(&c.id) {
+            Some(a) if a.verdict == "suspect" => suspect_line(&c.id, &message),
+            _ => format!("failing: {}: {message}", c.id),
+        });
+    }
     for a in &e.assertions {
-        s += &format!("assertion {} ({}): {}\n", a.test, a.verdict, a.message);
+        if failing.iter().any(|c| c.id == a.test) {
+            continue;
+        }
+        let message = case_message(&a.message, "");
+        lines.push(if a.verdict == "suspect" {
+            suspect_line(&a.test, &message)
+        } else {
+            format!("assertion {} ({}): {message}", a.test, a.verdict)
+        });
+    }
+    for line in collapse_repeats(lines) {
+        s += &line;
+        s.push('\n');
     }
     s
+}
+
+/// A written assertion the verdict flags as suspect.
+fn suspect_line(test: &str, message: &str) -> String {
+    format!(
+        "suspect test: {test}: {message} (the agreed behaviour fails it and no stated example supports it: the test is likely wrong; not sent to the Debugger)"
+    )
+}
+
+/// The first non-empty line of a failure message (else of its traceback), or a placeholder.
+fn case_message(message: &str, details: &str) -> String {
+    let line = first_line(message);
+    let line = if line.is_empty() {
+        details
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+    } else {
+        line
+    };
+    if line.is_empty() {
+        "(no message)".into()
+    } else {
+        line.to_string()
+    }
+}
+
+/// The first non-empty line of `text`, trimmed.
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+/// Identical lines once, in first-seen order, with `(×N)` where one repeated.
+fn collapse_repeats(lines: Vec<String>) -> Vec<String> {
+    let mut out: Vec<(String, usize)> = vec![];
+    for line in lines {
+        match out.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, n)) => *n += 1,
+            None => out.push((line, 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(l, n)| if n > 1 { format!("{l} (×{n})") } else { l })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_collapse_in_first_seen_order() {
+        let lines = ["a", "b", "a", "c", "a"].map(String::from).to_vec();
+        assert_eq!(collapse_repeats(lines), ["a (×3)", "b", "c"]);
+    }
+
+    #[test]
+    fn a_case_message_is_its_first_line_or_the_traceback_end() {
+        assert_eq!(
+            case_message("\nAssertionError: assert 6 == 4\n + where 6 = f(2)", ""),
+            "AssertionError: assert 6 == 4"
+        );
+        assert_eq!(
+            case_message("", "Traceback\n  x\nE   ZeroDivisionError\n"),
+            "E   ZeroDivisionError"
+        );
+        assert_eq!(case_message("", ""), "(no message)");
+    }
 }

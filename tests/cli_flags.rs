@@ -43,7 +43,7 @@ fn a_mock_run_says_it_is_scripted_and_takes_kv_type_as_llama_cpp_writes_it() {
     );
     let text = stdout(&o);
     assert!(
-        text.contains("note: --mock: every reply came from the script `fibonacci`"),
+        text.contains("note: --mock: every reply came from the script `builtin`"),
         "{text}\n{}",
         common::stderr(&o)
     );

@@ -76,6 +76,8 @@ pub fn write_instances(path: &Path, fixtures: &[FixtureRepo]) -> std::io::Result
 /// What [`write_fixture_set`] made.
 #[derive(Debug)]
 pub struct FixtureSet {
+    /// The directory it was written into.
+    pub dir: std::path::PathBuf,
     /// The instances file (`<dir>/instances.jsonl`).
     pub instances: std::path::PathBuf,
     /// The `--repo-url-template` that resolves the instances' `repo` to the built repositories.
@@ -111,8 +113,146 @@ pub fn write_fixture_set(dir: &Path) -> Result<FixtureSet, FixtureSetError> {
         source,
     })?;
     Ok(FixtureSet {
+        dir: dir.to_path_buf(),
         instances,
         url_template: url_template(&repos_dir),
         ids: repos.iter().map(instance_id).collect(),
     })
+}
+
+/// One command of [`FixtureSet::commands`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// What it does, in a few words.
+    pub what: &'static str,
+    /// The command's arguments after `codeswarm`.
+    pub args: Vec<String>,
+}
+
+impl Step {
+    /// The command line as a user types it (arguments quoted for a POSIX shell where needed).
+    pub fn command_line(&self) -> String {
+        std::iter::once("codeswarm".to_string())
+            .chain(self.args.iter().map(|a| shell_quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// `arg` as a POSIX shell reads it back: bare when it holds only safe characters, else in
+/// single quotes.
+pub fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+    if safe {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// The predictions file of the `--mock` run, inside the set's directory.
+pub const MOCK_PREDICTIONS: &str = "mock-preds.jsonl";
+/// The predictions file of the real-model run.
+pub const PREDICTIONS: &str = "preds.jsonl";
+
+impl FixtureSet {
+    /// How to try the set end to end, in order: the batch on the scripted model (`--mock`: the
+    /// built-in scripts carry each fixture through localization, reproduction test, repair and
+    /// verification, no weights needed), its report (table and HTML) and evaluation; then the
+    /// same on a real model.
+    pub fn commands(&self) -> Vec<Step> {
+        let path = |p: std::path::PathBuf| p.display().to_string();
+        let instances = path(self.instances.clone());
+        let template = self.url_template.clone();
+        let mut steps = vec![];
+        for (mock, preds) in [(true, MOCK_PREDICTIONS), (false, PREDICTIONS)] {
+            let preds_path = self.dir.join(preds);
+            let stem = preds.trim_end_matches(".jsonl");
+            let run_dir = self.dir.join(format!("{stem}.run"));
+            let mut batch: Vec<String> = vec!["batch".into()];
+            if mock {
+                batch.push("--mock".into());
+            }
+            batch.extend([
+                "--instances".into(),
+                instances.clone(),
+                "--predictions".into(),
+                path(preds_path.clone()),
+                "--repo-url-template".into(),
+                template.clone(),
+            ]);
+            steps.push(Step {
+                what: if mock {
+                    "solve them with the scripted model (--mock: canned replies written for these fixtures, no weights)"
+                } else {
+                    "solve them with the default model"
+                },
+                args: batch,
+            });
+            steps.push(Step {
+                what: "the batch's table and a self-contained HTML report",
+                args: vec![
+                    "report".into(),
+                    path(run_dir),
+                    "--html".into(),
+                    path(self.dir.join(format!("{stem}-report.html"))),
+                ],
+            });
+            steps.push(Step {
+                what: "score the predictions (the tests of each instance, in the sandbox)",
+                args: vec![
+                    "evaluate".into(),
+                    "--instances".into(),
+                    instances.clone(),
+                    "--predictions".into(),
+                    path(preds_path),
+                    "--repo-url-template".into(),
+                    template.clone(),
+                    "--report".into(),
+                    path(self.dir.join(format!("{stem}-eval.json"))),
+                ],
+            });
+        }
+        steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_round_trips_through_a_shell_reading() {
+        assert_eq!(shell_quote("/tmp/a-b/x.jsonl"), "/tmp/a-b/x.jsonl");
+        assert_eq!(shell_quote("/tmp/r/{name}"), "'/tmp/r/{name}'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn the_mock_run_comes_first_and_each_batch_is_followed_by_report_and_evaluate() {
+        let set = FixtureSet {
+            dir: "/x".into(),
+            instances: "/x/instances.jsonl".into(),
+            url_template: "/x/repos/{name}".into(),
+            ids: vec![],
+        };
+        let lines: Vec<String> = set.commands().iter().map(Step::command_line).collect();
+        assert_eq!(lines.len(), 6);
+        assert_eq!(lines[0], "codeswarm batch --mock --instances /x/instances.jsonl --predictions /x/mock-preds.jsonl --repo-url-template '/x/repos/{name}'");
+        assert_eq!(
+            lines[1],
+            "codeswarm report /x/mock-preds.run --html /x/mock-preds-report.html"
+        );
+        assert!(lines[2].starts_with("codeswarm evaluate --instances /x/instances.jsonl --predictions /x/mock-preds.jsonl"), "{}", lines[2]);
+        assert!(
+            lines[3].starts_with("codeswarm batch --instances"),
+            "{}",
+            lines[3]
+        );
+        assert!(!lines[3].contains("--mock"));
+    }
 }

@@ -11,6 +11,8 @@
 //!   torn last line repaired).
 //! - [`manifest`]: `RUN_DIR/manifest.json`, the run's settings and progress.
 //! - [`runner`]: the batch loop over a [`Solver`], with time limits, panics, Ctrl-C and resume.
+//! - [`partial`]: what a solver has found so far (trajectory, tokens, best patch), recorded
+//!   after each step so a time-out, failure or crash keeps it.
 //! - [`merge`]: `codeswarm merge-preds`.
 //! - [`report`] and [`html`]: `codeswarm report` (a table and a self-contained HTML page).
 //! - [`evaluate`]: local evaluation through a [`TestExecutor`] (the WASI sandbox in the CLI).
@@ -26,6 +28,7 @@ pub mod instances;
 pub mod lock;
 pub mod manifest;
 pub mod merge;
+pub mod partial;
 pub mod predictions;
 pub mod report;
 pub mod runner;

@@ -14,7 +14,13 @@
 //! directory's and the predictions file's locks, so nothing there is in use).
 //!
 //! Failure containment: a solver error, a panic (caught with `catch_unwind`) or the time limit
-//! turns into an empty `model_patch` with the reason in `result.json`; the batch goes on. Two
+//! turns into an empty `model_patch` with the reason in `result.json`; the batch goes on.
+//! What the solver found before that is kept: a solver records its state after each step
+//! ([`InstanceDir::journal`], which rewrites `trajectory.json` at once), and a timed-out,
+//! failed, panicked or interrupted instance gets that trajectory, those tokens and the best
+//! patch so far in `patch.diff` (`patch_verified` in `result.json` says whether it was
+//! verified; it never goes into the predictions). `stopped_by` names the limit that ended the
+//! work. Two
 //! things stop a batch: set-up errors (unreadable input, run directory in use, disk errors) and
 //! [`SolveError::Unavailable`] (the solver cannot work at all, e.g. the model is missing), which
 //! records nothing for the instance so a later run solves it.
@@ -22,8 +28,8 @@
 //! Time limit and Ctrl-C are cooperative: the [`CancelToken`] handed to the solver is cancelled
 //! at the deadline ([`CancelReason::TimeLimit`]) or on the first Ctrl-C
 //! ([`CancelReason::Interrupted`]); the solver is expected to poll it and return. A result that
-//! arrives after the deadline is a time-out (empty patch). A solver that never looks at the
-//! token holds the batch up: model calls and sandbox runs are expected to honour it. After the first Ctrl-C no new
+//! arrives after the deadline is a time-out (empty `model_patch`; `patch.diff` keeps its
+//! patch). A solver that never looks at the token holds the batch up: model calls and sandbox runs are expected to honour it. After the first Ctrl-C no new
 //! instance is started; the instance in flight is recorded if it still returned a patch, and
 //! otherwise left unrecorded (status `interrupted` in its `result.json`, no prediction line) so
 //! that rerunning the same command solves it. SIGTERM (sent by Kubernetes and Slurm before
@@ -44,6 +50,7 @@ use serde_json::Value;
 use super::instances::{load_instances, Filter, FilterError, Instance, InstancesError, SolverView};
 use super::lock::{LockError, TryLock};
 use super::manifest::{now_rfc3339, Manifest, ManifestError, Progress, RunSettings};
+use super::partial::Journal;
 use super::predictions::{read_predictions, Prediction, PredictionsError, PredictionsWriter};
 
 /// Why a cancel token was cancelled.
@@ -186,6 +193,7 @@ impl Interrupt {
 pub struct InstanceDir {
     root: PathBuf,
     work: PathBuf,
+    journal: Journal,
 }
 
 /// The batch's work space under the run directory (see the module docs).
@@ -204,6 +212,11 @@ impl InstanceDir {
     pub fn scratch(&self) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(&self.work)?;
         Ok(self.work.clone())
+    }
+
+    /// Where the solver records its state after each step (see [`super::partial`]).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
     }
 }
 
@@ -323,6 +336,15 @@ pub struct InstanceResult {
     pub tokens: u64,
     /// Added plus removed lines of the recorded patch.
     pub patch_lines: usize,
+    /// Whether `patch.diff` was verified by the solver (`None`: no patch, or the solver did
+    /// not say). A timed-out or failed instance's best patch is kept there, unverified or not,
+    /// but never recorded in the predictions.
+    #[serde(default)]
+    pub patch_verified: Option<bool>,
+    /// The limit that ended the work (the instance's time limit, an interrupt, a config
+    /// budget such as `limits.max_model_calls`); `None` when the solver finished on its own.
+    #[serde(default)]
+    pub stopped_by: Option<String>,
     pub model: String,
     pub started_at: String,
     pub finished_at: String,
@@ -892,6 +914,7 @@ fn solve_one(
     let dir = InstanceDir {
         root: root.clone(),
         work: work.clone(),
+        journal: Journal::new(&root.join(TRAJECTORY_FILE)),
     };
 
     let token = CancelToken::new();
@@ -1022,6 +1045,38 @@ fn solve_one(
         }
     };
 
+    // What the solver recorded before it timed out, failed, panicked or was interrupted.
+    let found = dir.journal.last();
+    let (mut patch, mut tokens, mut trajectory) = (patch, tokens, trajectory);
+    if let Some(f) = found
+        .as_ref()
+        .filter(|_| status.is_failure() || status == InstanceStatus::Interrupted)
+    {
+        if trajectory.is_null() {
+            trajectory = f.trajectory.clone();
+        }
+        tokens = tokens.max(f.tokens);
+        if patch.as_deref().is_none_or(|p| p.trim().is_empty()) {
+            patch = f.patch.clone().filter(|p| !p.trim().is_empty());
+        }
+    }
+    let patch_verified = patch.as_ref().and_then(|p| {
+        found
+            .as_ref()
+            .filter(|f| f.patch.as_ref() == Some(p))
+            .map(|f| f.verified)
+    });
+    let stopped_by = if status == InstanceStatus::Interrupted || interrupted {
+        Some("an interrupt (Ctrl-C or SIGTERM)".to_string())
+    } else if over_time {
+        Some(format!(
+            "the instance's time limit (batch --time-limit {} s)",
+            config.time_limit.map(|d| d.as_secs()).unwrap_or(0)
+        ))
+    } else {
+        found.and_then(|f| f.stopped_by)
+    };
+
     // The patch recorded in the predictions: only a well-formed one from a patched instance.
     let (status, reason, model_patch) = match (&status, &patch) {
         (InstanceStatus::Patched, Some(p)) => match crate::repo::patch::parse_patch(p) {
@@ -1052,6 +1107,8 @@ fn solve_one(
         seconds,
         tokens,
         patch_lines: changed_lines(&model_patch),
+        patch_verified,
+        stopped_by,
         model: config.model_name.clone(),
         started_at,
         finished_at: now_rfc3339(),

@@ -157,13 +157,21 @@ impl Solver for FixSolver {
             }
         };
         tests.deadline = ctx.deadline;
-        match crate::fix::fix_issue(
+        // Each step's state goes to the instance's journal (trajectory.json at once): whatever
+        // ends the work, the runner keeps the trajectory, tokens and best patch so far.
+        let journal = |r: &crate::coordination::fixer::FixReport| {
+            if let Err(e) = ctx.dir.journal().record(r.into()) {
+                tracing::warn!(error = %e, "cannot write the trajectory so far");
+            }
+        };
+        match crate::fix::fix_issue_journaled(
             &target,
             &mut self.manager,
             &self.config,
             &self.prompts,
             &tests,
             &stop,
+            Some(&journal),
         ) {
             Ok(report) => {
                 let tokens = report.totals.prompt_tokens + report.totals.generated_tokens;
@@ -249,5 +257,15 @@ pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
     interrupt.install_ctrl_c_handler()?;
     let summary = run_batch(&config, solver.as_mut(), &interrupt)?;
     println!("{summary}");
+    if a.model.mock {
+        println!(
+            "note: --mock: the model is scripted ({}): every reply is canned, written for the fixtures of `codeswarm fixtures`; the checkouts, sandbox runs and patches are real",
+            a.model
+                .script
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "the built-in scripts, models/scripted/".into())
+        );
+    }
     Ok(if summary.interrupted { 130 } else { 0 })
 }

@@ -17,21 +17,25 @@ pub struct FixturesArgs {
 /// Exit 0 when written; an existing fixture repository or an unwritable directory is an error.
 pub fn run(a: FixturesArgs) -> anyhow::Result<i32> {
     let set = write_fixture_set(&a.out)?;
-    let dir = a.out.display();
     println!("{} instances: {}", set.ids.len(), set.instances.display());
     for id in &set.ids {
         println!("  {id}");
     }
-    println!("\nSolve and evaluate them:");
+    let steps = set.commands();
+    let (mock, real) = steps.split_at(steps.len() / 2);
     println!(
-        "  codeswarm batch --instances {i} --predictions {dir}/preds.jsonl --repo-url-template '{t}'",
-        i = set.instances.display(),
-        t = set.url_template
+        "\nTry repository mode without model weights: the scripted model (--mock) replays replies"
     );
     println!(
-        "  codeswarm evaluate --instances {i} --predictions {dir}/preds.jsonl --repo-url-template '{t}'",
-        i = set.instances.display(),
-        t = set.url_template
+        "written for these fixtures (localization, reproduction test, repair), while the sandbox,"
     );
+    println!("git and the evaluation are real:");
+    for s in mock {
+        println!("  # {}\n  {}", s.what, s.command_line());
+    }
+    println!("\nThen with a real model:");
+    for s in real {
+        println!("  # {}\n  {}", s.what, s.command_line());
+    }
     Ok(0)
 }

@@ -10,7 +10,7 @@ use crate::agents::prompts::Prompts;
 use crate::config::Config;
 use crate::fetch::Progress;
 use crate::models::memory::{parse_size, KvType};
-use crate::models::scripted::DEFAULT_SCRIPT;
+use crate::models::scripted::{builtin_script, BUILTIN_NAME};
 use crate::models::{ManagerSettings, ModelManager, Registry};
 
 /// The repositories' pure-Python dependencies, mounted read-only in the sandbox.
@@ -129,7 +129,8 @@ pub struct ModelOpts {
     /// Use the scripted model instead of a real one (architecture checks, demos without weights).
     #[arg(long)]
     pub mock: bool,
-    /// Script for --mock (default: the built-in fibonacci script).
+    /// Script for --mock (default: the built-in scripts: the fibonacci demo, and one per
+    /// fixture of `codeswarm fixtures` for fix and batch).
     #[arg(long, requires = "mock")]
     pub script: Option<PathBuf>,
     /// Config file merged over the defaults (limits, sampling, per-role models).
@@ -170,7 +171,7 @@ impl ModelOpts {
                     std::fs::read_to_string(p)
                         .with_context(|| format!("cannot read --script {}", p.display()))?,
                 ),
-                None => ("fibonacci".to_string(), DEFAULT_SCRIPT.to_string()),
+                None => (BUILTIN_NAME.to_string(), builtin_script()),
             })
         } else {
             None

@@ -4,6 +4,12 @@
 //! the sandbox after each edit, feed failures back for a bounded number of rounds, and keep the
 //! best patch. A patch is "verified" only when the reproduction test passes and no related test
 //! that passed before fails after.
+//!
+//! The report so far (calls, test runs, attempts, the best patch) goes to
+//! [`FixRequest::journal`] after each step and when an error stops the fixer, so a caller keeps
+//! what was found whatever ends the work; a budget that runs out (the time limit, the model-call
+//! limit) ends it with the best state so far as the result and names the limit in
+//! [`FixReport::stopped_by`].
 
 use std::time::Instant;
 
@@ -94,6 +100,8 @@ pub struct FixReport {
     /// The reproduction test passes and no related test regressed.
     pub verified: bool,
     pub reason: Option<String>,
+    /// The limit that ended the work early (a budget, or a stop request), if one did.
+    pub stopped_by: Option<String>,
     pub patch: String,
     pub totals: Totals,
     pub loads: Vec<LoadRecord>,
@@ -108,7 +116,13 @@ pub struct FixRequest<'a> {
     pub tests: &'a RepoTests,
     /// Polled between steps: the time limit or an interrupt.
     pub should_stop: &'a dyn Fn() -> bool,
+    /// Called with the report so far after each step (localization, each test run, each edit),
+    /// with the final report, and with the last state when an error stops the fixer.
+    pub journal: Option<&'a dyn Fn(&FixReport)>,
 }
+
+/// What [`FixReport::stopped_by`] says when `should_stop` ended the work.
+pub const STOP_REQUESTED: &str = "a stop request (the time limit or an interrupt)";
 
 struct Best {
     score: (u8, i64),
@@ -123,6 +137,96 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         return Err(FixError::EmptyIssue);
     }
     let wt = req.worktree;
+    let mut report = FixReport {
+        repo: wt.source().display_name().to_string(),
+        base_commit: wt.base_sha(),
+        issue: issue.to_string(),
+        ranking: vec![],
+        related_tests: vec![],
+        localization: Localization::default(),
+        repro: ReproRecord::default(),
+        baseline: None,
+        attempts: vec![],
+        test_runs: vec![],
+        status: FixStatus::NoPatch,
+        verified: false,
+        reason: None,
+        stopped_by: None,
+        patch: String::new(),
+        totals: Totals::default(),
+        loads: vec![],
+        seconds: 0.0,
+        calls: vec![],
+    };
+    let mut best: Option<Best> = None;
+    let result = steps(crew, req, issue, start, &mut report, &mut best)
+        .and_then(|()| conclude(wt, &mut report, best.as_ref()));
+    match result {
+        Ok(()) => {
+            report.calls = std::mem::take(&mut crew.calls);
+            report.totals = Totals::of(&report.calls);
+            report.loads = crew.models.loads.clone();
+            report.seconds = start.elapsed().as_secs_f64();
+            if let Some(journal) = req.journal {
+                journal(&report);
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            let mut last = snapshot(&report, crew, best.as_ref(), start);
+            last.reason = Some(format!("stopped by an error: {e}"));
+            if let Some(journal) = req.journal {
+                journal(&last);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The report so far with the calls made and the best patch so far (unverified unless it was).
+fn snapshot(report: &FixReport, crew: &Crew<'_>, best: Option<&Best>, start: Instant) -> FixReport {
+    let mut r = report.clone();
+    r.calls = crew.calls.clone();
+    r.totals = Totals::of(&r.calls);
+    r.loads = crew.models.loads.clone();
+    r.seconds = start.elapsed().as_secs_f64();
+    if let Some(b) = best {
+        r.status = FixStatus::Patched;
+        r.patch = b.patch.clone();
+        r.verified = b.verified;
+    }
+    r
+}
+
+/// Hand the report so far to the journal, if there is one.
+fn record(
+    req: &FixRequest<'_>,
+    report: &FixReport,
+    crew: &Crew<'_>,
+    best: Option<&Best>,
+    start: Instant,
+) {
+    if let Some(journal) = req.journal {
+        journal(&snapshot(report, crew, best, start));
+    }
+}
+
+/// A budget ran out: the best state so far is the result.
+fn budget_spent(report: &mut FixReport, why: String) {
+    report.reason = Some(format!("stopped: budget spent ({why})"));
+    report.stopped_by = Some(why);
+}
+
+/// Localize, reproduce, edit and test, recording into `report` and `best`.
+fn steps(
+    crew: &mut Crew<'_>,
+    req: &FixRequest<'_>,
+    issue: &str,
+    start: Instant,
+    report: &mut FixReport,
+    best: &mut Option<Best>,
+) -> Result<(), FixError> {
+    let wt = req.worktree;
     let map = RepoMap::from_dir(wt.path())?;
     let limits = &crew.config.limits;
     let ranking = rank::rank_files(
@@ -133,8 +237,33 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
             test_limit: limits.rank_tests,
         },
     );
+    report.ranking = ranking
+        .candidates
+        .iter()
+        .take(limits.localize_candidates)
+        .map(|c| RankedSummary {
+            path: c.path.clone(),
+            score: c.score,
+            reasons: c.reasons.iter().map(|r| format!("{r:?}")).collect(),
+        })
+        .collect();
+    let related: Vec<String> = ranking
+        .tests
+        .iter()
+        .take(limits.related_tests)
+        .map(|t| t.path.clone())
+        .collect();
+    report.related_tests = related.clone();
     let budget = crew.n_ctx(AgentRole::Localizer)? * crew.config.limits.code_context_percent / 100;
-    let localization = localizer::localize(crew, issue, &map, &ranking, budget)?;
+    report.localization = match localizer::localize(crew, issue, &map, &ranking, budget) {
+        Err(AgentError::Budget(why)) => {
+            budget_spent(report, why);
+            return Ok(());
+        }
+        r => r?,
+    };
+    record(req, report, crew, best.as_ref(), start);
+    let localization = report.localization.clone();
     // The code shown: the chosen definitions' exact source, as many as fit the budget.
     let mut shown_targets = localization.symbols.clone();
     let mut focus = repairer::show_targets(&map, &shown_targets);
@@ -169,43 +298,6 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         .iter()
         .map(|(_, q)| q.rsplit('.').next().unwrap_or(q).to_string())
         .collect();
-    let limits = &crew.config.limits;
-    let related: Vec<String> = ranking
-        .tests
-        .iter()
-        .take(limits.related_tests)
-        .map(|t| t.path.clone())
-        .collect();
-    let mut report = FixReport {
-        repo: wt.source().display_name().to_string(),
-        base_commit: wt.base_sha(),
-        issue: issue.to_string(),
-        ranking: ranking
-            .candidates
-            .iter()
-            .take(limits.localize_candidates)
-            .map(|c| RankedSummary {
-                path: c.path.clone(),
-                score: c.score,
-                reasons: c.reasons.iter().map(|r| format!("{r:?}")).collect(),
-            })
-            .collect(),
-        related_tests: related.clone(),
-        localization,
-        repro: ReproRecord::default(),
-        baseline: None,
-        attempts: vec![],
-        test_runs: vec![],
-        status: FixStatus::NoPatch,
-        verified: false,
-        reason: None,
-        patch: String::new(),
-        totals: Totals::default(),
-        loads: vec![],
-        seconds: 0.0,
-        calls: vec![],
-    };
-
     // What passes before any edit.
     let mut passing_before: Vec<String> = vec![];
     if !related.is_empty() {
@@ -227,14 +319,16 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
     // A reproduction test must fail before the edit, or it reproduces nothing.
     let mut history: Vec<(String, String)> = vec![];
     for _ in 0..crew.config.limits.repro_attempts {
+        record(req, report, crew, best.as_ref(), start);
         if (req.should_stop)() {
+            report.stopped_by = Some(STOP_REQUESTED.into());
             break;
         }
         report.repro.attempts += 1;
         let reply = match test_writer::write_repro(crew, issue, &focus, &modules, &names, &history)
         {
             Err(AgentError::Budget(why)) => {
-                report.reason = Some(format!("stopped: budget spent ({why})"));
+                budget_spent(report, why);
                 break;
             }
             r => r?,
@@ -286,7 +380,6 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
     }
 
     // Edit, test, feed back.
-    let mut best: Option<Best> = None;
     let mut previous: Option<(String, String)> = None;
     // How the reproduction test failed before any edit; two applied edits that leave it failing
     // exactly so mean it does not react to edits of this code: stop spending rounds on it.
@@ -299,8 +392,10 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
     let mut unchanged_repro = 0;
     let rounds = crew.config.limits.debug_rounds;
     for round in 0..=rounds {
+        record(req, report, crew, best.as_ref(), start);
         if (req.should_stop)() {
             report.reason = Some("stopped early (time limit or interrupt)".into());
+            report.stopped_by = Some(STOP_REQUESTED.into());
             break;
         }
         wt.reset()?;
@@ -324,7 +419,7 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         // patch so far is the result.
         let r = match r {
             Err(AgentError::Budget(why)) => {
-                report.reason = Some(format!("stopped: budget spent ({why})"));
+                budget_spent(report, why);
                 break;
             }
             r => r?,
@@ -395,7 +490,7 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         let score = (repro_ok.unwrap_or(true) as u8, -(regressions.len() as i64));
         let verified = repro_ok == Some(true) && regressions.is_empty();
         if best.as_ref().map(|b| score > b.score).unwrap_or(true) {
-            best = Some(Best {
+            *best = Some(Best {
                 score,
                 patch: produced.text.clone(),
                 verified,
@@ -412,13 +507,19 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         previous = Some((produced.text, failures));
     }
 
+    record(req, report, crew, best.as_ref(), start);
+    Ok(())
+}
+
+/// The result: the best patch (checked against the base) or why there is none.
+fn conclude(wt: &Worktree, report: &mut FixReport, best: Option<&Best>) -> Result<(), FixError> {
     wt.reset()?;
     match best {
         Some(b) => {
             patch::check_patch(wt.path(), &b.patch)?;
             report.status = FixStatus::Patched;
             report.verified = b.verified;
-            report.patch = b.patch;
+            report.patch = b.patch.clone();
             if !b.verified && report.reason.is_none() {
                 report.reason = Some(if report.repro.test.is_none() {
                     "patch not verified: no reproduction test could be written that fails before the fix".into()
@@ -445,11 +546,7 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
             }));
         }
     }
-    report.calls = std::mem::take(&mut crew.calls);
-    report.totals = Totals::of(&report.calls);
-    report.loads = crew.models.loads.clone();
-    report.seconds = start.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(())
 }
 
 /// The reproduction test's failing cases and their messages.

@@ -15,6 +15,21 @@
 //! Replies for a role are consumed in order; asking a role with no reply left is an error that
 //! names the role, so a test notices when the pipeline makes more calls than it expected.
 //!
+//! A script may also hold **named scripts** chosen by the prompt's content, so one model can
+//! answer several tasks (the fixture instances of a `batch --mock` run, one script each):
+//!
+//! ```toml
+//! [[script]]
+//! name = "textkit"
+//! matches = "truncate() returns strings one character too short"
+//! [[script.reply]]
+//! role = "localizer"
+//! text = "textkit/strings.py"
+//! ```
+//!
+//! A request whose messages contain a script's `matches` text is answered from that script's
+//! replies (the first such script); any other request from the top-level `[[reply]]` list.
+//!
 //! Deadlines are honoured like the llama backend does: a request whose deadline has already
 //! passed consumes its reply and returns nothing with [`Finish::Deadline`]. A reply with
 //! `stalls = true` plays a generation that does not end on its own: it produces its text, then
@@ -29,11 +44,58 @@ use serde::Deserialize;
 
 use super::{AgentRole, Finish, GenRequest, Generation, Model, ModelError};
 
-/// The script `--mock` uses when no `--script` is given: the seed's fibonacci demo.
+/// The seed's fibonacci demo (`run --mock`, `demo --mock`): top-level replies.
 pub const DEFAULT_SCRIPT: &str = include_str!("../../models/scripted/fibonacci.toml");
+
+/// One named script per fixture of [`crate::repo::fixture::FIXTURES`] (`fix --mock`,
+/// `batch --mock` on what `codeswarm fixtures` writes), each chosen by its issue's title.
+pub const FIXTURE_SCRIPTS: &[(&str, &str)] = &[
+    (
+        "textkit",
+        include_str!("../../models/scripted/fixtures/textkit.toml"),
+    ),
+    (
+        "shopcart",
+        include_str!("../../models/scripted/fixtures/shopcart.toml"),
+    ),
+    (
+        "statskit",
+        include_str!("../../models/scripted/fixtures/statskit.toml"),
+    ),
+    (
+        "configkit",
+        include_str!("../../models/scripted/fixtures/configkit.toml"),
+    ),
+];
+
+/// The name `--mock` gives the built-in script (the model is `scripted:builtin`).
+pub const BUILTIN_NAME: &str = "builtin";
+
+/// The script `--mock` uses when no `--script` is given: the fibonacci demo's replies, plus
+/// the fixtures' named scripts (TOML arrays of tables concatenate).
+pub fn builtin_script() -> String {
+    let mut text = DEFAULT_SCRIPT.to_string();
+    for (_, script) in FIXTURE_SCRIPTS {
+        text.push('\n');
+        text.push_str(script);
+    }
+    text
+}
 
 #[derive(Debug, Deserialize)]
 struct ScriptFile {
+    #[serde(default)]
+    reply: Vec<Reply>,
+    #[serde(default)]
+    script: Vec<NamedScript>,
+}
+
+/// Replies for the requests whose prompt contains `matches`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedScript {
+    name: String,
+    matches: String,
     #[serde(default)]
     reply: Vec<Reply>,
 }
@@ -55,39 +117,75 @@ struct Canned {
     stalls: bool,
 }
 
+type Queues = BTreeMap<AgentRole, VecDeque<Canned>>;
+
+/// A named script and the text that selects it.
+#[derive(Debug)]
+struct Selected {
+    name: String,
+    matches: String,
+    replies: Queues,
+}
+
 /// Replays canned replies; records every prompt it was given.
 #[derive(Debug)]
 pub struct ScriptedModel {
     name: String,
-    replies: BTreeMap<AgentRole, VecDeque<Canned>>,
+    replies: Queues,
+    scripts: Vec<Selected>,
     /// Every request seen, in order: (role, last user message).
     pub transcript: Vec<(AgentRole, String)>,
+}
+
+fn queues(name: &str, list: Vec<Reply>) -> Result<Queues, ModelError> {
+    let mut replies = Queues::new();
+    for r in list {
+        let role = AgentRole::parse(&r.role).ok_or_else(|| {
+            let known: Vec<_> = AgentRole::ALL.iter().map(|r| r.as_str()).collect();
+            ModelError::Script(format!(
+                "{name}: unknown role `{}` (known: {})",
+                r.role,
+                known.join(", ")
+            ))
+        })?;
+        replies.entry(role).or_default().push_back(Canned {
+            text: r.text,
+            stalls: r.stalls,
+        });
+    }
+    Ok(replies)
 }
 
 impl ScriptedModel {
     pub fn from_toml(name: &str, text: &str) -> Result<Self, ModelError> {
         let file: ScriptFile =
             toml::from_str(text).map_err(|e| ModelError::Script(format!("{name}: {e}")))?;
-        let mut replies: BTreeMap<AgentRole, VecDeque<Canned>> = BTreeMap::new();
-        for r in file.reply {
-            let role = AgentRole::parse(&r.role).ok_or_else(|| {
-                let known: Vec<_> = AgentRole::ALL.iter().map(|r| r.as_str()).collect();
-                ModelError::Script(format!(
-                    "{name}: unknown role `{}` (known: {})",
-                    r.role,
-                    known.join(", ")
-                ))
-            })?;
-            replies.entry(role).or_default().push_back(Canned {
-                text: r.text,
-                stalls: r.stalls,
+        let replies = queues(name, file.reply)?;
+        let mut scripts = vec![];
+        for s in file.script {
+            if s.matches.trim().is_empty() {
+                return Err(ModelError::Script(format!(
+                    "{name}: script `{}` has an empty `matches`; give text its prompts contain",
+                    s.name
+                )));
+            }
+            scripts.push(Selected {
+                replies: queues(&format!("{name}: script `{}`", s.name), s.reply)?,
+                name: s.name,
+                matches: s.matches,
             });
         }
         Ok(Self {
             name: format!("scripted:{name}"),
             replies,
+            scripts,
             transcript: vec![],
         })
+    }
+
+    /// The names of the named scripts, in file order.
+    pub fn script_names(&self) -> Vec<&str> {
+        self.scripts.iter().map(|s| s.name.as_str()).collect()
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
@@ -122,17 +220,30 @@ impl Model for ScriptedModel {
             .map(|m| m.content.clone())
             .unwrap_or_default();
         self.transcript.push((req.agent, last_user));
-        let canned = self
-            .replies
-            .get_mut(&req.agent)
-            .and_then(|q| q.pop_front())
-            .ok_or_else(|| {
-                ModelError::Script(format!(
-                    "no scripted reply left for role `{}` (call #{})",
-                    req.agent,
-                    self.transcript.len()
-                ))
-            })?;
+        let selected = self.scripts.iter().position(|s| {
+            req.messages
+                .iter()
+                .any(|m| m.content.contains(s.matches.as_str()))
+        });
+        let queue = match selected {
+            Some(i) => &mut self.scripts[i].replies,
+            None => &mut self.replies,
+        };
+        let Some(canned) = queue.get_mut(&req.agent).and_then(|q| q.pop_front()) else {
+            let which = match selected {
+                Some(i) => format!(" in script `{}`", self.scripts[i].name),
+                None if self.scripts.is_empty() => String::new(),
+                None => format!(
+                    "; the prompt matches none of the named scripts ({}), which answer only the tasks they were written for",
+                    self.script_names().join(", ")
+                ),
+            };
+            return Err(ModelError::Script(format!(
+                "no scripted reply left for role `{}` (call #{}){which}",
+                req.agent,
+                self.transcript.len()
+            )));
+        };
         let (text, finish) = if req.past_deadline() {
             (String::new(), Finish::Deadline)
         } else if canned.stalls {
@@ -266,6 +377,77 @@ stalls = true
             .unwrap_err()
             .to_string();
         assert!(err.contains("wizard"), "{err}");
+    }
+
+    #[test]
+    fn named_scripts_answer_the_prompts_that_contain_their_text() {
+        let script = r#"
+[[reply]]
+role = "localizer"
+text = "default"
+[[script]]
+name = "a"
+matches = "bug A"
+[[script.reply]]
+role = "localizer"
+text = "for A"
+[[script]]
+name = "b"
+matches = "bug B"
+[[script.reply]]
+role = "localizer"
+text = "for B"
+"#;
+        let mut m = ScriptedModel::from_toml("t", script).unwrap();
+        assert_eq!(m.script_names(), ["a", "b"]);
+        let s = Sampling::default();
+        let mut ask = |text: &str| {
+            let msgs = [Message::system("sys"), Message::user(text)];
+            m.generate(&GenRequest {
+                agent: AgentRole::Localizer,
+                messages: &msgs,
+                sampling: &s,
+                deadline: None,
+            })
+            .map(|g| g.text)
+        };
+        assert_eq!(ask("issue: bug B happens").unwrap(), "for B");
+        assert_eq!(ask("issue: bug A happens").unwrap(), "for A");
+        assert_eq!(ask("something else").unwrap(), "default");
+        let err = ask("bug A again").unwrap_err().to_string();
+        assert!(err.contains("in script `a`"), "{err}");
+        let err = ask("unrelated").unwrap_err().to_string();
+        assert!(
+            err.contains("matches none of the named scripts (a, b)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_fixture_has_a_builtin_script_chosen_by_its_issue() {
+        let m = ScriptedModel::from_toml(BUILTIN_NAME, &builtin_script()).unwrap();
+        for f in crate::repo::fixture::FIXTURES {
+            let chosen: Vec<&str> = m
+                .scripts
+                .iter()
+                .filter(|s| f.issue.contains(s.matches.as_str()))
+                .map(|s| s.name.as_str())
+                .collect();
+            assert_eq!(chosen, [f.name], "{}", f.name);
+            let s = m.scripts.iter().find(|s| s.name == f.name).unwrap();
+            for role in [
+                AgentRole::Localizer,
+                AgentRole::TestWriter,
+                AgentRole::Repairer,
+            ] {
+                assert!(s.replies.contains_key(&role), "{}: {role}", f.name);
+            }
+        }
+        // The fibonacci demo's task selects no fixture script.
+        assert!(!m
+            .scripts
+            .iter()
+            .any(|s| "Write a fibonacci function".contains(s.matches.as_str())));
     }
 
     #[test]
