@@ -370,3 +370,65 @@ fn printed_output_is_not_a_result_and_a_hang_costs_one_input() {
     assert_eq!(p.observations[1], Observation::Hung);
     assert_eq!(p.observations[2], Observation::Value("3".into()));
 }
+
+/// A written edge input that one candidate never finishes (`halve_steps(0)` loops forever)
+/// is left out of the comparison and named, not held against it: both candidates agree on
+/// everything else, so the behaviour is settled and the run passes.
+#[test]
+fn an_input_a_candidate_does_not_finish_is_dropped_not_a_failure() {
+    let script = format!(
+        r#"
+[[reply]]
+role = "code_generator"
+text = '''```python
+def halve_steps(n):
+    count = 0
+    while n % 2 == 0:
+        n //= 2
+        count += 1
+    return count
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+halve_steps(0)
+halve_steps(12)
+halve_steps(7)
+```'''
+
+[[reply]]
+role = "code_generator"
+text = '''```python
+def halve_steps(n):
+    if n == 0:
+        return 0
+    steps = 0
+    while n % 2 == 0:
+        n = n // 2
+        steps += 1
+    return steps
+```'''
+
+{APPROVE}"#
+    );
+    let out = run(
+        &script,
+        "Write halve_steps(n) returning how many times n can be halved before it is odd. halve_steps(8) == 3 and halve_steps(6) == 1.",
+        4,
+    );
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    assert_eq!(r.evidence.clusters.len(), 1, "{:?}", r.evidence.clusters);
+    assert_eq!(r.evidence.clusters[0].votes, 2);
+    assert!(
+        r.evidence
+            .dropped_inputs
+            .iter()
+            .any(|d| d.starts_with("halve_steps(0): a candidate does not finish")),
+        "{:?}",
+        r.evidence.dropped_inputs
+    );
+    // The hang is not a bug the evidence supports: the Debugger is not called.
+    assert_eq!(calls_of(&out, AgentRole::Debugger), 0);
+}

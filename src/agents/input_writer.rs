@@ -5,8 +5,8 @@
 use minijinja::context;
 use serde::Serialize;
 
-use super::{AgentError, Crew};
 use super::extract;
+use super::{AgentError, Crew};
 use crate::models::{AgentRole, Finish};
 use crate::syntax;
 

@@ -125,7 +125,8 @@ pub struct AssertionVerdict {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Evidence {
     pub inputs: Vec<Input>,
-    /// Inputs left out because every candidate crashed on them (a bad input, not a bug).
+    /// Inputs left out of the comparison, each with the reason (every candidate crashed on
+    /// it, or a candidate did not finish it).
     pub dropped_inputs: Vec<String>,
     pub clusters: Vec<Cluster>,
     pub questions: Vec<Question>,
@@ -632,22 +633,40 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         }
     }
 
-    /// Inputs every probed candidate crashed on with an internal error are bad inputs.
-    fn usable_inputs(&self) -> Vec<bool> {
+    /// Inputs every probed candidate crashed on with an internal error are bad inputs; a
+    /// written input that some candidate does not finish is too slow to compare on (or a case
+    /// the task does not state: `factorize(0)` looping forever). Either is left out of the
+    /// comparison and named in the report; stated examples always count.
+    fn drop_reason(&self, i: usize) -> Option<&'static str> {
+        if self.inputs[i].is_example() {
+            return None;
+        }
         let profiles: Vec<&Profile> = self
             .candidates
             .iter()
             .filter_map(|c| c.profile.as_ref())
             .collect();
+        if profiles.is_empty() {
+            return None;
+        }
+        if profiles.iter().all(|p| match &p.observations[i] {
+            Observation::Raised(e) => behaviour::is_internal_error(e),
+            _ => false,
+        }) {
+            return Some("every candidate crashes on it");
+        }
+        if profiles
+            .iter()
+            .any(|p| p.observations[i] == Observation::Hung)
+        {
+            return Some("a candidate does not finish it in time: not compared (too slow to judge, or a case the task does not state)");
+        }
+        None
+    }
+
+    fn usable_inputs(&self) -> Vec<bool> {
         (0..self.inputs.len())
-            .map(|i| {
-                self.inputs[i].is_example()
-                    || profiles.is_empty()
-                    || !profiles.iter().all(|p| match &p.observations[i] {
-                        Observation::Raised(e) => behaviour::is_internal_error(e),
-                        _ => false,
-                    })
-            })
+            .map(|i| self.drop_reason(i).is_none())
             .collect()
     }
 
@@ -1304,13 +1323,11 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             .and_then(|c| self.run_tests(&c, self.tests.clone().as_deref(), "final"));
         let (status, reason) = self.verdict(code.is_some(), final_run.as_ref());
         self.evidence.reason = reason.clone();
-        let usable = self.usable_inputs();
-        self.evidence.dropped_inputs = self
-            .inputs
-            .iter()
-            .zip(&usable)
-            .filter(|(_, u)| !**u)
-            .map(|(i, _)| format!("{}: every candidate crashes on it", i.code))
+        self.evidence.dropped_inputs = (0..self.inputs.len())
+            .filter_map(|i| {
+                self.drop_reason(i)
+                    .map(|why| format!("{}: {why}", self.inputs[i].code))
+            })
             .collect();
         self.evidence.inputs = self.inputs.clone();
         self.fill_requirements();
