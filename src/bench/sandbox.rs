@@ -447,8 +447,22 @@ pub fn bench_sandbox(
         ),
     ];
     if let Some(r) = &repo {
+        let files: std::collections::BTreeSet<&str> = r
+            .tests
+            .iter()
+            .map(|t| t.split("::").next().unwrap_or(t))
+            .collect();
+        let what = if files.len() == 1 && r.tests.iter().all(|t| t.contains("::")) {
+            format!(
+                "{} tests of {}",
+                r.tests.len(),
+                files.iter().next().unwrap_or(&"")
+            )
+        } else {
+            r.tests.join(" ")
+        };
         rows.push(Row::new(
-            format!("pytest, {} (wall)", r.tests.join(" ")),
+            format!("pytest, {what} (wall)"),
             r.sandbox_wall.median_s,
             Some(r.native_wall.median_s),
         ));

@@ -79,7 +79,7 @@ pub struct SandboxOptions {
     /// Run without the host-side bytecode cache of the code under test (see [`bytecode`]):
     /// every run compiles what it imports, as before. For measuring it.
     pub no_bytecode_cache: bool,
-    /// Where the bytecode cache lives; default `bytecode-*` dirs beside the compiled modules.
+    /// Where the bytecode cache lives; default `bytecode/` under the runtime dir.
     pub bytecode_cache_dir: Option<std::path::PathBuf>,
     /// Fewest bytes of uncached source a run must have compiled for the cache to compile them
     /// after it; default [`bytecode::fill::DEFAULT_MIN_BYTES`].
@@ -160,7 +160,7 @@ impl Sandbox {
             let root = options
                 .bytecode_cache_dir
                 .clone()
-                .unwrap_or_else(|| cache.clone());
+                .unwrap_or_else(|| paths.bytecode());
             bytecode::BytecodeCache::new(&root, &env_name, pytest)
         });
         Ok(Sandbox {
