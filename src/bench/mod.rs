@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod sandbox;
+pub mod sandbox_repo;
 
 /// Peak resident set size of this process (`VmHWM`), in bytes, on Linux.
 pub fn peak_rss_bytes() -> Option<u64> {

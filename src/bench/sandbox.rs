@@ -3,13 +3,23 @@
 //! - cold start: opening the sandbox with an empty compiled-module cache (compiles CPython);
 //! - warm start: opening it with the cache (verify + load + link), and `python -c pass` in an
 //!   open sandbox;
-//! - pytest on one small two-test file, in the sandbox and natively (`python3 -m pytest` on the
-//!   host, the reference; pytest is taken from the same pinned files as the sandbox's when the
-//!   host has none), with the ratio of the medians;
+//! - pytest on one small two-test file, in the sandbox (warm) and natively;
+//! - optionally a real repository's test module (`--repo DIR --test ID`, see [`sandbox_repo`]);
 //! - what the install-time optimizations buy: the same pytest run importing pytest from source
 //!   (no `.pyc`), and importing the standard library from the runtime's zip (not unpacked).
 //!
-//! The native reference runs our own fixed test file on the host, never generated code.
+//! Every workload is also run natively in the same run, and reported as a ratio to it: the
+//! host's `python3` (the interpreter itself, not a launcher) with `PYTHONDONTWRITEBYTECODE=1`
+//! and a fresh copy of the files under test for every run (so the code under test is compiled
+//! every time, as in a fresh checkout), the same test ids and the same pytest flags as the
+//! sandbox. pytest is the host's own when it has one; otherwise the sandbox's pinned pytest
+//! files, copied and compiled once for the host interpreter (pytest itself is installed code,
+//! precompiled on both sides); the report says which.
+//!
+//! The native reference runs our own fixed test file or the user's chosen repository on the
+//! host, never generated code.
+//!
+//! [`sandbox_repo`]: super::sandbox_repo
 
 use std::path::Path;
 use std::process::Command;
@@ -41,6 +51,8 @@ pub struct SandboxBenchOptions {
     pub reps: u32,
     /// Measure the cold start (compiles the runtime: seconds).
     pub cold: bool,
+    /// A real repository's tests to measure too.
+    pub repo: Option<super::sandbox_repo::RepoBenchOptions>,
 }
 
 impl Default for SandboxBenchOptions {
@@ -48,6 +60,7 @@ impl Default for SandboxBenchOptions {
         Self {
             reps: 5,
             cold: true,
+            repo: None,
         }
     }
 }
@@ -62,7 +75,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn of(mut samples: Vec<Duration>) -> Self {
+    pub(crate) fn of(mut samples: Vec<Duration>) -> Self {
         if samples.is_empty() {
             return Self::default();
         }
@@ -91,11 +104,38 @@ pub struct NativeReference {
     pub pytest_from: String,
     /// `python -c pass`.
     pub python_c_pass: Stats,
-    /// `python -m pytest`, bytecode cached (the best case for the host).
+    /// `python -m pytest` on the two-test file, no bytecode written, a fresh copy each run.
     pub pytest: Stats,
-    /// `python3 -m pytest` as a user types it: the command on PATH (a launcher, if that is what
-    /// it is) with the inherited environment (which may forbid writing bytecode).
-    pub pytest_as_invoked: Stats,
+}
+
+/// The host interpreter the native rows run, and where its pytest comes from.
+#[derive(Debug, Clone)]
+pub struct NativePython {
+    pub python: String,
+    /// `PYTHONPATH` entry holding pytest when the host has none of its own.
+    pub pytest_path: Option<std::path::PathBuf>,
+    pub pytest_from: String,
+}
+
+/// One row of the report's table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub workload: String,
+    pub sandbox_s: f64,
+    pub native_s: Option<f64>,
+    pub ratio: Option<f64>,
+}
+
+impl Row {
+    fn new(workload: impl Into<String>, sandbox_s: f64, native_s: Option<f64>) -> Self {
+        let ratio = native_s.filter(|n| *n > 0.0).map(|n| sandbox_s / n);
+        Self {
+            workload: workload.into(),
+            sandbox_s,
+            native_s,
+            ratio,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,10 +155,10 @@ pub struct SandboxBench {
     pub native: Option<NativeReference>,
     /// Why there is no native reference.
     pub native_error: Option<String>,
-    /// Sandbox pytest median / native pytest median (bytecode cached, interpreter binary).
-    pub pytest_ratio: Option<f64>,
-    /// Sandbox pytest median / `python3 -m pytest` as invoked.
-    pub pytest_ratio_as_invoked: Option<f64>,
+    /// The real repository's tests, when asked for.
+    pub repo: Option<super::sandbox_repo::RepoBench>,
+    /// The table: each workload's sandbox and native medians and their ratio.
+    pub rows: Vec<Row>,
 }
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
@@ -152,12 +192,18 @@ fn repeat(sb: &Sandbox, job: &Job, reps: u32) -> Result<Stats, SandboxError> {
     Ok(Stats::of(samples))
 }
 
-/// What [`Job::pytest`] passes, with the report written to `junit`.
-fn pytest_args(junit: &str) -> Vec<String> {
+/// What [`Job::pytest`] passes (without test ids), with the report written to `junit`.
+pub(crate) fn pytest_flags(junit: &Path) -> Vec<String> {
     let mut args: Vec<String> = PYTEST_FLAGS.iter().map(|s| s.to_string()).collect();
-    args.extend(["-p", "no:doctest", "-q"].map(String::from));
-    args.push(format!("--junitxml={junit}"));
-    args.push("test_bench.py".into());
+    args.extend(["-p", "no:doctest"].map(String::from));
+    args.push(format!("--junitxml={}", junit.display()));
+    args
+}
+
+/// What [`Job::pytest`] passes for the two-test file, with the report written to `junit`.
+fn pytest_args(junit: &str) -> Vec<String> {
+    let mut args = pytest_flags(Path::new(junit));
+    args.extend(["-q", "test_bench.py"].map(String::from));
     args
 }
 
@@ -227,35 +273,66 @@ fn real_interpreter(python: &str) -> Result<String, String> {
     Ok(exe)
 }
 
-fn native(sb: &Sandbox, scratch: &Path, reps: u32) -> Result<NativeReference, String> {
+/// The host interpreter, and pytest for it: its own, else the sandbox's pinned files copied
+/// and compiled once for it.
+pub fn native_python(sb: &Sandbox, scratch: &Path) -> Result<NativePython, String> {
     let python = real_interpreter(&crate::fetch::python_command())?;
-    let work = scratch.join("native-work");
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    std::fs::write(work.join("test_bench.py"), TEST_FILE).map_err(|e| e.to_string())?;
     let has_pytest = Command::new(&python)
         .args(["-m", "pytest", "--version"])
+        .env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    // Without a host pytest: the sandbox's site dir holds the same pinned pure-Python files;
-    // a copy (so the host interpreter's bytecode lands there, not in the runtime dir).
-    let pythonpath = if has_pytest {
-        None
-    } else {
-        let site = scratch.join("native-site");
-        copy_sources(&sb.paths().site(), &site)
-            .map_err(|e| format!("copying pytest for the native run: {e}"))?;
-        Some(site)
-    };
+    if has_pytest {
+        return Ok(NativePython {
+            python,
+            pytest_path: None,
+            pytest_from: "the host's own pytest".into(),
+        });
+    }
+    let site = scratch.join("native-site");
+    copy_sources(&sb.paths().site(), &site)
+        .map_err(|e| format!("copying pytest for the native run: {e}"))?;
+    let compiled = Command::new(&python)
+        .args(["-m", "compileall", "-q"])
+        .arg(&site)
+        .output()
+        .map_err(|e| format!("compiling pytest for the native run: {e}"))?;
+    if !compiled.status.success() {
+        return Err(format!(
+            "compiling pytest for the native run failed: {}",
+            String::from_utf8_lossy(&compiled.stderr)
+        ));
+    }
+    Ok(NativePython {
+        python,
+        pytest_from: format!(
+            "the sandbox's pinned pytest files (the host has no pytest), copied to {} and \
+             compiled once for the host interpreter",
+            site.display()
+        ),
+        pytest_path: Some(site),
+    })
+}
+
+fn native(np: &NativePython, scratch: &Path, reps: u32) -> Result<NativeReference, String> {
     let junit = scratch.join("native-junit.xml");
+    let fresh = std::sync::atomic::AtomicU32::new(0);
+    // A fresh work dir holding only the test file, for every run.
+    let work = || -> std::path::PathBuf {
+        let n = fresh.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = scratch.join(format!("native-work-{n}"));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join("test_bench.py"), TEST_FILE);
+        dir
+    };
     let make = |args: &[String]| {
-        let mut c = Command::new(&python);
-        // Bytecode allowed: the warm-up run compiles, the measured runs load `.pyc` (best case).
+        let mut c = Command::new(&np.python);
         c.args(args)
-            .current_dir(&work)
+            .current_dir(work())
             .env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-            .env_remove("PYTHONDONTWRITEBYTECODE");
-        if let Some(p) = &pythonpath {
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        if let Some(p) = &np.pytest_path {
             c.env("PYTHONPATH", p);
         }
         c
@@ -263,35 +340,11 @@ fn native(sb: &Sandbox, scratch: &Path, reps: u32) -> Result<NativeReference, St
     let mut pytest: Vec<String> = vec!["-m".into(), "pytest".into()];
     pytest.extend(pytest_args(&junit.display().to_string()));
     let pass = vec!["-c".to_string(), "pass".to_string()];
-    // A separate copy: bytecode the other runs wrote must not help this one.
-    let typed_path = match &pythonpath {
-        None => None,
-        Some(_) => {
-            let site = scratch.join("native-site-typed");
-            copy_sources(&sb.paths().site(), &site)
-                .map_err(|e| format!("copying pytest for the native run: {e}"))?;
-            Some(site)
-        }
-    };
-    let as_invoked = || {
-        let mut c = Command::new(crate::fetch::python_command());
-        c.args(&pytest)
-            .current_dir(&work)
-            .env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1");
-        if let Some(p) = &typed_path {
-            c.env("PYTHONPATH", p);
-        }
-        c
-    };
     Ok(NativeReference {
         python_c_pass: repeat_command(&|| make(&pass), reps)?,
         pytest: repeat_command(&|| make(&pytest), reps)?,
-        pytest_as_invoked: repeat_command(&as_invoked, reps)?,
-        python: python.clone(),
-        pytest_from: match &pythonpath {
-            None => "host".into(),
-            Some(p) => format!("pinned sandbox files copied to {}", p.display()),
-        },
+        python: np.python.clone(),
+        pytest_from: np.pytest_from.clone(),
     })
 }
 
@@ -358,15 +411,67 @@ pub fn bench_sandbox(
         reps,
     )?;
 
-    progress.set_message("bench: native pytest".into());
-    let (native, native_error) = match native(&sb, scratch.path(), reps) {
+    progress.set_message("bench: native python".into());
+    let np = native_python(&sb, scratch.path());
+    let (native, native_error) = match np
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|np| native(np, scratch.path(), reps))
+    {
         Ok(n) => (Some(n), None),
         Err(e) => (None, Some(e)),
     };
-    let pytest_ratio = native.as_ref().map(|n| pytest.median_s / n.pytest.median_s);
-    let pytest_ratio_as_invoked = native
-        .as_ref()
-        .map(|n| pytest.median_s / n.pytest_as_invoked.median_s);
+    let repo = match (&options.repo, &np) {
+        (Some(opts), Ok(np)) => {
+            progress.set_message(format!("bench: the tests of {}", opts.dir.display()));
+            Some(super::sandbox_repo::bench_repo(
+                &sb,
+                np,
+                opts,
+                scratch.path(),
+            )?)
+        }
+        (Some(_), Err(e)) => return Err(err(format!("no native python for --repo: {e}"))),
+        (None, _) => None,
+    };
+    let mut rows = vec![
+        Row::new(
+            "`python -c pass`",
+            python_c_pass.median_s,
+            native.as_ref().map(|n| n.python_c_pass.median_s),
+        ),
+        Row::new(
+            "pytest, a 2-test file, warm",
+            pytest.median_s,
+            native.as_ref().map(|n| n.pytest.median_s),
+        ),
+    ];
+    if let Some(r) = &repo {
+        let files: std::collections::BTreeSet<&str> = r
+            .tests
+            .iter()
+            .map(|t| t.split("::").next().unwrap_or(t))
+            .collect();
+        let what = if files.len() == 1 && r.tests.iter().all(|t| t.contains("::")) {
+            format!(
+                "{} tests of {}",
+                r.tests.len(),
+                files.iter().next().unwrap_or(&"")
+            )
+        } else {
+            r.tests.join(" ")
+        };
+        rows.push(Row::new(
+            format!("pytest, {what} (wall)"),
+            r.sandbox_wall.median_s,
+            Some(r.native_wall.median_s),
+        ));
+        rows.push(Row::new(
+            "the same, time pytest itself reports",
+            r.sandbox_pytest.median_s,
+            Some(r.native_pytest.median_s),
+        ));
+    }
     Ok(SandboxBench {
         cold_open,
         warm_open,
@@ -376,48 +481,65 @@ pub fn bench_sandbox(
         pytest_with_zip_stdlib,
         native,
         native_error,
-        pytest_ratio,
-        pytest_ratio_as_invoked,
+        repo,
+        rows,
     })
 }
 
 impl SandboxBench {
-    /// A few lines for a terminal.
+    /// The table (Markdown), then the sandbox-only figures.
     pub fn summary(&self) -> String {
-        let ms = |s: &Stats| format!("{:.1} ms", s.median_s * 1e3);
-        let mut out = String::new();
-        if let Some(c) = &self.cold_open {
-            out += &format!("cold open (compile):         {:.2} s\n", c.median_s);
-        }
-        out += &format!("warm open (cached module):   {}\n", ms(&self.warm_open));
-        out += &format!("python -c pass (sandbox):    {}\n", ms(&self.python_c_pass));
-        out += &format!("pytest 2 tests (sandbox):    {}\n", ms(&self.pytest));
-        out += &format!(
-            "  without site .pyc:         {}\n",
-            ms(&self.pytest_without_site_pyc)
-        );
-        out += &format!(
-            "  stdlib from zip:           {}\n",
-            ms(&self.pytest_with_zip_stdlib)
-        );
-        match (&self.native, &self.native_error) {
-            (Some(n), _) => {
-                out += &format!("python3 -c pass (native):    {}\n", ms(&n.python_c_pass));
-                out += &format!("python -m pytest (native):   {}\n", ms(&n.pytest));
-                out += &format!(
-                    "python3 -m pytest as typed:  {}\n",
-                    ms(&n.pytest_as_invoked)
-                );
+        let fmt = |s: f64| {
+            if s >= 1.0 {
+                format!("{s:.2} s")
+            } else {
+                format!("{:.1} ms", s * 1e3)
             }
-            (None, Some(e)) => out += &format!("native reference unavailable: {e}\n"),
-            (None, None) => {}
+        };
+        let mut out = String::from("| workload | sandbox | native | ratio |\n|---|---|---|---|\n");
+        for r in &self.rows {
+            out += &format!(
+                "| {} | {} | {} | {} |\n",
+                r.workload,
+                fmt(r.sandbox_s),
+                r.native_s.map_or("-".into(), fmt),
+                r.ratio.map_or("-".into(), |x| format!("{x:.2}×"))
+            );
         }
-        if let Some(r) = self.pytest_ratio {
-            out += &format!("pytest sandbox/native:       {r:.2}x\n");
+        out += "\n";
+        if let Some(n) = &self.native {
+            out += &format!(
+                "native: {} ({}), PYTHONDONTWRITEBYTECODE=1, fresh copies\n",
+                n.python, n.pytest_from
+            );
         }
-        if let Some(r) = self.pytest_ratio_as_invoked {
-            out += &format!("pytest sandbox/as typed:     {r:.2}x\n");
+        if let Some(e) = &self.native_error {
+            out += &format!("native reference unavailable: {e}\n");
         }
+        if let Some(r) = &self.repo {
+            out += &format!("repository: {}\n", r.dir);
+            out += &format!("  sandbox: {}\n", r.sandbox_summary);
+            out += &format!("  native:  {}\n", r.native_summary);
+            out += &format!(
+                "  sandbox first run (bytecode cache cold, then filled): {}\n",
+                fmt(r.sandbox_first_s)
+            );
+        }
+        if let Some(c) = &self.cold_open {
+            out += &format!("cold open (compile):         {}\n", fmt(c.median_s));
+        }
+        out += &format!(
+            "warm open (cached module):   {}\n",
+            fmt(self.warm_open.median_s)
+        );
+        out += &format!(
+            "pytest without site .pyc:    {}\n",
+            fmt(self.pytest_without_site_pyc.median_s)
+        );
+        out += &format!(
+            "pytest, stdlib from zip:     {}\n",
+            fmt(self.pytest_with_zip_stdlib.median_s)
+        );
         out
     }
 }

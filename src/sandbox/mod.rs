@@ -28,6 +28,7 @@
 //! A [`Sandbox`] is cheap to clone and safe to share: runs may go on concurrently from several
 //! threads, each in its own store over the shared engine and pre-linked module.
 
+pub mod bytecode;
 mod deadline;
 mod engine;
 mod error;
@@ -75,12 +76,22 @@ pub struct SandboxOptions {
     /// Check every file of the installed environment against its manifest's sha256 (not only
     /// the file list and sizes, as every open does); `codeswarm sandbox --setup` does.
     pub verify_hashes: bool,
+    /// Run without the host-side bytecode cache of the code under test (see [`bytecode`]):
+    /// every run compiles what it imports, as before. For measuring it.
+    pub no_bytecode_cache: bool,
+    /// Where the bytecode cache lives; default `bytecode/` under the runtime dir.
+    pub bytecode_cache_dir: Option<std::path::PathBuf>,
+    /// Fewest bytes of uncached source a run must have compiled for the cache to compile them
+    /// after it; default [`bytecode::fill::DEFAULT_MIN_BYTES`].
+    pub bytecode_min_bytes: Option<u64>,
 }
 
 struct Inner {
     rt: engine::Runtime,
     env: run::GuestEnv,
     paths: RuntimePaths,
+    bytecode: Option<bytecode::BytecodeCache>,
+    bytecode_min_bytes: u64,
 }
 
 /// A ready-to-run sandbox: the verified runtime, its compiled module and installed site dir
@@ -136,14 +147,61 @@ impl Sandbox {
         let env = runtime::ensure_env(&req, &paths, level, progress, &|env, job| {
             run::run(&rt, env, &job)
         })?;
+        let bytecode = (!options.no_bytecode_cache).then(|| {
+            let pytest = req
+                .wheels
+                .iter()
+                .find(|w| w.name == "pytest")
+                .map_or("none", |w| w.version.as_str());
+            let env_name = paths
+                .env
+                .file_name()
+                .map_or_else(|| "env".to_string(), |n| n.to_string_lossy().into_owned());
+            let root = options
+                .bytecode_cache_dir
+                .clone()
+                .unwrap_or_else(|| paths.bytecode());
+            bytecode::BytecodeCache::new(&root, &env_name, pytest)
+        });
         Ok(Sandbox {
-            inner: Arc::new(Inner { rt, env, paths }),
+            inner: Arc::new(Inner {
+                rt,
+                env,
+                paths,
+                bytecode,
+                bytecode_min_bytes: options
+                    .bytecode_min_bytes
+                    .unwrap_or(bytecode::fill::DEFAULT_MIN_BYTES),
+            }),
         })
     }
 
     /// Run one job. `Err` only for host-side failures (bad job, unwritable temp dir).
+    ///
+    /// With the bytecode cache, the cached bytecode of the job's `.py` files is placed beside
+    /// them first, and afterwards the sources the guest had to compile itself (when they add up
+    /// to [`SandboxOptions::bytecode_min_bytes`]) are compiled for the next runs (a separate
+    /// guest; see [`bytecode`]), which makes a job's first run slower and the following ones
+    /// faster.
     pub fn run(&self, job: &Job) -> Result<Outcome, SandboxError> {
-        run::run(&self.inner.rt, &self.inner.env, job)
+        let inner = &self.inner;
+        let (outcome, learned) =
+            run::run_cached(&inner.rt, &inner.env, job, inner.bytecode.as_ref())?;
+        if let (Some(cache), Some(learned)) = (&inner.bytecode, learned) {
+            let compile = |j: &Job| run::run(&inner.rt, &inner.env, j);
+            let min = inner.bytecode_min_bytes;
+            if let Err(e) =
+                bytecode::fill::fill(cache, job, &learned.index, &learned.hints, min, &compile)
+            {
+                tracing::warn!(error = %e, "bytecode cache: could not store this run's bytecode");
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The host-side bytecode cache, when the sandbox uses one.
+    pub fn bytecode_cache(&self) -> Option<&bytecode::BytecodeCache> {
+        self.inner.bytecode.as_ref()
     }
 
     /// Compile the `.py` files under the host directory `dir` to `.pyc` with the guest's own

@@ -33,7 +33,7 @@ use wasmtime_wasi::p1::wasi_snapshot_preview1::WasiSnapshotPreview1;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use super::hostcall::{abi, in_tokio, read_u32, with_guest, GuestMemory};
-use super::layout::GUEST_DEV;
+use super::layout::{GUEST_DEV, GUEST_WORK};
 use super::state::GuestState;
 
 /// WASI errno values used here.
@@ -197,23 +197,34 @@ fn names_null(mem: &[u8], path: i32, path_len: i32) -> bool {
 
 /// Whether `fd` is the sandbox's `/dev` preopen (wherever the guest renumbered it to).
 fn is_dev_preopen(wasi: &mut WasiP1Ctx, fd: i32) -> bool {
-    let mut scratch = [0u8; GUEST_DEV.len()];
+    is_preopen(wasi, fd, GUEST_DEV)
+}
+
+/// Whether `fd` is the preopen the guest knows as `name`.
+fn is_preopen(wasi: &mut WasiP1Ctx, fd: i32, name: &str) -> bool {
+    let mut scratch = vec![0u8; name.len()];
     let fd = types::Fd::from(fd as u32);
     let Ok(types::Prestat::Dir(dir)) = wasi.fd_prestat_get(&mut GuestMemory::Unshared(&mut []), fd)
     else {
         return false;
     };
-    if dir.pr_name_len as usize != GUEST_DEV.len() {
+    if dir.pr_name_len as usize != name.len() {
         return false;
     }
     wasi.fd_prestat_dir_name(
         &mut GuestMemory::Unshared(&mut scratch),
         fd,
         wiggle::GuestPtr::new(0),
-        GUEST_DEV.len() as u32,
+        name.len() as u32,
     )
     .is_ok()
-        && scratch == GUEST_DEV.as_bytes()
+        && scratch == name.as_bytes()
+}
+
+/// The bytes of a guest path argument, if they lie in guest memory.
+fn path_bytes(mem: &[u8], path: i32, path_len: i32) -> Option<&[u8]> {
+    let start = path as u32 as usize;
+    mem.get(start..start.checked_add(path_len as u32 as usize)?)
 }
 
 /// Where a write to `fd` starts and how long the file is before it, for a regular file (`None`
@@ -425,6 +436,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result
                 })?;
                 if errno == 0 {
                     s.files.open += 1;
+                    // A `.py` read through the work dir: a hint for the bytecode cache.
+                    if s.hints.enabled()
+                        && oflags & O_CREAT == 0
+                        && path_bytes(mem, path, path_len).is_some_and(|p| p.ends_with(b".py"))
+                        && is_preopen(&mut s.wasi, fd, GUEST_WORK)
+                    {
+                        if let Some(p) = path_bytes(mem, path, path_len) {
+                            s.hints.note(p);
+                        }
+                    }
                     if null {
                         if let Some(opened) = read_u32(mem, u64::from(out as u32)) {
                             s.quota.devnull.insert(opened as i32);

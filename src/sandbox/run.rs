@@ -7,6 +7,9 @@ use std::time::Instant;
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+use super::bytecode::fill::Hints;
+use super::bytecode::place::{self, SourceIndex};
+use super::bytecode::BytecodeCache;
 use super::deadline::{DeadlineReached, GuestClock};
 use super::engine::{Runtime, TICK};
 use super::junit;
@@ -148,9 +151,28 @@ struct Ran {
     status: Status,
     limits_hit: LimitsHit,
     duration: std::time::Duration,
+    hints: std::collections::BTreeSet<String>,
+}
+
+/// What a run with the bytecode cache learned for it: the `.py` files copied in (with their
+/// digests) and those the guest opened.
+pub(crate) struct Learned {
+    pub index: SourceIndex,
+    pub hints: std::collections::BTreeSet<String>,
 }
 
 pub(crate) fn run(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, SandboxError> {
+    run_cached(rt, env, job, None).map(|(outcome, _)| outcome)
+}
+
+/// [`run`], with cached bytecode placed into the work dir first and the run's hints returned
+/// when `cache` is given.
+pub(crate) fn run_cached(
+    rt: &Runtime,
+    env: &GuestEnv,
+    job: &Job,
+    cache: Option<&BytecodeCache>,
+) -> Result<(Outcome, Option<Learned>), SandboxError> {
     job.validate().map_err(SandboxError::Job)?;
     if job.limits.fuel.is_some() && !rt.fuel {
         return Err(SandboxError::Job(
@@ -165,7 +187,7 @@ pub(crate) fn run(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, Sa
         std::thread::Builder::new()
             .name("sandbox-guest".into())
             .stack_size(GUEST_THREAD_STACK)
-            .spawn_scoped(scope, || run_on_this_thread(rt, env, job))
+            .spawn_scoped(scope, || run_on_this_thread(rt, env, job, cache))
             .map_err(|e| SandboxError::Setup(format!("cannot start the guest thread: {e}")))?
             .join()
             .map_err(|_| {
@@ -174,11 +196,22 @@ pub(crate) fn run(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, Sa
     })
 }
 
-fn run_on_this_thread(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, SandboxError> {
+fn run_on_this_thread(
+    rt: &Runtime,
+    env: &GuestEnv,
+    job: &Job,
+    cache: Option<&BytecodeCache>,
+) -> Result<(Outcome, Option<Learned>), SandboxError> {
     let dirs = RunDirs::create(job)?;
+    // Before the guest runs: what is read in the work dir now is what the host wrote.
+    let index = cache.map(|c| place::place_all(&dirs.work, c));
     let out = CappedPipe::new(job.limits.stdout_bytes);
     let err = CappedPipe::new(job.limits.stderr_bytes);
-    let ran = execute(rt, env, job, &dirs, &out, &err)?;
+    let mut ran = execute(rt, env, job, &dirs, &out, &err, index.is_some())?;
+    let learned = index.map(|index| Learned {
+        index,
+        hints: std::mem::take(&mut ran.hints),
+    });
     let (stdout, out_trunc, _) = out.take();
     let (stderr, err_trunc, _) = err.take();
     let (tests, junit_error) = match &job.junit_report {
@@ -186,7 +219,7 @@ fn run_on_this_thread(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome
         Some(rel) => read_report(&dirs.work.join(rel)),
     };
     drop(dirs);
-    Ok(Outcome {
+    let outcome = Outcome {
         status: ran.status,
         stdout,
         stderr,
@@ -198,7 +231,8 @@ fn run_on_this_thread(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome
         duration: ran.duration,
         tests,
         junit_error,
-    })
+    };
+    Ok((outcome, learned))
 }
 
 fn execute(
@@ -208,6 +242,7 @@ fn execute(
     dirs: &RunDirs,
     out: &CappedPipe,
     err: &CappedPipe,
+    hints: bool,
 ) -> Result<Ran, SandboxError> {
     let clock_base = Instant::now();
     let mut builder = wasi_ctx(dirs, env, job, out, err, clock_base)?;
@@ -223,7 +258,10 @@ fn execute(
         clock_base,
         deadline: clock_base + job.limits.timeout,
         timed_out: false,
+        hints: Hints::new(hints),
     };
+    // Declared before the store, so dropped after it: the slot is free once the instance is.
+    let _slot = rt.slot();
     let mut store = Store::new(&rt.engine, state);
     store.limiter(|s| &mut s.memory);
     let ticks = u64::try_from(job.limits.timeout.as_nanos().div_ceil(TICK.as_nanos()))
@@ -243,6 +281,7 @@ fn execute(
         start.call(&mut store, ())
     });
     let duration = started.elapsed();
+    let hints = std::mem::take(&mut store.data_mut().hints.paths);
     let state = store.data();
     let status = classify(result, state);
     tracing::debug!(
@@ -260,6 +299,7 @@ fn execute(
             open_files: state.files.hit,
         },
         duration,
+        hints,
     })
 }
 

@@ -11,7 +11,8 @@
 //!   unpacked by the guest (importing from a directory is faster than the guest's zipimport);
 //! - `env-<fingerprint>/MANIFEST.sha256`: every file of the environment with its size and
 //!   sha256 (see `manifest`);
-//! - `cache/`: the compiled-module cache (see `module_cache`).
+//! - `cache/`: the compiled-module cache (see `module_cache`);
+//! - `bytecode/`: the bytecode cache of the code under test (see `bytecode`).
 //!
 //! An environment is built in a temporary directory beside its final name and renamed into place
 //! when complete (manifest included), so it is never seen half-installed. An existing one is
@@ -57,6 +58,10 @@ impl RuntimePaths {
     }
     pub fn stdlib(&self) -> PathBuf {
         self.env.join("stdlib")
+    }
+    /// The host-side bytecode cache of the code under test (see `bytecode`).
+    pub fn bytecode(&self) -> PathBuf {
+        self.dir.join("bytecode")
     }
     /// The downloaded wheels, kept to rebuild the environment offline.
     pub fn wheels(&self) -> PathBuf {

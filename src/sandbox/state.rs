@@ -1,11 +1,12 @@
 //! The per-run store data: the WASI context, the memory limiter, the disk quota, the descriptor
-//! cap, and the deadline.
+//! cap, the deadline, and the bytecode cache's hints.
 
 use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
+use super::bytecode::fill::Hints;
 use super::quota::{DiskQuota, OpenFiles};
 
 /// Caps linear-memory growth and remembers whether the guest ran into the cap.
@@ -60,4 +61,6 @@ pub(crate) struct GuestState {
     pub deadline: Instant,
     /// Set when a host call (a sleep) was cut short by the deadline.
     pub timed_out: bool,
+    /// The `.py` files the guest opened in its work dir (for the bytecode cache).
+    pub hints: Hints,
 }
