@@ -20,6 +20,7 @@
 //!   the repository fixer, the gate and `evaluate`; environments per repository and version.
 //! - [`cli`]: thin command-line shells over the library.
 
+pub mod activity;
 pub mod agents;
 pub mod batch;
 pub mod bench;
