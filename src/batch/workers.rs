@@ -126,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn in_process_copies_that_do_not_fit_are_refused_with_the_fix() {
+    fn a_model_that_cannot_be_planned_is_an_error_not_a_panic() {
         // A path that does not exist fails the plan itself: an error, not a panic.
         let missing = manager(ManagerSettings {
             model: Some("/nonexistent/model.gguf".into()),
