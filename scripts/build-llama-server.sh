@@ -21,6 +21,12 @@ llama_copy_src "$out"
 llama_add_from_sdist "$out" 'tools/server/*' 'tools/ui/CMakeLists.txt' 'tools/ui/sources.cmake' 'tools/ui/*.in' \
   'scripts/ui-assets.cmake'
 rm -rf "$out/src/tools/server/tests" "$out/src/tools/server/bench"
+# The server source of the package differs by a few commits from the crate's llama.cpp: adapt
+# it to the crate's API (mtmd_get_memory_usage returns a struct holding the map; no
+# fs_open_ifstream helper in common/).
+sed -i 's/mmproj_mem\.empty()/mmproj_mem.backend_mem_usage.empty()/; s/: mmproj_mem)/: mmproj_mem.backend_mem_usage)/g' \
+  "$out/src/tools/server/server-context.cpp"
+sed -i 's/fs_open_ifstream(/std::ifstream(/' "$out/src/tools/server/server-mcp.cpp"
 printf 'add_subdirectory(mtmd)\nadd_subdirectory(ui)\nadd_subdirectory(server)\n' > "$out/src/tools/CMakeLists.txt"
 
 llama_cmake_build "$out" llama-server \
