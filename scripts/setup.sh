@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh demo   install what is missing, build (release), fetch the default model and
 #                           the sandbox runtime, run `codeswarm demo` on the real default model
-#   scripts/setup.sh test   the same set-up, then the whole test suite (`cargo test --release`)
+#   scripts/setup.sh test   the same set-up, then builds llama-server (scripts/build-llama-server.sh)
+#                           and runs the whole test suite (`cargo test --release`)
 #   scripts/setup.sh build  set-up and build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +68,11 @@ case "$mode" in
     "$bin" demo
     ;;
   test)
+    # The inference-server test (tests/llama_server.rs) runs llama.cpp's own llama-server,
+    # built from the llama.cpp source the crate vendors (idempotent: built once).
+    say "llama-server (for the inference-server test)"
+    CODESWARM_LLAMA_SERVER=$(scripts/build-llama-server.sh)
+    export CODESWARM_LLAMA_SERVER
     say "tests"
     cargo test --release --locked
     ;;

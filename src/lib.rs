@@ -21,6 +21,7 @@
 //! - [`doctor`]: `codeswarm doctor`: what is set up and what is not, with the fixes.
 //! - [`cli`]: thin command-line shells over the library.
 
+pub mod activity;
 pub mod agents;
 pub mod batch;
 pub mod bench;

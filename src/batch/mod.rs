@@ -10,7 +10,11 @@
 //! - [`predictions`]: the append-only predictions file (one whole line per `write`, fsync,
 //!   torn last line repaired).
 //! - [`manifest`]: `RUN_DIR/manifest.json`, the run's settings and progress.
-//! - [`runner`]: the batch loop over a [`Solver`], with time limits, panics, Ctrl-C and resume.
+//! - [`runner`]: the batch loop over one [`Solver`] per worker, with time limits, panics,
+//!   Ctrl-C, retries of a transient failure and resume.
+//! - [`display`]: the live display (overall bar, one line per worker).
+//! - [`fix_solver`]: the solver `codeswarm batch` uses: the repository fixer of `fix`.
+//! - [`workers`]: one model manager per worker, within the memory plan.
 //! - [`partial`]: what a solver has found so far (trajectory, tokens, best patch), recorded
 //!   after each step so a time-out, failure or crash keeps it.
 //! - [`merge`]: `codeswarm merge-preds`.
@@ -21,7 +25,9 @@
 //! - [`fixture_set`]: an instance set in the official format built from the fixture
 //!   repositories, for tests and demos without network.
 
+pub mod display;
 pub mod evaluate;
+pub mod fix_solver;
 pub mod fixture_set;
 pub mod html;
 pub mod instances;
@@ -33,6 +39,7 @@ pub mod predictions;
 pub mod report;
 pub mod runner;
 pub mod shard;
+pub mod workers;
 
 pub use evaluate::{
     evaluate, EvalOptions, EvalReport, ExecError, TestExecutor, TestOutcome, TestResults,
@@ -40,7 +47,7 @@ pub use evaluate::{
 pub use instances::{Filter, Instance, SolverView};
 pub use predictions::Prediction;
 pub use runner::{
-    run_batch, BatchConfig, BatchSummary, CancelReason, CancelToken, InstanceDir, Interrupt,
-    SolveContext, SolveError, SolveOutcome, Solver,
+    run_batch, run_batch_workers, BatchConfig, BatchSummary, CancelReason, CancelToken,
+    InstanceDir, Interrupt, RetryPolicy, SolveContext, SolveError, SolveOutcome, Solver,
 };
 pub use shard::Shard;

@@ -1,6 +1,10 @@
 //! The batch loop: solve each selected instance with a [`Solver`], record its artifacts and its
 //! prediction line, and keep going whatever happens to one instance.
 //!
+//! Workers (`--workers N`, [`run_batch_workers`]): one thread per solver takes the next
+//! instance not yet taken; the calling thread is the only writer of the predictions file and
+//! the manifest, committing each instance as it finishes.
+//!
 //! Per instance, under `RUN_DIR/instances/<instance_id>/` (each file written atomically):
 //! `trajectory.json`, `patch.diff` (what the solver returned), `log.txt` and `result.json`
 //! ([`InstanceResult`]: status, reason, seconds, tokens, patch lines). The prediction line is
@@ -23,30 +27,36 @@
 //! work. Two
 //! things stop a batch: set-up errors (unreadable input, run directory in use, disk errors) and
 //! [`SolveError::Unavailable`] (the solver cannot work at all, e.g. the model is missing), which
-//! records nothing for the instance so a later run solves it.
+//! records nothing for the instance so a later run solves it (the other workers' instances in
+//! flight are cancelled and left unrecorded too). [`SolveError::Transient`] (the inference
+//! server stopped answering) is no fault of the instance: it is tried again after a wait
+//! ([`RetryPolicy`]), then recorded as `deferred` without a prediction line, and no new
+//! instance starts; a rerun solves it.
 //!
 //! Time limit and Ctrl-C are cooperative: the [`CancelToken`] handed to the solver is cancelled
 //! at the deadline ([`CancelReason::TimeLimit`]) or on the first Ctrl-C
 //! ([`CancelReason::Interrupted`]); the solver is expected to poll it and return. A result that
 //! arrives after the deadline is a time-out (empty `model_patch`; `patch.diff` keeps its
-//! patch). A solver that never looks at the token holds the batch up: model calls and sandbox runs are expected to honour it. After the first Ctrl-C no new
-//! instance is started; the instance in flight is recorded if it still returned a patch, and
-//! otherwise left unrecorded (status `interrupted` in its `result.json`, no prediction line) so
-//! that rerunning the same command solves it. SIGTERM (sent by Kubernetes and Slurm before
-//! they stop a job) is handled like Ctrl-C. A second signal exits at once with code 130;
-//! like kill -9 at any moment, that loses at most the instance in flight (a torn last line is
-//! repaired on the next start).
+//! patch). A solver that never looks at the
+//! token holds the batch up: model calls and sandbox runs are expected to honour it. After the
+//! first Ctrl-C no new instance is started; each instance in flight is recorded if it still
+//! returned a patch, and otherwise left unrecorded (status `interrupted` in its `result.json`,
+//! no prediction line) so that rerunning the same command solves it. SIGTERM (sent by
+//! Kubernetes and Slurm before they stop a job) is handled like Ctrl-C. A second signal exits
+//! at once with code 130; like kill -9 at any moment, that loses at most the instances in
+//! flight (a torn last line is repaired on the next start).
 
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::display::WorkerDisplay;
 use super::instances::{load_instances, Filter, FilterError, Instance, InstancesError, SolverView};
 use super::lock::{LockError, TryLock};
 use super::manifest::{now_rfc3339, Manifest, ManifestError, Progress, RunSettings};
@@ -61,6 +71,9 @@ pub enum CancelReason {
     Interrupted,
     /// The per-instance time limit passed.
     TimeLimit,
+    /// The batch stopped on a set-up error met by another worker (nothing is recorded for
+    /// the instance; a rerun solves it).
+    Stopped,
 }
 
 /// A cooperative cancellation flag shared with a solver. The first reason set wins.
@@ -77,6 +90,7 @@ impl CancelToken {
         let code = match reason {
             CancelReason::Interrupted => 1,
             CancelReason::TimeLimit => 2,
+            CancelReason::Stopped => 3,
         };
         let _ = self
             .0
@@ -91,17 +105,19 @@ impl CancelToken {
         match self.0.load(Ordering::SeqCst) {
             1 => Some(CancelReason::Interrupted),
             2 => Some(CancelReason::TimeLimit),
+            3 => Some(CancelReason::Stopped),
             _ => None,
         }
     }
 }
 
 /// Ctrl-C state shared between a signal handler and the runner: how many interrupts arrived,
-/// and the token of the instance in flight (cancelled by the first interrupt).
+/// and the tokens of the instances in flight (one per worker; cancelled by the first
+/// interrupt).
 #[derive(Debug, Clone, Default)]
 pub struct Interrupt {
     count: Arc<AtomicU32>,
-    current: Arc<Mutex<Option<CancelToken>>>,
+    current: Arc<Mutex<Vec<CancelToken>>>,
 }
 
 impl Interrupt {
@@ -109,16 +125,21 @@ impl Interrupt {
         Interrupt::default()
     }
 
-    /// Record one interrupt: stop taking instances and cancel the one in flight. Returns how
+    /// Record one interrupt: stop taking instances and cancel the ones in flight. Returns how
     /// many interrupts have arrived.
     pub fn trigger(&self) -> u32 {
         let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+        self.cancel_in_flight(CancelReason::Interrupted);
+        n
+    }
+
+    /// Cancel every instance in flight with `reason`.
+    fn cancel_in_flight(&self, reason: CancelReason) {
         if let Ok(current) = self.current.lock() {
-            if let Some(token) = current.as_ref() {
-                token.cancel(CancelReason::Interrupted);
+            for token in current.iter() {
+                token.cancel(reason);
             }
         }
-        n
     }
 
     /// Whether an interrupt has arrived.
@@ -126,14 +147,19 @@ impl Interrupt {
         self.count.load(Ordering::SeqCst) > 0
     }
 
-    fn set_current(&self, token: Option<CancelToken>) {
+    /// Register an instance's token while it is in flight.
+    fn add_current(&self, token: &CancelToken) {
         if let Ok(mut current) = self.current.lock() {
-            if let Some(t) = &token {
-                if self.requested() {
-                    t.cancel(CancelReason::Interrupted);
-                }
+            if self.requested() {
+                token.cancel(CancelReason::Interrupted);
             }
-            *current = token;
+            current.push(token.clone());
+        }
+    }
+
+    fn remove_current(&self, token: &CancelToken) {
+        if let Ok(mut current) = self.current.lock() {
+            current.retain(|t| !Arc::ptr_eq(&t.0, &token.0));
         }
     }
 
@@ -253,6 +279,12 @@ pub enum SolveError {
     /// stops as a set-up error and nothing is recorded for the instance.
     #[error("{0}")]
     Unavailable(String),
+    /// Something outside the instance failed for now (the inference server stopped
+    /// answering): the instance is not at fault. The runner tries it again after a wait
+    /// ([`RetryPolicy`]), then records it as [`InstanceStatus::Deferred`] (no prediction line,
+    /// so a rerun solves it) and starts no new instance.
+    #[error("{0}")]
+    Transient(String),
 }
 
 impl SolveError {
@@ -278,8 +310,9 @@ pub struct SolveContext<'a> {
     pub deadline: Option<Instant>,
 }
 
-/// Something that turns an instance into a patch. It only ever sees a [`SolverView`].
-pub trait Solver {
+/// Something that turns an instance into a patch. It only ever sees a [`SolverView`]. With
+/// `--workers N` each worker thread owns one solver.
+pub trait Solver: Send {
     fn solve(
         &mut self,
         instance: &SolverView,
@@ -303,6 +336,9 @@ pub enum InstanceStatus {
     TimedOut,
     /// Ctrl-C stopped it; not recorded in the predictions, solved again on rerun.
     Interrupted,
+    /// The solver could not reach what it needs (the inference server), still after the
+    /// retries; not recorded in the predictions, solved again on rerun.
+    Deferred,
 }
 
 impl InstanceStatus {
@@ -314,6 +350,7 @@ impl InstanceStatus {
             InstanceStatus::Panicked => "panicked",
             InstanceStatus::TimedOut => "timed_out",
             InstanceStatus::Interrupted => "interrupted",
+            InstanceStatus::Deferred => "deferred",
         }
     }
 
@@ -503,6 +540,9 @@ pub struct BatchSummary {
     pub failed: usize,
     /// True when Ctrl-C stopped the run before every selected instance was done.
     pub interrupted: bool,
+    /// Instances deferred because the solver could not reach the inference server (not
+    /// recorded; the run stopped taking instances; a rerun solves them).
+    pub deferred: usize,
     /// Selected instances still without a prediction.
     pub remaining: usize,
     pub tokens: u64,
@@ -547,6 +587,13 @@ impl std::fmt::Display for BatchSummary {
             self.predictions.display(),
             self.run_dir.display()
         )?;
+        if self.deferred > 0 {
+            write!(
+                f,
+                "\n{} deferred: the inference server stayed unreachable; rerun the same command once it is back to solve them",
+                self.deferred
+            )?;
+        }
         if self.interrupted {
             write!(f, "\ninterrupted: rerun the same command to resume")?;
         }
@@ -557,13 +604,53 @@ impl std::fmt::Display for BatchSummary {
 /// Skipped input entries of the latest invocation.
 pub const INPUT_PROBLEMS_FILE: &str = "input-problems.json";
 
-/// Run the batch described by `config` with `solver`; `interrupt` is the Ctrl-C state (see
+/// How an instance whose solver met a transient failure ([`SolveError::Transient`]) is tried
+/// again: `retries` more times, waiting `wait` before the first retry and twice as long
+/// before each next one (`[limits] batch_retries`, `batch_retry_wait_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub retries: u32,
+    pub wait: Duration,
+}
+
+impl RetryPolicy {
+    pub fn from_limits(limits: &crate::config::Limits) -> RetryPolicy {
+        RetryPolicy {
+            retries: limits.batch_retries,
+            wait: Duration::from_secs(limits.batch_retry_wait_seconds),
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::from_limits(&crate::config::Config::defaults().limits)
+    }
+}
+
+/// Run the batch described by `config` with one `solver`; `interrupt` is the Ctrl-C state (see
 /// [`Interrupt::install_ctrl_c_handler`]).
 pub fn run_batch(
     config: &BatchConfig,
     solver: &mut dyn Solver,
     interrupt: &Interrupt,
 ) -> Result<BatchSummary, BatchError> {
+    run_batch_workers(config, vec![solver], &RetryPolicy::default(), interrupt)
+}
+
+/// Run the batch with one worker thread per solver (`--workers N`): each worker takes the next
+/// instance not yet taken, in file order, and solves it in its own work space; the calling
+/// thread appends each finished instance's prediction line (whole, synced) in the order they
+/// finish, so the predictions file holds the same lines as a one-worker run, possibly in
+/// another order. Ctrl-C cancels every instance in flight; a set-up error in one worker
+/// cancels the others' instances (recorded as interrupted, solved again on rerun).
+pub fn run_batch_workers(
+    config: &BatchConfig,
+    solvers: Vec<&mut dyn Solver>,
+    retry: &RetryPolicy,
+    interrupt: &Interrupt,
+) -> Result<BatchSummary, BatchError> {
+    assert!(!solvers.is_empty(), "a batch needs at least one solver");
     let started = Instant::now();
     check_paths(&config.predictions, config.run_dir.as_deref())?;
     let set = load_instances(&config.instances)?;
@@ -664,90 +751,124 @@ pub fn run_batch(
         tracing::info!(skipped = summary.skipped_done, "instances already in the predictions file are skipped (use --redo to solve them again)");
     }
 
-    let bar = if config.show_progress {
-        crate::progress::items_bar(selected.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_position(summary.skipped_done as u64);
-    bar.reset_eta();
+    let display = WorkerDisplay::new(
+        config.show_progress,
+        selected.len() as u64,
+        summary.skipped_done as u64,
+        solvers.len(),
+    );
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut fatal: Option<BatchError> = None;
     let mut solve_seconds = 0.0f64;
     let mut tokens_now = 0u64;
-
-    for inst in &todo {
-        if interrupt.requested() {
-            summary.interrupted = true;
-            break;
+    let (tx, rx) = mpsc::channel::<(&Instance, Result<Record, OneError>)>();
+    std::thread::scope(|scope| {
+        for (w, solver) in solvers.into_iter().enumerate() {
+            let tx = tx.clone();
+            let (todo, next, stop, display, run_dir) = (&todo, &next, &stop, &display, &run_dir);
+            std::thread::Builder::new()
+                .name(format!("batch-worker-{w}"))
+                .spawn_scoped(scope, move || {
+                    let _slot = display.install_slot(w);
+                    loop {
+                        if interrupt.requested() || stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let Some(inst) = todo.get(next.fetch_add(1, Ordering::SeqCst)).copied()
+                        else {
+                            break;
+                        };
+                        display.start(w, inst.id());
+                        let out = solve_with_retries(
+                            inst, solver, run_dir, config, retry, interrupt, stop, display,
+                        );
+                        display.idle(w);
+                        // Deferred (the server is gone) or a set-up error: this worker takes
+                        // no next instance, nor do the others once they look.
+                        let halts = match &out {
+                            Ok(r) => r.result.status == InstanceStatus::Deferred,
+                            Err(_) => true,
+                        };
+                        if halts {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        if tx.send((inst, out)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .expect("spawning a batch worker thread");
         }
-        bar.set_message(format!(
-            "patched {} · failed {} · {:.0} tok/s · {}",
-            summary.patched,
-            summary.failed,
-            if solve_seconds > 0.0 {
-                tokens_now as f64 / solve_seconds
-            } else {
-                0.0
-            },
-            inst.id()
-        ));
-        let record = match solve_one(inst, solver, &run_dir, config, interrupt) {
-            Ok(r) => r,
-            Err(OneError::Unavailable(message)) => {
-                bar.finish_and_clear();
-                manifest.state = "aborted".into();
-                manifest.save(&run_dir)?;
-                return Err(BatchError::SolverUnavailable {
-                    instance_id: inst.id().to_string(),
-                    message,
-                });
-            }
-            Err(OneError::Batch(e)) => {
-                bar.finish_and_clear();
-                manifest.state = "aborted".into();
-                let _ = manifest.save(&run_dir);
-                return Err(e);
-            }
+        drop(tx);
+        let halt = |fatal: &mut Option<BatchError>, e: BatchError| {
+            stop.store(true, Ordering::SeqCst);
+            interrupt.cancel_in_flight(CancelReason::Stopped);
+            fatal.get_or_insert(e);
         };
-        solve_seconds += record.result.seconds;
-        tokens_now += record.result.tokens;
-        summary.tokens += record.result.tokens;
-        let status = record.result.status;
-        if status == InstanceStatus::Interrupted {
-            summary.interrupted = true;
-            line(
-                &bar,
-                config,
-                format!("{}: interrupted, not recorded", inst.id()),
-            );
-            break;
-        }
-        writer.append(&Prediction {
-            instance_id: inst.id().to_string(),
-            model_name_or_path: config.model_name.clone(),
-            model_patch: record.model_patch.clone(),
-        })?;
-        summary.solved += 1;
-        match status {
-            InstanceStatus::Patched => summary.patched += 1,
-            s if s.is_failure() => summary.failed += 1,
-            _ => summary.no_patch += 1,
-        }
-        count_done(
-            &mut manifest.progress,
-            &run_dir,
-            inst.id(),
-            status == InstanceStatus::Patched,
-        );
-        manifest.progress.remaining = manifest
-            .progress
-            .selected
-            .saturating_sub(manifest.progress.done);
-        manifest.save(&run_dir)?;
-        bar.inc(1);
-        line(
-            &bar,
-            config,
-            format!(
+        // The main thread is the only writer: each finished instance's prediction line is
+        // appended whole and synced here, in the order instances finish.
+        for (inst, out) in rx {
+            if fatal.is_some() {
+                continue; // nothing more is recorded after a set-up error
+            }
+            let record = match out {
+                Ok(r) => r,
+                Err(OneError::Unavailable(message)) => {
+                    halt(
+                        &mut fatal,
+                        BatchError::SolverUnavailable {
+                            instance_id: inst.id().to_string(),
+                            message,
+                        },
+                    );
+                    continue;
+                }
+                Err(OneError::Batch(e)) => {
+                    halt(&mut fatal, e);
+                    continue;
+                }
+            };
+            solve_seconds += record.result.seconds;
+            tokens_now += record.result.tokens;
+            summary.tokens += record.result.tokens;
+            let status = record.result.status;
+            if status == InstanceStatus::Interrupted {
+                summary.interrupted = true;
+                display.line(format!("{}: interrupted, not recorded", inst.id()));
+                continue;
+            }
+            if status == InstanceStatus::Deferred {
+                summary.deferred += 1;
+                stop.store(true, Ordering::SeqCst);
+                display.line(format!(
+                    "{}: deferred, not recorded ({}); no new instance starts, rerun the same command once the server is back",
+                    inst.id(),
+                    first_line(record.result.reason.as_deref().unwrap_or(""))
+                ));
+                continue;
+            }
+            if let Err(e) = commit(&mut writer, &mut manifest, &run_dir, config, inst, &record) {
+                halt(&mut fatal, e);
+                continue;
+            }
+            summary.solved += 1;
+            match status {
+                InstanceStatus::Patched => summary.patched += 1,
+                s if s.is_failure() => summary.failed += 1,
+                _ => summary.no_patch += 1,
+            }
+            display.finished(format!(
+                "patched {} · failed {} · {:.0} tok/s",
+                summary.patched,
+                summary.failed,
+                if solve_seconds > 0.0 {
+                    tokens_now as f64 / solve_seconds
+                } else {
+                    0.0
+                },
+            ));
+            display.line(format!(
                 "[{}/{}] {}: {}{} ({:.1} s, {} tokens)",
                 manifest.progress.done,
                 selected.len(),
@@ -761,10 +882,15 @@ pub fn run_batch(
                     .unwrap_or_default(),
                 record.result.seconds,
                 record.result.tokens
-            ),
-        );
+            ));
+        }
+    });
+    display.clear();
+    if let Some(e) = fatal {
+        manifest.state = "aborted".into();
+        let _ = manifest.save(&run_dir);
+        return Err(e);
     }
-    bar.finish_and_clear();
     if interrupt.requested() && manifest.progress.remaining > 0 {
         summary.interrupted = true;
     }
@@ -772,6 +898,8 @@ pub fn run_batch(
     summary.seconds = started.elapsed().as_secs_f64();
     manifest.state = if summary.interrupted {
         "interrupted"
+    } else if summary.deferred > 0 {
+        "deferred"
     } else {
         "completed"
     }
@@ -780,20 +908,79 @@ pub fn run_batch(
     Ok(summary)
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
+/// The commit point of one finished instance: its prediction line (appended whole and
+/// synced), then the manifest's progress.
+fn commit(
+    writer: &mut PredictionsWriter,
+    manifest: &mut Manifest,
+    run_dir: &Path,
+    config: &BatchConfig,
+    inst: &Instance,
+    record: &Record,
+) -> Result<(), BatchError> {
+    writer.append(&Prediction {
+        instance_id: inst.id().to_string(),
+        model_name_or_path: config.model_name.clone(),
+        model_patch: record.model_patch.clone(),
+    })?;
+    count_done(
+        &mut manifest.progress,
+        run_dir,
+        inst.id(),
+        record.result.status == InstanceStatus::Patched,
+    );
+    manifest.progress.remaining = manifest
+        .progress
+        .selected
+        .saturating_sub(manifest.progress.done);
+    manifest.save(run_dir)?;
+    Ok(())
 }
 
-fn line(bar: &indicatif::ProgressBar, config: &BatchConfig, text: String) {
-    tracing::info!("{text}");
-    if !config.show_progress {
-        return;
+/// [`solve_one`], tried again after a wait while the solver reports a transient failure
+/// ([`SolveError::Transient`]), at most `retry.retries` times. The wait ends early on Ctrl-C
+/// or when the batch stops; the last attempt's record (status `deferred`) is returned then.
+#[allow(clippy::too_many_arguments)]
+fn solve_with_retries(
+    inst: &Instance,
+    solver: &mut dyn Solver,
+    run_dir: &Path,
+    config: &BatchConfig,
+    retry: &RetryPolicy,
+    interrupt: &Interrupt,
+    stop: &AtomicBool,
+    display: &WorkerDisplay,
+) -> Result<Record, OneError> {
+    let mut wait = retry.wait;
+    let mut attempt = 0;
+    loop {
+        let record = solve_one(inst, solver, run_dir, config, interrupt)?;
+        if record.result.status != InstanceStatus::Deferred || attempt >= retry.retries {
+            return Ok(record);
+        }
+        attempt += 1;
+        display.line(format!(
+            "{}: {}; trying again in {} s (retry {attempt} of {})",
+            inst.id(),
+            first_line(record.result.reason.as_deref().unwrap_or("")),
+            wait.as_secs(),
+            retry.retries
+        ));
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            if interrupt.requested() || stop.load(Ordering::SeqCst) {
+                return Ok(record);
+            }
+            std::thread::sleep(
+                Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())),
+            );
+        }
+        wait = wait.saturating_mul(2);
     }
-    if bar.is_hidden() {
-        eprintln!("{text}");
-    } else {
-        bar.println(text);
-    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
 }
 
 fn count_done(progress: &mut Progress, run_dir: &Path, id: &str, patched: bool) {
@@ -918,7 +1105,7 @@ fn solve_one(
     };
 
     let token = CancelToken::new();
-    interrupt.set_current(Some(token.clone()));
+    interrupt.add_current(&token);
     let started_at = now_rfc3339();
     let started = Instant::now();
     let deadline = config.time_limit.map(|d| started + d);
@@ -935,11 +1122,14 @@ fn solve_one(
         catch_unwind(AssertUnwindSafe(|| solver.solve(view, &ctx)))
     };
     drop(watchdog);
-    interrupt.set_current(None);
+    interrupt.remove_current(&token);
     let seconds = started.elapsed().as_secs_f64();
     let over_time = deadline.is_some_and(|d| Instant::now() > d)
         || token.reason() == Some(CancelReason::TimeLimit);
-    let interrupted = token.reason() == Some(CancelReason::Interrupted);
+    let interrupted = matches!(
+        token.reason(),
+        Some(CancelReason::Interrupted | CancelReason::Stopped)
+    );
     let limit_text = || {
         format!(
             "time limit of {} s exceeded",
@@ -971,6 +1161,14 @@ fn solve_one(
             let _ = std::fs::remove_dir_all(&root);
             return Err(OneError::Unavailable(message));
         }
+        Ok(Err(SolveError::Transient(message))) => (
+            InstanceStatus::Deferred,
+            Some(message),
+            None,
+            0,
+            Value::Null,
+            String::new(),
+        ),
         Ok(Err(SolveError::Cancelled)) => {
             if interrupted {
                 (
@@ -1088,6 +1286,13 @@ fn solve_one(
             ),
         },
         _ => (status, reason, String::new()),
+    };
+    // Cancelled because another worker met a set-up error, not by Ctrl-C.
+    let reason = match (status, token.reason()) {
+        (InstanceStatus::Interrupted, Some(CancelReason::Stopped)) => {
+            Some("the batch stopped on a set-up error (see its output)".into())
+        }
+        _ => reason,
     };
 
     let write = |name: &str, bytes: &[u8]| -> Result<(), OneError> {

@@ -1,24 +1,20 @@
 //! `codeswarm batch`: solve SWE-bench instances into a predictions file (see
-//! [`crate::batch::runner`]). The solver comes from [`repository_solver`], the seam where the
-//! repository-fixing pipeline plugs in.
+//! [`crate::batch::runner`]) with `--workers N` instances in flight. The solvers come from
+//! [`repository_solvers`]: one [`FixSolver`] (the repository fixer) per worker.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 
 use super::opts::{DepsOpts, ModelOpts};
-use crate::agents::AgentError;
+use crate::batch::fix_solver::{FixSolver, FixSolverParts};
 use crate::batch::runner::{
-    check_paths, default_run_dir, run_batch, BatchConfig, Interrupt, SolveContext, SolveError,
-    SolveOutcome, Solver,
+    check_paths, default_run_dir, run_batch_workers, BatchConfig, Interrupt, RetryPolicy, Solver,
 };
-use crate::batch::{Filter, Shard, SolverView};
-use crate::coordination::fixer::{FixError, FixStatus};
-use crate::fix::FixTarget;
-use crate::models::ModelError;
+use crate::batch::workers::worker_managers;
+use crate::batch::{Filter, Shard};
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
-use crate::testing::RepoTests;
 
 #[derive(Args, Debug)]
 pub struct BatchArgs {
@@ -56,152 +52,66 @@ pub struct BatchArgs {
     /// `model_name_or_path` written into the predictions (default: codeswarm-<model>).
     #[arg(long)]
     pub model_name: Option<String>,
+    /// Instances in flight at once, each in its own worktree with its own sandbox runs. With
+    /// --server, start the server with as many slots (llama-server -np N); in-process, N
+    /// copies of the model must fit the memory plan (refused otherwise).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub workers: u64,
     #[command(flatten)]
     pub model: ModelOpts,
 }
 
-/// What [`repository_solver`] gets to build a solver.
+/// What [`repository_solvers`] gets to build the solvers.
 #[derive(Debug)]
 pub struct SolverSettings<'a> {
     pub model: &'a ModelOpts,
     pub repo_url_template: &'a str,
     pub deps: &'a crate::cli::opts::DepsOpts,
     pub time_limit: Option<Duration>,
+    /// One solver per worker.
+    pub workers: usize,
 }
 
-/// The solver factory: the repository fixer of `codeswarm fix`, with one model manager, one
-/// sandbox and one config for the whole batch.
-pub fn repository_solver(settings: &SolverSettings<'_>) -> anyhow::Result<Box<dyn Solver>> {
+/// The solver factory: one [`FixSolver`] per worker, each with its own model manager (see
+/// [`worker_managers`]), sharing one sandbox and one config. With `--server`, the server is
+/// asked first, so a wrong URL is a set-up error before any instance starts.
+pub fn repository_solvers(
+    settings: &SolverSettings<'_>,
+) -> anyhow::Result<(Vec<FixSolver>, RetryPolicy)> {
     let mut config = settings.model.load_config()?;
     // The command line wins: `--time-limit` is each instance's whole budget, so the config's
     // per-run `limits.time_limit_seconds` (meant for `run` and `fix`) does not cut it short.
     config.limits.time_limit_seconds = settings.time_limit.map(|d| d.as_secs()).unwrap_or(0);
-    let prompts = settings.model.load_prompts()?;
-    let manager = settings.model.manager(&config, true)?;
+    if let Some(url) = &settings.model.server {
+        if crate::models::server::is_server_arg(url) {
+            crate::models::server::ServerModel::connect(
+                url,
+                crate::models::server::ServerSettings::default(),
+            )?;
+        }
+    }
+    let managers = worker_managers(settings.model.manager(&config, true)?, settings.workers)?;
     let bar = crate::progress::bytes_bar();
     let tests = settings.deps.repo_tests(&config, None, &bar);
     bar.finish_and_clear();
     let tests = tests?;
     let specs = settings.deps.spec_set()?;
-    Ok(Box::new(FixSolver {
-        manager,
-        config,
-        prompts,
-        tests,
-        specs,
-        env_chosen: settings.deps.env.is_some(),
-        url_template: settings.repo_url_template.to_string(),
-    }))
-}
-
-/// Solves an instance with [`crate::fix::fix_issue`].
-pub struct FixSolver {
-    manager: crate::models::ModelManager,
-    config: crate::config::Config,
-    prompts: crate::agents::prompts::Prompts,
-    tests: RepoTests,
-    /// Each instance's tests run under its repository's spec, unless `--env` chose one.
-    specs: crate::testing::SpecSet,
-    env_chosen: bool,
-    url_template: String,
-}
-
-impl Solver for FixSolver {
-    fn solve(
-        &mut self,
-        instance: &SolverView,
-        ctx: &SolveContext<'_>,
-    ) -> Result<SolveOutcome, SolveError> {
-        let mut issue = instance.problem_statement.clone();
-        if let Some(h) = instance
-            .hints_text
-            .as_deref()
-            .filter(|h| !h.trim().is_empty())
-        {
-            issue.push_str("\n\nHints:\n");
-            issue.push_str(h);
-        }
-        // The worktree goes under the run directory, not the system temp dir: a run killed
-        // with -9 leaves it where the next batch on the run directory removes it.
-        let work_dir = ctx.dir.scratch().map_err(|e| {
-            SolveError::failed(format!("cannot create the instance's work space: {e}"))
-        })?;
-        let target = FixTarget {
-            repo: instance.repo.clone(),
-            commit: Some(instance.base_commit.clone()),
-            issue,
-            url_template: self.url_template.clone(),
-            work_dir: Some(work_dir),
-            deadline: ctx.deadline,
-        };
-        let stop = || {
-            ctx.cancel.is_cancelled() || ctx.deadline.map(|d| Instant::now() >= d).unwrap_or(false)
-        };
-        let mut tests = if self.env_chosen {
-            self.tests.clone()
-        } else {
-            let spec = self.specs.find(&instance.repo, instance.version.as_deref());
-            match self
-                .tests
-                .with_spec(&spec, instance.version.as_deref(), &())
-            {
-                Ok(t) => t,
-                Err(e) => {
-                    return Err(SolveError::Failed {
-                        message: format!("the test environment {}: {e}", spec.label()),
-                        tokens: 0,
-                        trajectory: serde_json::Value::Null,
-                        log: format!("error: the test environment {}: {e}\n", spec.label()),
-                    })
-                }
-            }
-        };
-        tests.deadline = ctx.deadline;
-        // Each step's state goes to the instance's journal (trajectory.json at once): whatever
-        // ends the work, the runner keeps the trajectory, tokens and best patch so far.
-        let journal = |r: &crate::coordination::fixer::FixReport| {
-            if let Err(e) = ctx.dir.journal().record(r.into()) {
-                tracing::warn!(error = %e, "cannot write the trajectory so far");
-            }
-        };
-        match crate::fix::fix_issue_journaled(
-            &target,
-            &mut self.manager,
-            &self.config,
-            &self.prompts,
-            &tests,
-            &stop,
-            Some(&journal),
-        ) {
-            Ok(report) => {
-                let tokens = report.totals.prompt_tokens + report.totals.generated_tokens;
-                let log = crate::fix::summary(&report);
-                let patch = (report.status == FixStatus::Patched).then(|| report.patch.clone());
-                let reason = report.reason.clone();
-                let trajectory = serde_json::to_value(&report).unwrap_or_default();
-                Ok(SolveOutcome {
-                    patch,
-                    reason,
-                    tokens,
-                    trajectory,
-                    log,
-                })
-            }
-            // A model that cannot be loaded fails every instance alike: a set-up error.
-            Err(FixError::Agent(AgentError::Model(
-                e @ (ModelError::BadGguf { .. }
-                | ModelError::DoesNotFit(_)
-                | ModelError::Load { .. }
-                | ModelError::Registry(_)),
-            ))) => Err(SolveError::Unavailable(e.to_string())),
-            Err(e) => Err(SolveError::Failed {
-                message: e.to_string(),
-                tokens: 0,
-                trajectory: serde_json::Value::Null,
-                log: format!("error: {e}\n"),
-            }),
-        }
-    }
+    let retry = RetryPolicy::from_limits(&config.limits);
+    let solvers = managers
+        .into_iter()
+        .map(|manager| {
+            Ok(FixSolver::new(FixSolverParts {
+                manager,
+                config: config.clone(),
+                prompts: settings.model.load_prompts()?,
+                tests: tests.clone(),
+                specs: specs.clone(),
+                env_chosen: settings.deps.env.is_some(),
+                url_template: settings.repo_url_template.to_string(),
+            }))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((solvers, retry))
 }
 
 /// `model_name_or_path` for the predictions: `codeswarm-<registry name or file stem>`
@@ -221,8 +131,13 @@ pub fn model_name(opts: &ModelOpts) -> String {
     format!("codeswarm-{model}")
 }
 
+/// Exit status when instances were deferred because the inference server stayed unreachable
+/// (EX_TEMPFAIL: rerun the same command once it is back).
+pub const EXIT_DEFERRED: i32 = 75;
+
 /// Exit 0 when the run completed (whatever each instance's outcome), 130 when Ctrl-C stopped
-/// it early (rerun to resume); set-up errors are returned (exit 2).
+/// it early, 75 when the inference server stayed unreachable (rerun to resume either);
+/// set-up errors are returned (exit 2).
 pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
     // Before the solver opens the model and the sandbox.
     check_paths(&a.predictions, a.run_dir.as_deref())?;
@@ -247,15 +162,17 @@ pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
         redo: a.redo,
         show_progress: true,
     };
-    let mut solver = repository_solver(&SolverSettings {
+    let (mut solvers, retry) = repository_solvers(&SolverSettings {
         model: &a.model,
         repo_url_template: &a.repo_url_template,
         deps: &a.deps,
         time_limit,
+        workers: a.workers as usize,
     })?;
     let interrupt = Interrupt::new();
     interrupt.install_ctrl_c_handler()?;
-    let summary = run_batch(&config, solver.as_mut(), &interrupt)?;
+    let solvers: Vec<&mut dyn Solver> = solvers.iter_mut().map(|s| s as &mut dyn Solver).collect();
+    let summary = run_batch_workers(&config, solvers, &retry, &interrupt)?;
     println!("{summary}");
     if a.model.mock {
         println!(
@@ -267,5 +184,11 @@ pub fn run(a: BatchArgs) -> anyhow::Result<i32> {
                 .unwrap_or_else(|| "the built-in scripts, models/scripted/".into())
         );
     }
-    Ok(if summary.interrupted { 130 } else { 0 })
+    Ok(if summary.interrupted {
+        130
+    } else if summary.deferred > 0 {
+        EXIT_DEFERRED
+    } else {
+        0
+    })
 }

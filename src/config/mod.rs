@@ -90,6 +90,10 @@ pub struct Limits {
     /// Applied edits after which a reproduction test failing exactly as before the edit stops
     /// the rounds (it does not test what the edits change).
     pub unchanged_repro_rounds: u32,
+    /// Batch: retries of an instance whose solver could not reach the inference server.
+    pub batch_retries: u32,
+    /// Batch: seconds before the first such retry (doubled before each next one).
+    pub batch_retry_wait_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

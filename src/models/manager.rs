@@ -184,6 +184,7 @@ impl ModelManager {
 
     /// The model for `role`, loading it (and unloading another) if needed.
     pub fn model_for(&mut self, role: AgentRole) -> Result<&mut dyn Model, ModelError> {
+        crate::activity::set(role.as_str());
         let key = if let Some((name, _)) = &self.settings.mock_script {
             format!("mock:{name}")
         } else {

@@ -235,6 +235,11 @@ pub enum ModelError {
     Script(String),
     #[error("inference server: {0}")]
     Server(String),
+    /// The server did not answer (refused connections, 502/503/504, time-outs), still after
+    /// the retries: nothing about the request is wrong, and the same request may work once
+    /// the server is back (a batch retries the instance, then defers it).
+    #[error("inference server unreachable: {0}")]
+    Unreachable(String),
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
 }

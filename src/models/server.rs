@@ -101,7 +101,7 @@ impl ServerModel {
                 )))
             }
             Err(ureq::Error::Transport(t)) => {
-                return Err(err(format!(
+                return Err(ModelError::Unreachable(format!(
                     "cannot reach {url}: {t}\n  fix: start the server (e.g. `llama-server -m MODEL.gguf --host 127.0.0.1 --port 8080`) or pass the right --server URL"
                 )))
             }
@@ -254,8 +254,8 @@ impl ServerModel {
             };
             attempt += 1;
             if attempt > self.settings.retries {
-                return Err(err(format!(
-                    "{url}: {transient}, still after {} retries; is the server up? (the batch records the instance as failed and resumes later)",
+                return Err(ModelError::Unreachable(format!(
+                    "{url}: {transient}, still after {} retries; is the server up? (a batch retries the instance, then defers it to the next run)",
                     self.settings.retries
                 )));
             }

@@ -352,6 +352,7 @@ impl RepoTests {
         targets: &[String],
         label: &str,
     ) -> Result<RepoTestRun, SandboxError> {
+        crate::activity::set(&format!("tests: {label}"));
         let mut run = RepoTestRun {
             label: label.to_string(),
             targets: targets.to_vec(),
