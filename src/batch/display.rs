@@ -44,6 +44,10 @@ impl WorkerDisplay {
         let total = multi.add(crate::progress::items_bar(len));
         total.set_position(done);
         total.reset_eta();
+        if show && !multi.is_hidden() {
+            // Redraw every second so its elapsed time moves while instances run.
+            total.enable_steady_tick(Duration::from_secs(1));
+        }
         let style = ProgressStyle::with_template("  {prefix}: {wide_msg} {elapsed:>4}")
             .expect("static template");
         let workers = (0..workers)
