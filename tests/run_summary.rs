@@ -121,11 +121,12 @@ text = "VERDICT: approve"
 const HEAD_TASK: &str = "Write head(xs) returning the first element of the list xs. head([3, 4]) == 3. For an empty list, head returns None.";
 
 /// Two behaviours tie; the model's stable answer settles on `None`, so the written test that
-/// expects IndexError is suspect, and the summary says so.
+/// expects IndexError is suspect, and the summary says so. (One requested function: the
+/// standard plan, no planning reply; the coordinator's replies are the two answers.)
 #[test]
 fn a_suspect_assertion_is_flagged_in_the_summary() {
     let script = format!(
-        r#"{PLAN}
+        r#"
 [[reply]]
 role = "code_generator"
 text = '''```python

@@ -213,7 +213,15 @@ impl CheckReport {
                     _ => String::new(),
                 }
             ),
-            Some(f) => format!("  apply:  {}: FAILED: {}\n", self.patch, f.message),
+            Some(f) => {
+                // The location first (`does not apply at FILE:LINE`), as the reasons say it.
+                let at = match (&f.file, f.line) {
+                    (Some(file), Some(line)) => format!("does not apply at {file}:{line}: "),
+                    (Some(file), None) => format!("does not apply to {file}: "),
+                    _ => String::new(),
+                };
+                format!("  apply:  {}: FAILED: {at}{}\n", self.patch, f.message)
+            }
         };
         let y = &self.syntax;
         s += &if !y.ran {
