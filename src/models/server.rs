@@ -254,8 +254,14 @@ impl ServerModel {
             };
             attempt += 1;
             if attempt > self.settings.retries {
+                // A transport error already names the URL; say it once.
+                let what = if transient.starts_with(url.as_str()) {
+                    transient
+                } else {
+                    format!("{url}: {transient}")
+                };
                 return Err(ModelError::Unreachable(format!(
-                    "{url}: {transient}, still after {} retries; is the server up? (a batch retries the instance, then defers it to the next run)",
+                    "{what}, still after {} retries; is the server up? (a batch retries the instance, then defers it to the next run)",
                     self.settings.retries
                 )));
             }
