@@ -14,6 +14,10 @@ use codeswarm::sandbox::Sandbox;
 use codeswarm::testing::SandboxRunner;
 
 fn run(script: &str, task: &str, samples: u32) -> RunOutcome {
+    run_with(script, task, |c| c.limits.samples = samples)
+}
+
+fn run_with(script: &str, task: &str, tweak: impl FnOnce(&mut Config)) -> RunOutcome {
     let settings = ManagerSettings {
         mock_script: Some(("test".into(), script.into())),
         quiet: true,
@@ -21,7 +25,7 @@ fn run(script: &str, task: &str, samples: u32) -> RunOutcome {
     };
     let mut manager = ModelManager::new(Registry::builtin(), settings);
     let mut config = Config::defaults();
-    config.limits.samples = samples;
+    tweak(&mut config);
     let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
     let sandbox =
         Sandbox::open(&()).expect("the sandbox runtime (run `codeswarm sandbox --setup`)");
@@ -127,6 +131,55 @@ text = """VERDICT: request-changes
         "{}",
         r.final_tests
     );
+}
+
+/// `agree_candidates` in `[limits]` sets how many agreeing candidates end generation early.
+#[test]
+fn a_higher_agreement_bar_asks_for_more_candidates() {
+    let script = r#"
+[[reply]]
+role = "code_generator"
+text = '''```python
+def double(n):
+    return n * 2
+```'''
+
+[[reply]]
+role = "test_writer"
+text = '''```python
+double(3)
+double(-1)
+```'''
+
+[[reply]]
+role = "code_generator"
+text = '''```python
+def double(n):
+    return n + n
+```'''
+
+[[reply]]
+role = "code_generator"
+text = '''```python
+def double(n):
+    return 2 * n
+```'''
+
+[[reply]]
+role = "reviewer"
+text = "VERDICT: approve"
+"#;
+    let task = "Write double(n) returning twice n. double(2) == 4.";
+    let two = run_with(script, task, |c| c.limits.samples = 4);
+    assert_eq!(calls_of(&two, AgentRole::CodeGenerator), 2);
+    let three = run_with(script, task, |c| {
+        c.limits.samples = 4;
+        c.limits.agree_candidates = 3;
+    });
+    assert_eq!(calls_of(&three, AgentRole::CodeGenerator), 3);
+    assert_eq!(three.report.candidates.len(), 3);
+    assert_eq!(three.report.evidence.clusters[0].votes, 3);
+    assert_eq!(three.report.status, FinalStatus::Passed);
 }
 
 const HEAD_TASK: &str = "Write head(xs) returning the first element of the list xs. head([3, 4]) == 3. For an empty list, head returns None.";

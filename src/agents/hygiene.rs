@@ -52,6 +52,38 @@ fn defined_name(node: tree_sitter::Node<'_>, src: &str) -> Option<String> {
         .map(String::from)
 }
 
+/// A model-written self-test left in a solution: a top-level function without parameters
+/// whose body asserts, and that nothing else in the file refers to (`def check_chunk(): assert
+/// chunk([1], 1) == ...`). It is never called by the solution and its assertions are
+/// unchecked guesses, so it does not ship.
+fn is_self_check(node: tree_sitter::Node<'_>, name: &str, src: &str) -> bool {
+    if node.kind() != "function_definition" {
+        return false;
+    }
+    let no_params = node
+        .child_by_field_name("parameters")
+        .map(|p| p.named_child_count() == 0)
+        .unwrap_or(false);
+    fn asserts(n: tree_sitter::Node<'_>) -> bool {
+        n.kind() == "assert_statement" || n.named_children(&mut n.walk()).any(asserts)
+    }
+    let body_asserts = node
+        .child_by_field_name("body")
+        .map(asserts)
+        .unwrap_or(false);
+    let outside = [&src[..node.start_byte()], &src[node.end_byte()..]];
+    let referenced = outside.iter().any(|part| {
+        part.match_indices(name).any(|(i, _)| {
+            let before = part[..i].chars().next_back();
+            let after = part[i + name.len()..].chars().next();
+            let word =
+                |c: Option<char>| c.map(|c| c.is_alphanumeric() || c == '_').unwrap_or(false);
+            !word(before) && !word(after)
+        })
+    });
+    no_params && body_asserts && !referenced
+}
+
 fn rebuild(src: &str, drop: &[(usize, usize)]) -> String {
     let mut out = String::new();
     let mut at = 0;
@@ -121,7 +153,7 @@ fn clean(src: &str, drop_def: &dyn Fn(&str) -> bool, solution: bool) -> Cleaned 
         {
             true
         } else if let Some(name) = defined_name(node, src) {
-            drop_def(&name)
+            drop_def(&name) || (solution && is_self_check(node, &name, src))
         } else {
             false
         };
@@ -259,6 +291,23 @@ mod tests {
         // Tests keep their pytest import.
         let t = clean_tests("import pytest\n\ndef test_a():\n    assert 1\n# end\n", &[]);
         assert!(t.source.contains("import pytest") && t.source.contains("# end"));
+    }
+
+    #[test]
+    fn solution_loses_uncalled_self_checks_but_keeps_asked_functions() {
+        let src = "def chunk(items, size):\n    assert size > 0\n    return [items[i:i + size] for i in range(0, len(items), size)]\n\n# Check function\ndef check_chunk():\n    assert chunk([1, 2], 1) == [[1, 2]], 'wrong'\n    print('ok')\n\ndef check_password(pw):\n    assert pw\n    return True\n\ndef helper():\n    assert True\n\ndef uses():\n    return helper()\n";
+        let c = clean_solution(src);
+        assert!(!c.source.contains("check_chunk"), "{}", c.source);
+        assert!(c.removed.iter().any(|r| r.starts_with("def check_chunk")));
+        // Parameters, or a caller, mean it is part of the solution.
+        for kept in [
+            "def chunk(",
+            "def check_password(pw)",
+            "def helper():",
+            "def uses():",
+        ] {
+            assert!(c.source.contains(kept), "{kept} missing from {}", c.source);
+        }
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Limits {
     pub model_plan_min_functions: usize,
     pub max_subtasks: usize,
     pub samples: u32,
+    /// Candidates that must behave alike on every input before generation stops early.
+    pub agree_candidates: u32,
     pub resample: u32,
     /// Model calls one run (or one fix) may make; 0 = no limit.
     pub max_model_calls: u32,

@@ -470,9 +470,10 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         self.probe_all(step);
         // More candidates until they agree: the requirements prompt (greedy), then samples.
         let max = self.crew.config.limits.samples.max(2) as usize;
+        let agree = self.crew.config.limits.agree_candidates.max(2) as usize;
         let mut asked = 1;
         while asked < max {
-            if asked >= 2 && self.agreed() {
+            if asked >= agree && self.agreed(agree) {
                 step.notes.push(format!(
                     "stopped after {asked} candidates: they agree on every input"
                 ));
@@ -725,10 +726,11 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         clusters
     }
 
-    /// Every probed candidate behaves the same and the stated examples hold.
-    fn agreed(&self) -> bool {
+    /// Every probed candidate behaves the same, at least `votes` of them, and the stated
+    /// examples hold.
+    fn agreed(&self, votes: usize) -> bool {
         let c = self.clusters();
-        c.len() == 1 && c[0].consistent && c[0].votes >= 2
+        c.len() == 1 && c[0].consistent && c[0].votes >= votes
     }
 
     fn select(&mut self, step: &mut StepRecord) {

@@ -4,6 +4,8 @@
 
 pub use crate::testing::results::EXAMPLES_FILE;
 
+use super::io_examples::strip_comment;
+
 /// An example stated in a task: an expression and the literal it should equal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
@@ -15,6 +17,7 @@ pub struct Example {
 /// value` lines, and `expr == value` / `expr -> value` / `expr returns value` phrases, kept only
 /// when the expression is a call and the expected value is a Python literal.
 pub fn extract_examples(task: &str) -> Vec<Example> {
+    let defs = super::io_examples::def_names(task);
     let mut out: Vec<Example> = vec![];
     let lines: Vec<&str> = task.lines().collect();
     let mut i = 0;
@@ -36,7 +39,7 @@ pub fn extract_examples(task: &str) -> Vec<Example> {
                 j += 1;
             }
             if expected.len() == 1 {
-                push(&mut out, expr.trim(), expected[0]);
+                push(&mut out, &defs, strip_comment(expr).trim(), expected[0]);
             }
             i = j;
             continue;
@@ -44,9 +47,49 @@ pub fn extract_examples(task: &str) -> Vec<Example> {
         i += 1;
     }
     for (expr, value) in prose_examples(task) {
-        push(&mut out, &expr, &value);
+        push(&mut out, &defs, &expr, &value);
     }
-    out
+    for (expr, value) in super::io_examples::examples(task) {
+        push(&mut out, &defs, &expr, &value);
+    }
+    drop_definitions(out)
+}
+
+/// A task that defines a sequence before asking for a list of it (`tri(1) = 3` ... then
+/// `tri(3) = [1, 3, 2, 8]`) states values of two kinds for one name: numbers are the
+/// definition, the later collection is what the function returns. When one function's stated
+/// values mix numbers and collections, only the kind stated last is kept.
+fn drop_definitions(examples: Vec<Example>) -> Vec<Example> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Kind {
+        Number,
+        Collection,
+        Other,
+    }
+    let kind = |v: &str| match v.trim_start().as_bytes().first() {
+        Some(b'[' | b'(' | b'{') => Kind::Collection,
+        Some(c) if c.is_ascii_digit() || *c == b'-' || *c == b'.' => Kind::Number,
+        _ => Kind::Other,
+    };
+    let head = |e: &Example| e.expr.split('(').next().unwrap_or("").trim().to_string();
+    examples
+        .iter()
+        .filter(|e| {
+            let k = kind(&e.expected);
+            if k == Kind::Other {
+                return true;
+            }
+            let same: Vec<Kind> = examples
+                .iter()
+                .filter(|o| head(o) == head(e))
+                .map(|o| kind(&o.expected))
+                .filter(|k| *k != Kind::Other)
+                .collect();
+            let mixed = same.contains(&Kind::Number) && same.contains(&Kind::Collection);
+            !mixed || same.last() == Some(&k)
+        })
+        .cloned()
+        .collect()
 }
 
 /// `call(args) OP value` phrases in prose, where OP is `==`, `->`, `=>`, `returns`,
@@ -76,25 +119,53 @@ fn prose_examples(text: &str) -> Vec<(String, String)> {
         let expr = &text[start..close];
         let rest = &text[close..];
         let trimmed = rest.trim_start();
-        let ops = ["==", "->", "=>", "should return", "returns", "should be"];
-        let Some(op) = ops.iter().find(|op| trimmed.starts_with(**op)) else {
+        // `f(x)  # returns 3`: an operator in a comment counts too.
+        let (trimmed, hash) = match trimmed.strip_prefix('#') {
+            Some(t) => (t.trim_start(), trimmed.len() - t.trim_start().len()),
+            None => (trimmed, 0),
+        };
+        let Some(op) = OPS.iter().find(|op| trimmed.starts_with(**op)) else {
             i = start + 1;
             continue;
         };
-        let vstart = close + (rest.len() - trimmed.len()) + op.len();
+        if *op == "=" && trimmed.starts_with("==") {
+            i = start + 1;
+            continue;
+        }
+        let vstart = close + (rest.len() - rest.trim_start().len()) + hash + op.len();
         let vtext = &text[vstart..];
         let vtrim = vtext.trim_start();
         let voff = vstart + (vtext.len() - vtrim.len());
         let vend = value_end(text.as_bytes(), voff);
-        let value = text[voff..vend]
-            .trim()
-            .trim_end_matches(['.', ',', ';'])
-            .trim();
-        out.push((expr.to_string(), value.to_string()));
+        let raw = text[voff..vend].trim();
+        // `f(x) -> 19 - 5 - 6 = 8`: a worked derivation ends in the value.
+        let value = super::io_examples::result(raw).or_else(|| {
+            raw.rsplit_once('=')
+                .filter(|(head, _)| !head.ends_with(['=', '<', '>', '!']))
+                .and_then(|(_, last)| super::io_examples::result(last))
+        });
+        if let Some(value) = value {
+            out.push((expr.to_string(), value));
+        }
         i = vend.max(start + 1);
     }
     out
 }
+
+/// What may stand between a call and its stated value, longest first so `==>` is not read as
+/// `==` and `>`: `f(1) == 2`, `f(1) ==> 2`, `f(1) ➞ 2`, `f(1) => true`, `f(1) = 2`, ...
+const OPS: [&str; 10] = [
+    "==>",
+    "==",
+    "->",
+    "=>",
+    "\u{279e}",
+    "\u{2192}",
+    "should return",
+    "returns",
+    "should be",
+    "=",
+];
 
 /// Index just past the bracket that closes the one at `open`.
 fn balanced_end(b: &[u8], open: usize) -> Option<usize> {
@@ -162,28 +233,99 @@ fn value_end(b: &[u8], from: usize) -> usize {
     j
 }
 
-fn push(out: &mut Vec<Example>, expr: &str, expected: &str) {
-    let is_call = {
-        let t = crate::syntax::parse_python(expr);
-        let root = t.root_node();
-        !root.has_error()
-            && root.named_child_count() == 1
-            && root
-                .named_child(0)
-                .and_then(|s| s.named_child(0))
-                .map(|e| e.kind() == "call")
-                .unwrap_or(false)
+/// Keep `expr == expected` when `expr` is a call of a function the task asks for (one of its
+/// `def` names when it has any, otherwise any name that is not a Python builtin), with no free
+/// names in its arguments (`is_happy(a)` quotes a string without quotes), and `expected` is a
+/// literal.
+fn push(out: &mut Vec<Example>, defs: &[String], expr: &str, expected: &str) {
+    // print() shows str(), not the value: such an example cannot be compared as a value.
+    if expr.starts_with("print(") || !is_literal(expected) {
+        return;
+    }
+    let t = crate::syntax::parse_python(expr);
+    let root = t.root_node();
+    let call = root
+        .named_child(0)
+        .filter(|s| s.kind() == "expression_statement" && root.named_child_count() == 1)
+        .and_then(|s| s.named_child(0))
+        .filter(|e| e.kind() == "call");
+    let Some(call) = call else { return };
+    if root.has_error() {
+        return;
+    }
+    let (mut called, mut free) = (vec![], false);
+    names(call, expr.as_bytes(), &mut called, &mut free);
+    let asked = |n: &&str| {
+        if defs.is_empty() {
+            !super::static_check::is_builtin(n)
+        } else {
+            defs.iter().any(|d| d == n)
+        }
     };
+    if free || !called.iter().any(asked) {
+        return;
+    }
     let e = Example {
         expr: expr.to_string(),
         expected: expected.to_string(),
     };
-    // print() shows str(), not the value: such an example cannot be compared as a value.
-    if expr.starts_with("print(") {
-        return;
-    }
-    if is_call && is_literal(expected) && !out.contains(&e) {
+    if !out.contains(&e) {
         out.push(e);
+    }
+}
+
+/// The names `node` calls, and whether it uses any other name (a variable the examples file
+/// would not define). Keyword names and attributes are neither.
+fn names<'a>(
+    node: tree_sitter::Node<'_>,
+    src: &'a [u8],
+    called: &mut Vec<&'a str>,
+    free: &mut bool,
+) {
+    match node.kind() {
+        "identifier" => {
+            *free = true;
+            return;
+        }
+        "call" => {
+            if let Some(f) = node.child_by_field_name("function") {
+                // `f(...)` and `Cls.method(...)` call `f` and `Cls`; `Cls().m()` recurses.
+                let mut head = f;
+                while head.kind() == "attribute" {
+                    match head.child_by_field_name("object") {
+                        Some(o) => head = o,
+                        None => break,
+                    }
+                }
+                match head.kind() {
+                    "identifier" => {
+                        called.push(std::str::from_utf8(&src[head.byte_range()]).unwrap_or(""))
+                    }
+                    _ => names(head, src, called, free),
+                }
+            }
+            if let Some(a) = node.child_by_field_name("arguments") {
+                names(a, src, called, free);
+            }
+            return;
+        }
+        "keyword_argument" => {
+            if let Some(v) = node.child_by_field_name("value") {
+                names(v, src, called, free);
+            }
+            return;
+        }
+        "attribute" => {
+            if let Some(o) = node.child_by_field_name("object") {
+                names(o, src, called, free);
+            }
+            return;
+        }
+        _ => {}
+    }
+    let mut c = node.walk();
+    for child in node.named_children(&mut c) {
+        names(child, src, called, free);
     }
 }
 
@@ -299,6 +441,56 @@ mod tests {
         );
         assert!(extract_examples("Write a fibonacci function").is_empty());
         assert!(extract_examples("sort(x) should be fast").is_empty());
+    }
+
+    #[test]
+    fn arrows_comments_single_equals_and_lowercase_booleans() {
+        let task = "def f(x, y):\n    '''\n    f(1, 2) ==> True\n    f(2, 2) \u{279e} 'x'\n    f(3, 1) => true\n    f(4, 4)   # returns \"ab\"\n    f(5, 0) = -1\n    f(6, 0) -> 19 - 5 - 6 = 8\n    f(7, 0) = 7 + x\n    '''\n";
+        let got: Vec<(String, String)> = extract_examples(task)
+            .into_iter()
+            .map(|e| (e.expr, e.expected))
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("f(1, 2)", "True"),
+            ("f(2, 2)", "'x'"),
+            ("f(3, 1)", "True"),
+            ("f(4, 4)", "\"ab\""),
+            ("f(5, 0)", "-1"),
+            ("f(6, 0)", "8"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn only_calls_of_asked_functions_with_literal_arguments_count() {
+        // Free names, a misspelt function, and a builtin the task merely mentions.
+        let task = "def is_happy(s):\n    '''\n    is_happy(a) => False\n    happy('aa') => False\n    ord('a') = 0\n    is_happy('abc') => True\n    >>> round(is_happy('x') + 0.5, 1)  # a comment\n    0.5\n    '''\n";
+        let got: Vec<String> = extract_examples(task).into_iter().map(|e| e.expr).collect();
+        assert_eq!(
+            got,
+            vec!["round(is_happy('x') + 0.5, 1)", "is_happy('abc')"]
+        );
+        // A class the task defines counts as asked for.
+        let task = "class Counter:\n    def total(xs): ...\n\nCounter.total([1, 2]) == 3\n";
+        assert_eq!(extract_examples(task).len(), 1);
+        // Without `def` lines any non-builtin call is the asked function.
+        assert_eq!(
+            extract_examples("sorted([2, 1]) == [1, 2]; g(1) == 2").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_sequence_definition_gives_way_to_the_list_the_function_returns() {
+        let task = "def tri(n):\n    '''\n    tri(1) = 3\n    tri(4) = 3\n    Examples: tri(3) = [1, 3, 2, 8]\n    '''\n";
+        let got: Vec<String> = extract_examples(task)
+            .into_iter()
+            .map(|e| format!("{} == {}", e.expr, e.expected))
+            .collect();
+        assert_eq!(got, vec!["tri(3) == [1, 3, 2, 8]"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod coordinator;
 pub mod decomposer;
 pub mod default_inputs;
 pub mod fixer;
+pub mod io_examples;
 pub mod judge;
 pub mod requirements;
 pub mod static_check;

@@ -86,6 +86,11 @@ const BUILTINS: &[&str] = &[
     "Ellipsis",
 ];
 
+/// Whether `name` is one of Python's builtins.
+pub fn is_builtin(name: &str) -> bool {
+    BUILTINS.contains(&name)
+}
+
 /// A name the task defines with `def name(params)`, and how many parameters it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {

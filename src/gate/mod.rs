@@ -249,17 +249,20 @@ fn apply_step(report: &mut CheckReport, worktree: &std::path::Path, patch: &str)
                 }
                 _ => ("error", None, None),
             };
-            let message = e.to_string();
-            report.reasons.push(match (&file, line) {
-                (Some(f), Some(l)) => format!("the patch does not apply at {f}:{l}: {message}"),
-                _ => format!("the patch does not apply: {message}"),
-            });
-            report.apply.error = Some(ApplyFailure {
+            let failure = ApplyFailure {
                 kind: kind.to_string(),
-                message,
+                message: e.to_string(),
                 file,
                 line,
-            });
+            };
+            report.reasons.push(format!(
+                "the patch {}: {}",
+                failure
+                    .location()
+                    .unwrap_or_else(|| "does not apply".into()),
+                failure.message
+            ));
+            report.apply.error = Some(failure);
         }
     }
 }

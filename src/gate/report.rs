@@ -41,6 +41,18 @@ pub struct ApplyFailure {
     pub line: Option<u32>,
 }
 
+impl ApplyFailure {
+    /// Where the patch stopped applying: `does not apply at FILE:LINE` or `does not apply to
+    /// FILE`; `None` when no file is known.
+    pub fn location(&self) -> Option<String> {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => Some(format!("does not apply at {file}:{line}")),
+            (Some(file), None) => Some(format!("does not apply to {file}")),
+            _ => None,
+        }
+    }
+}
+
 /// One syntax error in a changed Python file (1-based line and column).
 #[derive(Debug, Clone, Serialize)]
 pub struct SyntaxProblem {
@@ -214,12 +226,8 @@ impl CheckReport {
                 }
             ),
             Some(f) => {
-                // The location first (`does not apply at FILE:LINE`), as the reasons say it.
-                let at = match (&f.file, f.line) {
-                    (Some(file), Some(line)) => format!("does not apply at {file}:{line}: "),
-                    (Some(file), None) => format!("does not apply to {file}: "),
-                    _ => String::new(),
-                };
+                // The location first, worded as the reasons word it.
+                let at = f.location().map(|l| format!("{l}: ")).unwrap_or_default();
                 format!("  apply:  {}: FAILED: {at}{}\n", self.patch, f.message)
             }
         };

@@ -222,10 +222,12 @@ impl ServerModel {
                 timeout = timeout.min(left);
             }
             let result = self.agent.post(&url).timeout(timeout).send_json(body);
+            // What went wrong, worded to name the URL once: ureq's transport errors start
+            // with the URL when they know it.
             let transient = match result {
                 Ok(r) => return Ok(Some(r)),
                 Err(ureq::Error::Status(code @ (429 | 502 | 503 | 504), _)) => {
-                    format!("HTTP {code}")
+                    format!("{url}: HTTP {code}")
                 }
                 Err(ureq::Error::Status(code, r)) => {
                     let text = r.into_string().unwrap_or_default();
@@ -249,19 +251,16 @@ impl ServerModel {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Ok(None);
                     }
-                    format!("{t}")
+                    match t.url() {
+                        Some(_) => t.to_string(),
+                        None => format!("{url}: {t}"),
+                    }
                 }
             };
             attempt += 1;
             if attempt > self.settings.retries {
-                // A transport error already names the URL; say it once.
-                let what = if transient.starts_with(url.as_str()) {
-                    transient
-                } else {
-                    format!("{url}: {transient}")
-                };
                 return Err(ModelError::Unreachable(format!(
-                    "{what}, still after {} retries; is the server up? (a batch retries the instance, then defers it to the next run)",
+                    "{transient}, still after {} retries; is the server up? (a batch retries the instance, then defers it to the next run)",
                     self.settings.retries
                 )));
             }
