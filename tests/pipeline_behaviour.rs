@@ -402,7 +402,9 @@ fn printed_output_is_not_a_result_and_a_hang_costs_one_input() {
     let sandbox = Sandbox::open(&()).expect("the sandbox runtime");
     let runner = SandboxRunner {
         sandbox,
-        timeout: std::time::Duration::from_secs(3),
+        timeout: std::time::Duration::from_secs(30),
+        // The probe runs as a script: its own limit applies, not the test-run one.
+        script_timeout: std::time::Duration::from_secs(3),
         memory_bytes: 256 << 20,
         output_tail_bytes: 4000,
     };

@@ -107,6 +107,10 @@ pub struct SandboxSettings {
     pub memory_mb: u64,
     /// Bytes of a run's output kept (its end): what failure reports, prompts and reports show.
     pub output_tail_bytes: usize,
+    /// Seconds one script run may take (the behaviour probe: one candidate on every input);
+    /// unset = `timeout_seconds`. A candidate that hangs costs this much per hung input.
+    #[serde(default)]
+    pub script_timeout_seconds: Option<u64>,
 }
 
 impl SandboxSettings {
@@ -118,6 +122,13 @@ impl SandboxSettings {
                 "[{section}] timeout_seconds = {}: give whole seconds from 1 to {max} (one day)",
                 self.timeout_seconds
             ));
+        }
+        if let Some(t) = self.script_timeout_seconds {
+            if !(1..=max).contains(&t) {
+                return Err(format!(
+                    "[{section}] script_timeout_seconds = {t}: give whole seconds from 1 to {max} (one day)"
+                ));
+            }
         }
         let mem = crate::sandbox::MEMORY_MB_RANGE;
         if !mem.contains(&self.memory_mb) {
@@ -370,6 +381,10 @@ mod tests {
                     "[sandbox] timeout_seconds = 9223372036854775807",
                     "1 to 86400",
                 ][..],
+            ),
+            (
+                "[sandbox]\nscript_timeout_seconds = 0\n",
+                &["[sandbox] script_timeout_seconds = 0", "1 to 86400"][..],
             ),
             (
                 "[repo_tests]\ntimeout_seconds = 0\n",

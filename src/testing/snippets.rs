@@ -10,6 +10,8 @@ use crate::sandbox::{Job, Sandbox, Status};
 pub struct SandboxRunner {
     pub sandbox: Sandbox,
     pub timeout: Duration,
+    /// The limit of a script run (the behaviour probe).
+    pub script_timeout: Duration,
     pub memory_bytes: u64,
     /// Bytes of output kept in each [`TestRun`] (`output_tail_bytes`).
     pub output_tail_bytes: usize,
@@ -20,6 +22,11 @@ impl SandboxRunner {
         Self {
             sandbox,
             timeout: Duration::from_secs(settings.timeout_seconds),
+            script_timeout: Duration::from_secs(
+                settings
+                    .script_timeout_seconds
+                    .unwrap_or(settings.timeout_seconds),
+            ),
             memory_bytes: settings.memory_mb << 20,
             output_tail_bytes: settings.output_tail_bytes,
         }
@@ -72,7 +79,7 @@ impl TestRunner for SandboxRunner {
 
     fn run_script(&self, files: &[(String, String)], script: &str) -> Result<ScriptRun, String> {
         let job = Job::python([script.to_string()])
-            .timeout(self.timeout)
+            .timeout(self.script_timeout)
             .memory(self.memory_bytes);
         let job = files
             .iter()
