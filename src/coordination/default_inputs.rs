@@ -79,7 +79,12 @@ pub fn inputs(code: &str, names: &[String], examples: &[Example], max: usize) ->
         let example_args = examples
             .iter()
             .find(|e| e.expr.starts_with(&format!("{name}(")))
-            .map(|e| split_args(&e.expr[name.len() + 1..e.expr.len().saturating_sub(1)]))
+            .map(|e| {
+                super::scan::split_top(&e.expr[name.len() + 1..e.expr.len().saturating_sub(1)])
+                    .into_iter()
+                    .map(|a| a.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         let mut types = vec![];
         let mut c = params.walk();
@@ -208,36 +213,6 @@ fn type_of_name(n: &str) -> Ty {
     } else {
         Ty::Int
     }
-}
-
-/// Arguments at bracket depth 0, split at commas outside strings.
-fn split_args(s: &str) -> Vec<String> {
-    let mut out = vec![];
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut cur = String::new();
-    for ch in s.chars() {
-        match quote {
-            Some(q) if ch == q => quote = None,
-            Some(_) => {}
-            None => match ch {
-                '\'' | '"' => quote = Some(ch),
-                '(' | '[' | '{' => depth += 1,
-                ')' | ']' | '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    out.push(cur.trim().to_string());
-                    cur.clear();
-                    continue;
-                }
-                _ => {}
-            },
-        }
-        cur.push(ch);
-    }
-    if !cur.trim().is_empty() {
-        out.push(cur.trim().to_string());
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! (an unknown name, a missing parameter, a value that is not a literal) is left out.
 
 use super::judge::is_literal;
+use super::scan::{close_of, split_top};
 
 /// `(call, expected)` pairs, in task order.
 pub fn examples(task: &str) -> Vec<(String, String)> {
@@ -100,7 +101,7 @@ fn defs(task: &str) -> Vec<Def> {
             if let Some(open) = rest.find('(') {
                 let name = rest[..open].trim();
                 let b = rest.as_bytes();
-                if let Some(close) = close_of(b, open) {
+                if let Some(close) = close_of(b, open, false) {
                     if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
                         out.push(Def {
                             at,
@@ -230,7 +231,7 @@ fn assignments(text: &str) -> Vec<(String, String)> {
         }
         let vstart = i;
         i = match b.get(i) {
-            Some(b'[' | b'(' | b'{') => match close_of(b, i) {
+            Some(b'[' | b'(' | b'{') => match close_of(b, i, false) {
                 Some(end) => end,
                 None => return out,
             },
@@ -288,58 +289,6 @@ pub fn strip_comment(text: &str) -> &str {
         }
     }
     text
-}
-
-/// Index just past the bracket that closes the one at `open` (quotes respected).
-fn close_of(b: &[u8], open: usize) -> Option<usize> {
-    let mut depth = 0i32;
-    let mut quote: Option<u8> = None;
-    for (j, &c) in b.iter().enumerate().skip(open) {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(j + 1);
-                    }
-                }
-                _ => {}
-            },
-        }
-    }
-    None
-}
-
-/// `text` split at commas outside brackets and quotes.
-fn split_top(text: &str) -> Vec<&str> {
-    let mut out = vec![];
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '\'' | '"' => quote = Some(c),
-                '(' | '[' | '{' => depth += 1,
-                ')' | ']' | '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    out.push(&text[start..i]);
-                    start = i + 1;
-                }
-                _ => {}
-            },
-        }
-    }
-    if !text[start..].trim().is_empty() {
-        out.push(&text[start..]);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ fn prose_examples(text: &str) -> Vec<(String, String)> {
         if i >= b.len() || b[i] != b'(' {
             continue;
         }
-        let Some(close) = balanced_end(b, i) else {
+        let Some(close) = super::scan::close_of(b, i, true) else {
             continue;
         };
         let expr = &text[start..close];
@@ -166,31 +166,6 @@ const OPS: [&str; 10] = [
     "should be",
     "=",
 ];
-
-/// Index just past the bracket that closes the one at `open`.
-fn balanced_end(b: &[u8], open: usize) -> Option<usize> {
-    let mut depth = 0i32;
-    let mut quote: Option<u8> = None;
-    for (j, &c) in b.iter().enumerate().skip(open) {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(j + 1);
-                    }
-                }
-                b'\n' => return None,
-                _ => {}
-            },
-        }
-    }
-    None
-}
 
 /// End of a value: a newline, a backtick, or `,`/`;`/`.` followed by a space or the end, at
 /// bracket depth zero and outside quotes.

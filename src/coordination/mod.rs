@@ -9,6 +9,7 @@ pub mod fixer;
 pub mod io_examples;
 pub mod judge;
 pub mod requirements;
+pub mod scan;
 pub mod static_check;
 
 pub use crate::testing::{TestRun, TestRunner};
