@@ -14,7 +14,8 @@ case "$mode" in demo|test|build) ;; *) echo "usage: $0 demo|test|build" >&2; exi
 
 say() { printf '\n== %s\n' "$*"; }
 
-# 1. System packages: llama.cpp builds with cmake and bindgen needs libclang.
+# 1. System packages: llama.cpp builds with cmake and bindgen needs libclang; binaryen's
+#    wasm-opt makes the faster copy of the sandbox's Python runtime (src/sandbox/optimize.rs).
 need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v clang >/dev/null 2>&1 || need+=(clang)
@@ -22,6 +23,7 @@ ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* >/dev/null 2>&1 ||
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v git >/dev/null 2>&1 || need+=(git)
+command -v wasm-opt >/dev/null 2>&1 || need+=(binaryen)
 if ((${#need[@]})); then
   say "installing system packages: ${need[*]}"
   sudo=""

@@ -45,6 +45,9 @@ def test_negative():
     assert add(-1, -2) == -3
 "#;
 
+/// A pure-Python CPU-bound program (interpreter speed, no imports beyond builtins).
+pub const LOOP_PROGRAM: &str = "s = 0\nfor i in range(1_500_000):\n    s += i * i % 7\nd = {str(i): i for i in range(100_000)}\nprint(s, len(d))";
+
 #[derive(Debug, Clone)]
 pub struct SandboxBenchOptions {
     /// Measured repetitions of each run (after one warm-up).
@@ -106,6 +109,8 @@ pub struct NativeReference {
     pub python_c_pass: Stats,
     /// `python -m pytest` on the two-test file, no bytecode written, a fresh copy each run.
     pub pytest: Stats,
+    /// `python -c` [`LOOP_PROGRAM`].
+    pub python_loop: Stats,
 }
 
 /// The host interpreter the native rows run, and where its pytest comes from.
@@ -144,8 +149,12 @@ pub struct SandboxBench {
     pub cold_open: Option<Stats>,
     /// `Sandbox::open` with the module cached: read + checksum + load + link.
     pub warm_open: Stats,
+    /// Which runtime module ran (the optimized copy, or the pinned one and why).
+    pub runtime: String,
     /// `python -c pass` in an open sandbox (instantiate, interpreter start-up, exit).
     pub python_c_pass: Stats,
+    /// `python -c` [`LOOP_PROGRAM`]: the interpreter's own speed.
+    pub python_loop: Stats,
     /// pytest on [`TEST_FILE`] in an open sandbox, wall time of `Sandbox::run`.
     pub pytest: Stats,
     /// The same with pytest imported from source instead of the precompiled `.pyc`.
@@ -340,8 +349,10 @@ fn native(np: &NativePython, scratch: &Path, reps: u32) -> Result<NativeReferenc
     let mut pytest: Vec<String> = vec!["-m".into(), "pytest".into()];
     pytest.extend(pytest_args(&junit.display().to_string()));
     let pass = vec!["-c".to_string(), "pass".to_string()];
+    let looped = vec!["-c".to_string(), LOOP_PROGRAM.to_string()];
     Ok(NativeReference {
         python_c_pass: repeat_command(&|| make(&pass), reps)?,
+        python_loop: repeat_command(&|| make(&looped), reps)?,
         pytest: repeat_command(&|| make(&pytest), reps)?,
         python: np.python.clone(),
         pytest_from: np.pytest_from.clone(),
@@ -388,6 +399,7 @@ pub fn bench_sandbox(
     }
     let warm_open = Stats::of(samples);
     let python_c_pass = repeat(&sb, &Job::python(["-c", "pass"]), reps)?;
+    let python_loop = repeat(&sb, &Job::python(["-c", LOOP_PROGRAM]), reps)?;
 
     progress.set_message("bench: pytest in the sandbox".into());
     let pytest = repeat(
@@ -441,6 +453,11 @@ pub fn bench_sandbox(
             native.as_ref().map(|n| n.python_c_pass.median_s),
         ),
         Row::new(
+            "a pure-Python loop (`python -c`, interpreter speed)",
+            python_loop.median_s,
+            native.as_ref().map(|n| n.python_loop.median_s),
+        ),
+        Row::new(
             "pytest, a 2-test file, warm",
             pytest.median_s,
             native.as_ref().map(|n| n.pytest.median_s),
@@ -475,7 +492,9 @@ pub fn bench_sandbox(
     Ok(SandboxBench {
         cold_open,
         warm_open,
+        runtime: sb.runtime().describe(),
         python_c_pass,
+        python_loop,
         pytest,
         pytest_without_site_pyc,
         pytest_with_zip_stdlib,
@@ -507,6 +526,7 @@ impl SandboxBench {
             );
         }
         out += "\n";
+        out += &format!("sandbox runtime: {}\n", self.runtime);
         if let Some(n) = &self.native {
             out += &format!(
                 "native: {} ({}), PYTHONDONTWRITEBYTECODE=1, fresh copies\n",

@@ -86,8 +86,9 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<i32> {
     let sandbox = opened.context("opening the sandbox")?;
     if args.setup {
         eprintln!(
-            "sandbox runtime ready in {} (every file checked against its manifest)",
-            sandbox.paths().dir.display()
+            "sandbox runtime ready in {} (every file checked against its manifest); runtime: {}",
+            sandbox.paths().dir.display(),
+            sandbox.runtime().describe()
         );
         if args.args.is_empty() {
             return Ok(0);

@@ -122,11 +122,12 @@ pub fn sandbox_run() -> Check {
             status,
             true,
             format!(
-                "python -c '{program}' printed {:?} ({:?}); runtime opened in {opened:.2}s, ran in {:.2}s ({})",
+                "python -c '{program}' printed {:?} ({:?}); runtime opened in {opened:.2}s, ran in {:.2}s ({}; runtime: {})",
                 out.trim(),
                 outcome.status,
                 outcome.duration.as_secs_f64(),
-                format!("module: {:?}", sandbox.module_source()).to_lowercase()
+                format!("module: {:?}", sandbox.module_source()).to_lowercase(),
+                sandbox.runtime().describe()
             ),
         )
     };

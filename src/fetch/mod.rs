@@ -12,7 +12,7 @@ mod verify;
 mod wheel;
 
 pub use pip::{pip_download, python_command};
-pub use verify::{sha256_file, Verified};
+pub use verify::{sha256_file, stamp_path as verify_stamp_path, Verified};
 pub use wheel::{extract_member, unpack_wheel};
 
 use std::io::Write;

@@ -80,7 +80,7 @@ pub(crate) fn compare(spec: &AssetSpec, size: u64, digest: &str) -> Result<(), F
 /// The verification stamp `<file>.verified`: "size mtime_nanos sha256".
 pub struct Verified;
 
-pub(crate) fn stamp_path(path: &Path) -> PathBuf {
+pub fn stamp_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".verified");
     PathBuf::from(s)

@@ -38,6 +38,7 @@ pub mod junit;
 pub mod layout;
 pub mod manifest;
 pub mod module_cache;
+pub mod optimize;
 mod outcome;
 mod output;
 mod quota;
@@ -56,6 +57,7 @@ pub use job::{
 };
 pub use junit::{TestCase, TestOutcome};
 pub use module_cache::ModuleSource;
+pub use optimize::RuntimeChoice;
 pub use outcome::{LimitsHit, Outcome, Status, Truncated};
 pub use requirements::Requirements;
 pub use runtime::RuntimePaths;
@@ -90,6 +92,7 @@ struct Inner {
     rt: engine::Runtime,
     env: run::GuestEnv,
     paths: RuntimePaths,
+    runtime: RuntimeChoice,
     bytecode: Option<bytecode::BytecodeCache>,
     bytecode_min_bytes: u64,
 }
@@ -133,12 +136,8 @@ impl Sandbox {
             .module_cache_dir
             .clone()
             .unwrap_or_else(|| paths.cache.clone());
-        let rt = engine::Runtime::new(
-            &paths.wasm,
-            &req.runtime.sha256,
-            &cache,
-            options.fuel_metering,
-        )?;
+        let choice = optimize::choose(&req, &paths)?;
+        let rt = engine::Runtime::new(&choice.wasm, &choice.sha256, &cache, options.fuel_metering)?;
         let level = if options.verify_hashes {
             manifest::Check::Full
         } else {
@@ -168,6 +167,7 @@ impl Sandbox {
                 rt,
                 env,
                 paths,
+                runtime: choice,
                 bytecode,
                 bytecode_min_bytes: options
                     .bytecode_min_bytes
@@ -249,5 +249,10 @@ impl Sandbox {
 
     pub fn paths(&self) -> &RuntimePaths {
         &self.inner.paths
+    }
+
+    /// Which runtime module runs: the optimized copy, or the pinned one and why.
+    pub fn runtime(&self) -> &RuntimeChoice {
+        &self.inner.runtime
     }
 }

@@ -24,6 +24,23 @@ pub struct RuntimePin {
     pub file: String,
     pub size: u64,
     pub sha256: String,
+    /// The optimized copy made from it on this machine (see `optimize`), if pinned.
+    #[serde(default)]
+    pub optimized: Option<OptimizedPin>,
+}
+
+/// binaryen's `wasm-opt` run over the runtime: the tool's version, its flags, and the exact
+/// output they give (deterministic for one version and input).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizedPin {
+    /// binaryen's version number, as `wasm-opt --version` prints it (`108`).
+    pub tool_version: String,
+    pub args: Vec<String>,
+    /// File name under the runtime directory.
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// One wheel for the guest's site-packages, pinned by the sha256 of the `.whl` file.
@@ -65,6 +82,21 @@ impl Requirements {
                 "runtime file `{}` must be a plain file name",
                 req.runtime.file
             )));
+        }
+        if let Some(o) = &req.runtime.optimized {
+            if !is_sha(&o.sha256) {
+                return Err(SandboxError::Requirements(format!(
+                    "optimized runtime sha256 `{}` is not 64 hex digits",
+                    o.sha256
+                )));
+            }
+            if o.file.contains(['/', '\\']) || o.file.starts_with('.') || o.file == req.runtime.file
+            {
+                return Err(SandboxError::Requirements(format!(
+                    "optimized runtime file `{}` must be a plain file name other than the runtime's",
+                    o.file
+                )));
+            }
         }
         for w in &req.wheels {
             if !is_sha(&w.sha256) {
