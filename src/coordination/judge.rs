@@ -170,42 +170,28 @@ const OPS: [&str; 10] = [
 /// End of a value: a newline, a backtick, or `,`/`;`/`.` followed by a space or the end, at
 /// bracket depth zero and outside quotes.
 fn value_end(b: &[u8], from: usize) -> usize {
-    let mut depth = 0i32;
-    let mut quote: Option<u8> = None;
-    let mut j = from;
-    while j < b.len() {
-        let c = b[j];
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth -= 1,
-                b'\n' | b'`' => return j,
-                // `f(0) == 0 and f(1) == 1`: a conjunction ends the value.
-                b' ' if depth <= 0
-                    && (b[j..].starts_with(b" and ")
-                        || b[j..].starts_with(b" or ")
-                        || b[j..].starts_with(b" but ")
-                        || b[j..].starts_with(b" while ")) =>
-                {
-                    return j
-                }
-                b',' | b';' | b'.'
-                    if depth <= 0 && (j + 1 >= b.len() || b[j + 1].is_ascii_whitespace()) =>
-                {
-                    return j
-                }
-                _ => {}
-            },
-        }
-        if depth < 0 {
+    for (j, c, depth) in super::scan::outside_quotes(b, from) {
+        let end = match c {
+            b'\n' | b'`' => true,
+            // `f(0) == 0 and f(1) == 1`: a conjunction ends the value.
+            b' ' => {
+                depth <= 0
+                    && [" and ", " or ", " but ", " while "]
+                        .iter()
+                        .any(|w| b[j..].starts_with(w.as_bytes()))
+            }
+            b',' | b';' | b'.' => {
+                depth <= 0 && (j + 1 >= b.len() || b[j + 1].is_ascii_whitespace())
+            }
+            // A bracket closing one opened before the value.
+            b')' | b']' | b'}' => depth <= 0,
+            _ => false,
+        };
+        if end {
             return j;
         }
-        j += 1;
     }
-    j
+    b.len().max(from)
 }
 
 /// Keep `expr == expected` when `expr` is a call of a function the task asks for (one of its

@@ -2,27 +2,45 @@
 //! and the top-level comma-separated parts of an argument list. Shared by the example
 //! extractors and the default inputs.
 
+/// The bytes of `b` from `from` on that lie outside string quotes (the quote characters
+/// themselves left out), each with the bracket depth before it, counted from `from`.
+pub fn outside_quotes(b: &[u8], from: usize) -> impl Iterator<Item = (usize, u8, i32)> + '_ {
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    b.iter()
+        .enumerate()
+        .skip(from)
+        .filter_map(move |(j, &c)| match quote {
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                None
+            }
+            None => {
+                let before = depth;
+                match c {
+                    b'\'' | b'"' => {
+                        quote = Some(c);
+                        return None;
+                    }
+                    b'(' | b'[' | b'{' => depth += 1,
+                    b')' | b']' | b'}' => depth -= 1,
+                    _ => {}
+                }
+                Some((j, c, before))
+            }
+        })
+}
+
 /// Index just past the bracket that closes the one at `open`; with `line_only`, `None` when a
 /// newline comes first.
 pub fn close_of(b: &[u8], open: usize, line_only: bool) -> Option<usize> {
-    let mut depth = 0i32;
-    let mut quote: Option<u8> = None;
-    for (j, &c) in b.iter().enumerate().skip(open) {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(j + 1);
-                    }
-                }
-                b'\n' if line_only => return None,
-                _ => {}
-            },
+    for (j, c, before) in outside_quotes(b, open) {
+        match c {
+            b')' | b']' | b'}' if before == 1 => return Some(j + 1),
+            b'\n' if line_only => return None,
+            _ => {}
         }
     }
     None
@@ -31,23 +49,11 @@ pub fn close_of(b: &[u8], open: usize, line_only: bool) -> Option<usize> {
 /// `text` split at commas outside brackets and quotes; a blank last part is left out.
 pub fn split_top(text: &str) -> Vec<&str> {
     let mut out = vec![];
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
     let mut start = 0;
-    for (i, c) in text.char_indices() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '\'' | '"' => quote = Some(c),
-                '(' | '[' | '{' => depth += 1,
-                ')' | ']' | '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    out.push(&text[start..i]);
-                    start = i + 1;
-                }
-                _ => {}
-            },
+    for (i, c, depth) in outside_quotes(text.as_bytes(), 0) {
+        if c == b',' && depth == 0 {
+            out.push(&text[start..i]);
+            start = i + 1;
         }
     }
     if !text[start..].trim().is_empty() {
