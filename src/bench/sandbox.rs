@@ -158,6 +158,10 @@ pub struct SandboxBench {
     /// pytest on [`TEST_FILE`] in an open sandbox, wall time of `Sandbox::run`.
     pub pytest: Stats,
     /// The same with pytest imported from source instead of the precompiled `.pyc`.
+    /// The 2-test file again, every run started from scratch (no pytest snapshot).
+    pub pytest_from_scratch: Stats,
+    /// Runs of the bench that started from a pytest snapshot (`None`: snapshots are off).
+    pub snapshot_runs: Option<u64>,
     pub pytest_without_site_pyc: Stats,
     /// The same with the standard library imported from the runtime's embedded zip.
     pub pytest_with_zip_stdlib: Stats,
@@ -410,6 +414,21 @@ pub fn bench_sandbox(
         ),
         reps,
     )?;
+    let scratch_sb = Sandbox::open_with(
+        &SandboxOptions {
+            no_snapshot: true,
+            ..SandboxOptions::default()
+        },
+        progress,
+    )?;
+    let pytest_from_scratch = repeat(
+        &scratch_sb,
+        &Job::pytest(
+            [("test_bench.py", TEST_FILE.as_bytes().to_vec())],
+            ["-q", "test_bench.py"],
+        ),
+        reps,
+    )?;
     let nopyc = scratch.path().join("site-sources");
     copy_sources(&sb.paths().site(), &nopyc).map_err(err)?;
     let pytest_without_site_pyc = repeat(
@@ -496,6 +515,8 @@ pub fn bench_sandbox(
         python_c_pass,
         python_loop,
         pytest,
+        pytest_from_scratch,
+        snapshot_runs: sb.snapshot_runs(),
         pytest_without_site_pyc,
         pytest_with_zip_stdlib,
         native,
@@ -551,6 +572,15 @@ impl SandboxBench {
         out += &format!(
             "warm open (cached module):   {}\n",
             fmt(self.warm_open.median_s)
+        );
+        out += &format!(
+            "pytest 2-test file, from scratch (no snapshot): {}\n",
+            fmt(self.pytest_from_scratch.median_s)
+        );
+        out += &format!(
+            "runs started from a pytest snapshot: {}\n",
+            self.snapshot_runs
+                .map_or("none (snapshots off)".to_string(), |n| n.to_string())
         );
         out += &format!(
             "pytest without site .pyc:    {}\n",

@@ -45,6 +45,7 @@ mod quota;
 pub mod requirements;
 mod run;
 pub mod runtime;
+mod snapshot;
 mod state;
 mod workdir;
 
@@ -61,6 +62,7 @@ pub use optimize::RuntimeChoice;
 pub use outcome::{LimitsHit, Outcome, Status, Truncated};
 pub use requirements::Requirements;
 pub use runtime::RuntimePaths;
+pub use snapshot::DISABLE_ENV as NO_SNAPSHOT_ENV;
 
 use crate::fetch::Progress;
 
@@ -86,6 +88,11 @@ pub struct SandboxOptions {
     /// Fewest bytes of uncached source a run must have compiled for the cache to compile them
     /// after it; default [`bytecode::fill::DEFAULT_MIN_BYTES`].
     pub bytecode_min_bytes: Option<u64>,
+    /// Start every run from scratch, never from a pytest snapshot (see the `sandbox::snapshot` module docs); also set
+    /// by the environment variable `CODESWARM_NO_SNAPSHOT=1`. For measuring it.
+    pub no_snapshot: bool,
+    /// Where pytest snapshots are stored; default `snapshots/` under the runtime dir.
+    pub snapshot_dir: Option<std::path::PathBuf>,
 }
 
 struct Inner {
@@ -95,6 +102,7 @@ struct Inner {
     runtime: RuntimeChoice,
     bytecode: Option<bytecode::BytecodeCache>,
     bytecode_min_bytes: u64,
+    snapshots: Option<snapshot::Snapshots>,
 }
 
 /// A ready-to-run sandbox: the verified runtime, its compiled module and installed site dir
@@ -146,16 +154,25 @@ impl Sandbox {
         let env = runtime::ensure_env(&req, &paths, level, progress, &|env, job| {
             run::run(&rt, env, &job)
         })?;
+        let env_name = paths
+            .env
+            .file_name()
+            .map_or_else(|| "env".to_string(), |n| n.to_string_lossy().into_owned());
+        let no_snapshot = options.no_snapshot
+            || std::env::var(snapshot::DISABLE_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+        let snapshots = (!no_snapshot).then(|| {
+            let dir = options
+                .snapshot_dir
+                .clone()
+                .unwrap_or_else(|| paths.snapshots());
+            snapshot::Snapshots::new(&choice.wasm, &choice.sha256, &env_name, &dir)
+        });
         let bytecode = (!options.no_bytecode_cache).then(|| {
             let pytest = req
                 .wheels
                 .iter()
                 .find(|w| w.name == "pytest")
                 .map_or("none", |w| w.version.as_str());
-            let env_name = paths
-                .env
-                .file_name()
-                .map_or_else(|| "env".to_string(), |n| n.to_string_lossy().into_owned());
             let root = options
                 .bytecode_cache_dir
                 .clone()
@@ -172,6 +189,7 @@ impl Sandbox {
                 bytecode_min_bytes: options
                     .bytecode_min_bytes
                     .unwrap_or(bytecode::fill::DEFAULT_MIN_BYTES),
+                snapshots,
             }),
         })
     }
@@ -185,8 +203,13 @@ impl Sandbox {
     /// faster.
     pub fn run(&self, job: &Job) -> Result<Outcome, SandboxError> {
         let inner = &self.inner;
-        let (outcome, learned) =
-            run::run_cached(&inner.rt, &inner.env, job, inner.bytecode.as_ref())?;
+        let (outcome, learned) = run::run_cached(
+            &inner.rt,
+            &inner.env,
+            job,
+            inner.bytecode.as_ref(),
+            inner.snapshots.as_ref(),
+        )?;
         if let (Some(cache), Some(learned)) = (&inner.bytecode, learned) {
             let compile = |j: &Job| run::run(&inner.rt, &inner.env, j);
             let min = inner.bytecode_min_bytes;
@@ -197,6 +220,12 @@ impl Sandbox {
             }
         }
         Ok(outcome)
+    }
+
+    /// How many runs started from a pytest snapshot (see the `sandbox::snapshot` module docs); `None` when the
+    /// sandbox does not use snapshots.
+    pub fn snapshot_runs(&self) -> Option<u64> {
+        self.inner.snapshots.as_ref().map(|s| s.used())
     }
 
     /// The host-side bytecode cache, when the sandbox uses one.

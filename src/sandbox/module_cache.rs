@@ -40,7 +40,7 @@ pub fn cache_path(engine: &Engine, cache_dir: &Path, wasm_sha256: &str) -> PathB
     ))
 }
 
-fn sidecar(path: &Path) -> PathBuf {
+pub(crate) fn sidecar(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".sha256");
     PathBuf::from(s)
@@ -69,7 +69,7 @@ fn load(engine: &Engine, path: &Path) -> Option<Module> {
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".partial-")

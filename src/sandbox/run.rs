@@ -16,6 +16,7 @@ use super::junit;
 use super::layout::{GUEST_DEV, GUEST_SITE, GUEST_STDLIB, GUEST_TMP, GUEST_WORK};
 use super::output::CappedPipe;
 use super::quota::{DiskQuota, OpenFiles};
+use super::snapshot::{Image, Snapshots};
 use super::state::{GuestState, MemoryLimiter};
 use super::workdir::RunDirs;
 use super::{Job, LimitsHit, Outcome, SandboxError, Status, Truncated};
@@ -32,7 +33,7 @@ pub(crate) struct GuestEnv {
 }
 
 /// The variables the runtime itself needs, before the job's own.
-fn runtime_env(env: &GuestEnv, job: &Job) -> Vec<(String, String)> {
+pub(crate) fn runtime_env(env: &GuestEnv, job: &Job) -> Vec<(String, String)> {
     let mut vars = Vec::new();
     let job_path = job
         .env
@@ -152,6 +153,72 @@ struct Ran {
     limits_hit: LimitsHit,
     duration: std::time::Duration,
     hints: std::collections::BTreeSet<String>,
+    /// The guest's memory, when asked for with [`Capture`].
+    memory: Option<Vec<u8>>,
+    /// The run ended at an `unreachable` instruction (how `abort()` traps).
+    unreachable: bool,
+}
+
+/// Copy the guest's memory (for taking snapshots): right after instantiation, or after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Capture {
+    No,
+    /// Instantiate only; `_start` is not called.
+    Fresh,
+    AfterRun,
+}
+
+/// What [`capture`] saw.
+pub(crate) struct Captured {
+    pub status: Status,
+    pub stdout: String,
+    pub stderr: String,
+    pub memory: Vec<u8>,
+    pub unreachable: bool,
+}
+
+/// Run `job` on this thread (no bytecode cache, no snapshot) and copy the guest's memory.
+pub(crate) fn capture(
+    rt: &Runtime,
+    env: &GuestEnv,
+    job: &Job,
+    capture: Capture,
+) -> Result<Captured, String> {
+    job.validate()?;
+    let dirs = RunDirs::create(job).map_err(|e| e.to_string())?;
+    let out = CappedPipe::new(job.limits.stdout_bytes);
+    let err = CappedPipe::new(job.limits.stderr_bytes);
+    let ran = execute(rt, env, job, &dirs, &out, &err, false, None, capture)
+        .map_err(|e| e.to_string())?;
+    let (stdout, _, _) = out.take();
+    let (stderr, _, _) = err.take();
+    Ok(Captured {
+        status: ran.status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        memory: ran.memory.ok_or("the guest's memory was not copied")?,
+        unreachable: ran.unreachable,
+    })
+}
+
+/// Run `job` on this thread, from `image` when given, else from scratch (no bytecode cache).
+pub(crate) fn run_from(
+    rt: &Runtime,
+    env: &GuestEnv,
+    job: &Job,
+    image: Option<&Image>,
+) -> Result<Outcome, SandboxError> {
+    job.validate().map_err(SandboxError::Job)?;
+    run_on_this_thread(rt, env, job, None, Start::Image(image)).map(|(o, _)| o)
+}
+
+/// Where a run's interpreter starts.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// From this image, or from scratch.
+    Image(Option<&'a Image>),
+    /// From the job's snapshot when it qualifies for one.
+    Snapshots(&'a Snapshots),
 }
 
 /// What a run with the bytecode cache learned for it: the `.py` files copied in (with their
@@ -162,17 +229,19 @@ pub(crate) struct Learned {
 }
 
 pub(crate) fn run(rt: &Runtime, env: &GuestEnv, job: &Job) -> Result<Outcome, SandboxError> {
-    run_cached(rt, env, job, None).map(|(outcome, _)| outcome)
+    run_cached(rt, env, job, None, None).map(|(outcome, _)| outcome)
 }
 
 /// [`run`], with cached bytecode placed into the work dir first and the run's hints returned
-/// when `cache` is given.
+/// when `cache` is given, and started from a pytest snapshot when `snapshots` has one for it.
 pub(crate) fn run_cached(
     rt: &Runtime,
     env: &GuestEnv,
     job: &Job,
     cache: Option<&BytecodeCache>,
+    snapshots: Option<&Snapshots>,
 ) -> Result<(Outcome, Option<Learned>), SandboxError> {
+    let start = snapshots.map_or(Start::Image(None), Start::Snapshots);
     job.validate().map_err(SandboxError::Job)?;
     if job.limits.fuel.is_some() && !rt.fuel {
         return Err(SandboxError::Job(
@@ -187,7 +256,7 @@ pub(crate) fn run_cached(
         std::thread::Builder::new()
             .name("sandbox-guest".into())
             .stack_size(GUEST_THREAD_STACK)
-            .spawn_scoped(scope, || run_on_this_thread(rt, env, job, cache))
+            .spawn_scoped(scope, || run_on_this_thread(rt, env, job, cache, start))
             .map_err(|e| SandboxError::Setup(format!("cannot start the guest thread: {e}")))?
             .join()
             .map_err(|_| {
@@ -201,13 +270,32 @@ fn run_on_this_thread(
     env: &GuestEnv,
     job: &Job,
     cache: Option<&BytecodeCache>,
+    start: Start<'_>,
 ) -> Result<(Outcome, Option<Learned>), SandboxError> {
     let dirs = RunDirs::create(job)?;
     // Before the guest runs: what is read in the work dir now is what the host wrote.
     let index = cache.map(|c| place::place_all(&dirs.work, c));
+    let held;
+    let snapshot = match start {
+        Start::Image(image) => image,
+        Start::Snapshots(s) => {
+            held = s.for_job(rt, env, job, &dirs);
+            held.as_deref()
+        }
+    };
     let out = CappedPipe::new(job.limits.stdout_bytes);
     let err = CappedPipe::new(job.limits.stderr_bytes);
-    let mut ran = execute(rt, env, job, &dirs, &out, &err, index.is_some())?;
+    let mut ran = execute(
+        rt,
+        env,
+        job,
+        &dirs,
+        &out,
+        &err,
+        index.is_some(),
+        snapshot,
+        Capture::No,
+    )?;
     let learned = index.map(|index| Learned {
         index,
         hints: std::mem::take(&mut ran.hints),
@@ -235,6 +323,7 @@ fn run_on_this_thread(
     Ok((outcome, learned))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn execute(
     rt: &Runtime,
     env: &GuestEnv,
@@ -243,6 +332,8 @@ fn execute(
     out: &CappedPipe,
     err: &CappedPipe,
     hints: bool,
+    image: Option<&Image>,
+    capture: Capture,
 ) -> Result<Ran, SandboxError> {
     let clock_base = Instant::now();
     let mut builder = wasi_ctx(dirs, env, job, out, err, clock_base)?;
@@ -276,11 +367,27 @@ fn execute(
     }
 
     let started = Instant::now();
+    let mut memory = None;
     let result = rt.pre.instantiate(&mut store).and_then(|instance| {
+        let mem = instance.get_memory(&mut store, "memory");
+        if let (Some(image), Some(mem)) = (image, mem) {
+            restore(&mut store, mem, image)?;
+        }
+        let copy = |store: &Store<GuestState>| mem.map(|m| m.data(store).to_vec());
+        if capture == Capture::Fresh {
+            memory = copy(&store);
+            return Ok(());
+        }
         let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-        start.call(&mut store, ())
+        let result = start.call(&mut store, ());
+        if capture == Capture::AfterRun {
+            memory = copy(&store);
+        }
+        result
     });
     let duration = started.elapsed();
+    let unreachable = result.as_ref().err().and_then(|e| e.downcast_ref::<Trap>())
+        == Some(&Trap::UnreachableCodeReached);
     let hints = std::mem::take(&mut store.data_mut().hints.paths);
     let state = store.data();
     let status = classify(result, state);
@@ -300,7 +407,24 @@ fn execute(
         },
         duration,
         hints,
+        memory,
+        unreachable,
     })
+}
+
+/// Grow a fresh instance's memory to the image's size and write the image over it.
+fn restore(
+    store: &mut Store<GuestState>,
+    mem: wasmtime::Memory,
+    image: &Image,
+) -> wasmtime::Result<()> {
+    let pages = mem.size(&*store);
+    if pages < image.pages {
+        mem.grow(&mut *store, image.pages - pages)?;
+    }
+    image
+        .write_into(mem.data_mut(&mut *store))
+        .map_err(wasmtime::Error::msg)
 }
 
 /// Read a guest-written report without following symlinks or reading unbounded data.

@@ -63,6 +63,10 @@ impl RuntimePaths {
     pub fn bytecode(&self) -> PathBuf {
         self.dir.join("bytecode")
     }
+    /// Pytest snapshots (see `snapshot`).
+    pub fn snapshots(&self) -> PathBuf {
+        self.dir.join("snapshots")
+    }
     /// The downloaded wheels, kept to rebuild the environment offline.
     pub fn wheels(&self) -> PathBuf {
         self.dir.join("wheels")
