@@ -406,14 +406,11 @@ pub fn bench_sandbox(
     let python_loop = repeat(&sb, &Job::python(["-c", LOOP_PROGRAM]), reps)?;
 
     progress.set_message("bench: pytest in the sandbox".into());
-    let pytest = repeat(
-        &sb,
-        &Job::pytest(
-            [("test_bench.py", TEST_FILE.as_bytes().to_vec())],
-            ["-q", "test_bench.py"],
-        ),
-        reps,
-    )?;
+    let two_tests = Job::pytest(
+        [("test_bench.py", TEST_FILE.as_bytes().to_vec())],
+        ["-q", "test_bench.py"],
+    );
+    let pytest = repeat(&sb, &two_tests, reps)?;
     let scratch_sb = Sandbox::open_with(
         &SandboxOptions {
             no_snapshot: true,
@@ -421,14 +418,7 @@ pub fn bench_sandbox(
         },
         progress,
     )?;
-    let pytest_from_scratch = repeat(
-        &scratch_sb,
-        &Job::pytest(
-            [("test_bench.py", TEST_FILE.as_bytes().to_vec())],
-            ["-q", "test_bench.py"],
-        ),
-        reps,
-    )?;
+    let pytest_from_scratch = repeat(&scratch_sb, &two_tests, reps)?;
     let nopyc = scratch.path().join("site-sources");
     copy_sources(&sb.paths().site(), &nopyc).map_err(err)?;
     let pytest_without_site_pyc = repeat(
