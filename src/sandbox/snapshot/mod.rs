@@ -114,14 +114,25 @@ impl Snapshots {
             return None;
         }
         let p_args = pytest_p_args(&job.args)?;
+        let fresh = |why: String| {
+            tracing::debug!(%why, "this run starts from scratch: {why}");
+            None
+        };
+        let entries = match importable_entries(job, dirs) {
+            Ok(entries) => entries,
+            Err(why) => return fresh(why),
+        };
+        // Before taking a snapshot no run of this job could use.
+        if let Some(why) = shadowing(&entries, &[]) {
+            return fresh(why);
+        }
         let key = self.key(env, job, &p_args);
         let image = self.get_or_take(&key, rt, env, job, &p_args)?;
         if image.memory_bytes() > job.limits.memory_bytes {
             return None;
         }
-        if let Some(why) = shadowed(&image.names, job, dirs) {
-            tracing::debug!(%why, "this run starts from scratch: {why}");
-            return None;
+        if let Some(why) = shadowing(&entries, &image.names) {
+            return fresh(why);
         }
         self.used.fetch_add(1, Ordering::Relaxed);
         Some(image)
@@ -381,10 +392,20 @@ fn empty_mounts(mounts: &[Mount], root: &Path) -> Result<Vec<Mount>, String> {
 /// with empty dirs, did not find: a job that has one must start fresh to run it.
 const STARTUP_HOOKS: &[&str] = &["sitecustomize", "usercustomize"];
 
-/// Why a fresh start of `job` could import something other than what the snapshot imported:
-/// a dir searched before the standard library (the work dir, which `-m` puts first, and the
-/// job's `PYTHONPATH` dirs) holds an entry named like one of `names` or [`STARTUP_HOOKS`].
-fn shadowed(names: &[String], job: &Job, dirs: &RunDirs) -> Option<String> {
+/// An entry a fresh start could import from the job's own files.
+struct Importable {
+    /// The guest dir it is in.
+    dir: String,
+    /// Its file or dir name.
+    name: String,
+    /// The module name it is importable as.
+    module: String,
+}
+
+/// The importable entries of the dirs a fresh start searches before the standard library: the
+/// work dir, which `-m` puts first, and the job's `PYTHONPATH` dirs. `Err` when one cannot be
+/// checked.
+fn importable_entries(job: &Job, dirs: &RunDirs) -> Result<Vec<Importable>, String> {
     let path = job
         .env
         .iter()
@@ -392,35 +413,47 @@ fn shadowed(names: &[String], job: &Job, dirs: &RunDirs) -> Option<String> {
         .find(|(k, _)| k == "PYTHONPATH")
         .map(|(_, v)| v.as_str())
         .unwrap_or("");
+    let mut found = Vec::new();
     let entries = std::iter::once(GUEST_WORK).chain(path.split(':').filter(|p| !p.is_empty()));
     for guest in entries {
         let Some(host) = host_dir(guest, job, dirs) else {
-            return Some(format!("the PYTHONPATH entry `{guest}` cannot be checked"));
+            return Err(format!("the PYTHONPATH entry `{guest}` cannot be checked"));
         };
         let Some(host) = host else { continue };
         let Ok(meta) = std::fs::metadata(&host) else {
             continue;
         };
         if !meta.is_dir() {
-            return Some(format!("the PYTHONPATH entry `{guest}` is not a directory"));
+            return Err(format!("the PYTHONPATH entry `{guest}` is not a directory"));
         }
-        let Ok(listing) = std::fs::read_dir(&host) else {
-            return Some(format!("`{guest}` cannot be listed"));
-        };
+        let listing =
+            std::fs::read_dir(&host).map_err(|_| format!("`{guest}` cannot be listed"))?;
         for entry in listing.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let Some(stem) = importable_as(&name, entry.path().is_dir()) else {
-                continue;
-            };
-            if STARTUP_HOOKS.contains(&stem) || names.iter().any(|n| n == stem) {
-                return Some(format!(
-                    "`{guest}` holds `{name}`, named like a module a fresh start imports"
-                ));
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(module) = importable_as(&name, entry.path().is_dir()) {
+                found.push(Importable {
+                    dir: guest.to_string(),
+                    module: module.to_string(),
+                    name,
+                });
             }
         }
     }
-    None
+    Ok(found)
+}
+
+/// Why a fresh start could import one of `entries` where the snapshot has something else: one
+/// is named like a module of `names` or like one of the [`STARTUP_HOOKS`].
+fn shadowing(entries: &[Importable], names: &[String]) -> Option<String> {
+    entries
+        .iter()
+        .find(|e| STARTUP_HOOKS.contains(&e.module.as_str()) || names.contains(&e.module))
+        .map(|e| {
+            format!(
+                "`{}` holds `{}`, named like a module a fresh start imports",
+                e.dir, e.name
+            )
+        })
 }
 
 /// The module name a directory entry can be imported as: a dir (package or namespace portion)
@@ -489,6 +522,13 @@ mod tests {
         v.iter().map(|x| x.to_string()).collect()
     }
 
+    fn shadowed(names: &[String], job: &Job, dirs: &RunDirs) -> Option<String> {
+        match importable_entries(job, dirs) {
+            Ok(entries) => shadowing(&entries, names),
+            Err(why) => Some(why),
+        }
+    }
+
     #[test]
     fn importable_names() {
         assert_eq!(importable_as("ast.py", false), Some("ast"));
@@ -548,7 +588,8 @@ mod tests {
             .file("compat/sitecustomize.py", "")
             .env("PYTHONPATH", "/compat");
         let dirs = RunDirs::create(&hook).unwrap();
-        assert!(shadowed(&names, &hook, &dirs)
+        // Found before any snapshot is taken: no module names needed.
+        assert!(shadowed(&[], &hook, &dirs)
             .unwrap()
             .contains("sitecustomize.py"));
         let job = Job::python(["-m", "pytest"]).env("PYTHONPATH", "src/../..");
