@@ -22,7 +22,7 @@ const SOME_PATCH: &str =
     "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n";
 
 /// Records two steps, checks that the first is on disk at once, then waits for the time limit
-/// (and returns `Cancelled`) or panics.
+/// (and returns `Cancelled`) or panics after the limit has passed.
 struct Recording {
     panic: bool,
 }
@@ -53,6 +53,9 @@ impl Solver for Recording {
             })
             .unwrap();
         if self.panic {
+            // Past the time limit first: the panic, not the limit, is what ended the work.
+            std::thread::sleep(ctx.deadline.unwrap().saturating_duration_since(Instant::now()));
+            std::thread::sleep(Duration::from_millis(50));
             panic!("the solver broke");
         }
         let start = Instant::now();

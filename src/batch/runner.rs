@@ -24,7 +24,7 @@
 //! failed, panicked or interrupted instance gets that trajectory, those tokens and the best
 //! patch so far in `patch.diff` (`patch_verified` in `result.json` says whether it was
 //! verified; it never goes into the predictions). `stopped_by` names the limit that ended the
-//! work. Two
+//! work (none for a panic, which ends the work itself, even after the deadline). Two
 //! things stop a batch: set-up errors (unreadable input, run directory in use, disk errors) and
 //! [`SolveError::Unavailable`] (the solver cannot work at all, e.g. the model is missing), which
 //! records nothing for the instance so a later run solves it (the other workers' instances in
@@ -1266,6 +1266,9 @@ fn solve_one(
     });
     let stopped_by = if status == InstanceStatus::Interrupted || interrupted {
         Some("an interrupt (Ctrl-C or SIGTERM)".to_string())
+    } else if status == InstanceStatus::Panicked {
+        // The panic ended the work, whenever it came; `reason` names it.
+        None
     } else if over_time {
         Some(format!(
             "the instance's time limit (batch --time-limit {} s)",
