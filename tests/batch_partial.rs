@@ -54,7 +54,11 @@ impl Solver for Recording {
             .unwrap();
         if self.panic {
             // Past the time limit first: the panic, not the limit, is what ended the work.
-            std::thread::sleep(ctx.deadline.unwrap().saturating_duration_since(Instant::now()));
+            std::thread::sleep(
+                ctx.deadline
+                    .unwrap()
+                    .saturating_duration_since(Instant::now()),
+            );
             std::thread::sleep(Duration::from_millis(50));
             panic!("the solver broke");
         }

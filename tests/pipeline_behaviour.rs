@@ -487,3 +487,70 @@ def halve_steps(n):
     // The hang is not a bug the evidence supports: the Debugger is not called.
     assert_eq!(calls_of(&out, AgentRole::Debugger), 0);
 }
+
+/// Every candidate crashing on an input usually means the input is bad (`names([5], 2)`: the
+/// wrong number of arguments), and it is left out. But when the task itself writes those
+/// arguments (`arr = [2, 1, 1, 4]`), the crash is a bug all candidates share: it stays, goes to
+/// the Debugger, and keeps the verdict from `passed` (HumanEval/105: a solution that crashed on
+/// every non-empty list was judged on `[]` alone).
+#[test]
+fn a_crash_on_arguments_the_task_states_is_a_failure_not_a_bad_input() {
+    let crasher = r#"def name_of(d):
+    return ["One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"][d - 1]
+
+def names(arr):
+    return [name_of[d] for d in sorted(arr, reverse=True) if 1 <= d <= 9]"#;
+    // The greedy answer and the checklist candidate: the same program.
+    let generated = format!(
+        "[[reply]]\nrole = \"code_generator\"\ntext = '''```python\n{crasher}\n```'''\n"
+    );
+    let script = format!(
+        r#"
+{generated}
+[[reply]]
+role = "test_writer"
+text = '''```python
+names([])
+names([2, 1, 1, 4])
+names([5], 2)
+```'''
+
+{generated}
+[[reply]]
+role = "debugger"
+text = '''```python
+{fixed}
+```'''
+{APPROVE}"#,
+        fixed = crasher.replace("name_of[d]", "name_of(d)")
+    );
+    let task = "Write names(arr): keep the integers of arr between 1 and 9, sort them in \
+                descending order and return their names (\"One\" to \"Nine\"). For example:\n    \
+                arr = [2, 1, 1, 4]\n    -> sorted, reversed: [4, 2, 1, 1]\n";
+    let out = run_with(&script, task, |c| {
+        c.limits.debug_rounds = 1;
+        c.limits.resample = 0;
+    });
+    let r = &out.report;
+    assert_eq!(r.candidates[0].examples.1, 0, "no stated expected values");
+    let dropped = &r.evidence.dropped_inputs;
+    assert!(
+        dropped.contains(&"names([5], 2): every candidate crashes on it".to_string()),
+        "{dropped:?}"
+    );
+    assert!(
+        !dropped.iter().any(|d| d.starts_with("names([2, 1, 1, 4])")),
+        "{dropped:?}"
+    );
+    let debug = r
+        .calls
+        .iter()
+        .find(|c| c.agent == AgentRole::Debugger)
+        .expect("the shared crash went to the Debugger");
+    let prompt = &debug.messages.last().unwrap().content;
+    assert!(
+        prompt.contains("`names([2, 1, 1, 4])` raises TypeError"),
+        "{prompt}"
+    );
+    assert_ne!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+}

@@ -10,10 +10,15 @@ use std::path::Path;
 use codeswarm::sandbox::{Job, Sandbox, SandboxOptions, Status, TestOutcome};
 
 fn open(snapshots: Option<&Path>) -> Sandbox {
+    open_bounded(snapshots, None)
+}
+
+fn open_bounded(snapshots: Option<&Path>, max_bytes: Option<u64>) -> Sandbox {
     Sandbox::open_with(
         &SandboxOptions {
             no_snapshot: snapshots.is_none(),
             snapshot_dir: snapshots.map(Path::to_path_buf),
+            snapshot_max_bytes: max_bytes,
             no_bytecode_cache: true,
             ..SandboxOptions::default()
         },
@@ -193,6 +198,29 @@ def test_still_runs():
         before,
         "the stored snapshot is unchanged"
     );
+}
+
+#[test]
+fn the_snapshot_dir_keeps_within_its_bound_and_a_removed_snapshot_is_taken_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = results(&open(None), &job());
+    // Room for one snapshot (~11 MB) only.
+    let sb = open_bounded(Some(dir.path()), Some(1));
+    assert_eq!(results(&sb, &job()), expected);
+    let first = images(dir.path());
+    assert_eq!(first.len(), 1);
+    // Another kind of job (its environment is part of the key): its snapshot replaces the
+    // first one, and the first kind of job still gets the results of a fresh start.
+    let other = job().env("CODESWARM_OTHER", "1");
+    let other_expected = results(&open(None), &other);
+    assert_eq!(results(&sb, &other), other_expected);
+    let second = images(dir.path());
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first, "the least recently used snapshot went");
+    let again = open_bounded(Some(dir.path()), Some(1));
+    assert_eq!(results(&again, &job()), expected);
+    assert_eq!(again.snapshot_runs(), Some(1), "taken again and used");
+    assert_eq!(images(dir.path()), first);
 }
 
 #[test]

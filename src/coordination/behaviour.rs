@@ -72,6 +72,31 @@ pub fn is_internal_error(name: &str) -> bool {
     )
 }
 
+/// Fewest characters (without whitespace) of a call's arguments for [`stated_in`] to count
+/// them as quoted from the task; shorter ones (`f(1)`, `f([])`) appear in any text.
+const STATED_ARGS_MIN_CHARS: usize = 5;
+
+/// Whether the call on the last line of `code` passes arguments written in `task` as they are
+/// (whitespace and quote style aside): the task itself states that input, so a crash on it is
+/// the code's fault, not the input's.
+pub fn stated_in(task: &str, code: &str) -> bool {
+    let call = code.trim().lines().last().unwrap_or("").trim();
+    let Some(open) = call.find('(') else {
+        return false;
+    };
+    let Some(close) = super::scan::close_of(call.as_bytes(), open, false) else {
+        return false;
+    };
+    let squeeze = |t: &str| -> String {
+        t.chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| if c == '"' { '\'' } else { c })
+            .collect()
+    };
+    let args = squeeze(&call[open + 1..close - 1]);
+    args.chars().count() >= STATED_ARGS_MIN_CHARS && squeeze(task).contains(&args)
+}
+
 /// One candidate's behaviour on all inputs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
@@ -514,6 +539,23 @@ mod tests {
         assert!(t.contains("assert g(0.5) == pytest.approx(0.25)"));
         assert!(!t.contains("f([])"), "unusable inputs are left out");
         assert!(crate::syntax::check_python(&t).is_empty());
+    }
+
+    #[test]
+    fn stated_inputs_are_the_task_s_own_arguments() {
+        let task = "Sort it.\n      arr = [2, 1, 1, 4]\n  If strange: arr = [1, -1 , 55]\n  f(\"ab c\") => 1";
+        assert!(stated_in(task, "by_length([2, 1, 1, 4])"));
+        assert!(stated_in(task, "by_length([1,-1,55])"), "whitespace aside");
+        assert!(
+            stated_in(task, "x = 1\nf('ab c')"),
+            "quote style aside, last line"
+        );
+        assert!(!stated_in(task, "by_length([2, 1, 1, 5])"));
+        assert!(
+            !stated_in(task, "by_length([1])"),
+            "too short to be a quotation"
+        );
+        assert!(!stated_in(task, "by_length"), "not a call");
     }
 
     #[test]

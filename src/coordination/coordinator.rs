@@ -634,10 +634,13 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         }
     }
 
-    /// Inputs every probed candidate crashed on with an internal error are bad inputs; a
-    /// written input that some candidate does not finish is too slow to compare on (or a case
-    /// the task does not state: `factorize(0)` looping forever). Either is left out of the
-    /// comparison and named in the report; stated examples always count.
+    /// Inputs every probed candidate crashed on with an internal error are bad inputs, unless
+    /// the task itself states their arguments (then the crash is a shared bug: every candidate
+    /// failing with `TypeError` on the task's own `arr = [2, 1, 1, 4, 5, 8, 2, 3]` must not be
+    /// left out, or one trivial input would make the verdict); a written input that some
+    /// candidate does not finish is too slow to compare on (or a case the task does not state:
+    /// `factorize(0)` looping forever). Either is left out of the comparison and named in the
+    /// report; stated examples always count.
     fn drop_reason(&self, i: usize) -> Option<&'static str> {
         if self.inputs[i].is_example() {
             return None;
@@ -653,7 +656,8 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         if profiles.iter().all(|p| match &p.observations[i] {
             Observation::Raised(e) => behaviour::is_internal_error(e),
             _ => false,
-        }) {
+        }) && !behaviour::stated_in(&self.task, &self.inputs[i].code)
+        {
             return Some("every candidate crashes on it");
         }
         if profiles

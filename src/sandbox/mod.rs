@@ -62,6 +62,7 @@ pub use optimize::RuntimeChoice;
 pub use outcome::{LimitsHit, Outcome, Status, Truncated};
 pub use requirements::Requirements;
 pub use runtime::RuntimePaths;
+pub use snapshot::store::DEFAULT_MAX_BYTES as SNAPSHOT_MAX_BYTES;
 pub use snapshot::DISABLE_ENV as NO_SNAPSHOT_ENV;
 
 use crate::fetch::Progress;
@@ -93,6 +94,9 @@ pub struct SandboxOptions {
     pub no_snapshot: bool,
     /// Where pytest snapshots are stored; default `snapshots/` under the runtime dir.
     pub snapshot_dir: Option<std::path::PathBuf>,
+    /// Bound of the snapshot dir in bytes; default [`SNAPSHOT_MAX_BYTES`]. The
+    /// least recently used snapshots are removed past it (a later job retakes its own).
+    pub snapshot_max_bytes: Option<u64>,
 }
 
 struct Inner {
@@ -165,7 +169,10 @@ impl Sandbox {
                 .snapshot_dir
                 .clone()
                 .unwrap_or_else(|| paths.snapshots());
-            snapshot::Snapshots::new(&choice.wasm, &choice.sha256, &env_name, &dir)
+            let max = options
+                .snapshot_max_bytes
+                .unwrap_or(snapshot::store::DEFAULT_MAX_BYTES);
+            snapshot::Snapshots::new(&choice.wasm, &choice.sha256, &env_name, &dir, max)
         });
         let bytecode = (!options.no_bytecode_cache).then(|| {
             let pytest = req

@@ -47,6 +47,7 @@
 
 mod image;
 pub(crate) mod module_check;
+pub mod store;
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -79,12 +80,15 @@ pub(crate) struct Snapshots {
     /// `None`: this key cannot have a snapshot (taking or probing it failed).
     entries: Mutex<HashMap<String, Option<Arc<Image>>>>,
     used: AtomicU64,
+    /// Bound of `dir` (see [`store`]).
+    max_bytes: u64,
 }
 
 impl Snapshots {
     /// Snapshots of the runtime `wasm` (sha256 `wasm_sha256`) with the installed environment
-    /// `env_name`, stored under `dir`.
-    pub fn new(wasm: &Path, wasm_sha256: &str, env_name: &str, dir: &Path) -> Self {
+    /// `env_name`, stored under `dir`, which is kept within `max_bytes` (least recently used
+    /// snapshots removed first).
+    pub fn new(wasm: &Path, wasm_sha256: &str, env_name: &str, dir: &Path, max_bytes: u64) -> Self {
         Self {
             wasm: wasm.to_path_buf(),
             wasm_sha256: wasm_sha256.to_string(),
@@ -93,6 +97,7 @@ impl Snapshots {
             guard: OnceLock::new(),
             entries: Mutex::new(HashMap::new()),
             used: AtomicU64::new(0),
+            max_bytes,
         }
     }
 
@@ -177,7 +182,10 @@ impl Snapshots {
         }
         let path = self.dir.join(format!("pytest-{}.img", &key[..32]));
         let entry = match Image::load(&path) {
-            Some(image) => Some(Arc::new(image)),
+            Some(image) => {
+                store::touch(&path);
+                Some(Arc::new(image))
+            }
             None => {
                 let started = std::time::Instant::now();
                 match self.take(rt, env, job, p_args) {
@@ -189,6 +197,15 @@ impl Snapshots {
                         );
                         if let Err(e) = image.store(&path) {
                             tracing::warn!(error = %e, "could not store the pytest snapshot; it is used in this process only");
+                        } else {
+                            let removed = store::prune(&self.dir, self.max_bytes, &path);
+                            if !removed.is_empty() {
+                                tracing::info!(
+                                    removed = removed.len(),
+                                    max_mib = self.max_bytes >> 20,
+                                    "removed the least recently used pytest snapshots to keep the directory within its bound"
+                                );
+                            }
                         }
                         Some(Arc::new(image))
                     }
