@@ -501,9 +501,8 @@ fn a_crash_on_arguments_the_task_states_is_a_failure_not_a_bad_input() {
 def names(arr):
     return [name_of[d] for d in sorted(arr, reverse=True) if 1 <= d <= 9]"#;
     // The greedy answer and the checklist candidate: the same program.
-    let generated = format!(
-        "[[reply]]\nrole = \"code_generator\"\ntext = '''```python\n{crasher}\n```'''\n"
-    );
+    let generated =
+        format!("[[reply]]\nrole = \"code_generator\"\ntext = '''```python\n{crasher}\n```'''\n");
     let script = format!(
         r#"
 {generated}
