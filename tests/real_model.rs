@@ -130,6 +130,23 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
     assert_eq!(f.finish, Finish::Deadline, "{f:?}");
     assert!(f.generated_tokens < 1024, "{f:?}");
     assert!(started.elapsed().as_secs_f64() < 5.0, "{f:?}");
+    // A fresh start (each task begins with one) forgets the cache: the same prompt is
+    // evaluated whole.
+    m.fresh_start();
+    let model = m.model_for(AgentRole::CodeGenerator).unwrap();
+    let g = model
+        .generate(&GenRequest {
+            agent: AgentRole::CodeGenerator,
+            messages: &second,
+            sampling: &s,
+            deadline: None,
+        })
+        .unwrap();
+    assert_eq!(
+        (g.reused_tokens, g.evaluated_tokens),
+        (0, g.prompt_tokens),
+        "{g:?}"
+    );
     assert!(m.loads.len() == 1 && m.loads[0].plan.n_ctx == 2048);
     assert!(
         m.model_for(AgentRole::Reviewer)

@@ -94,8 +94,11 @@ pub struct Crew<'a> {
 }
 
 impl<'a> Crew<'a> {
-    /// A crew whose deadline is `limits.time_limit_seconds` from now (none when 0).
+    /// A crew for one task (or one repository fix), whose deadline is
+    /// `limits.time_limit_seconds` from now (none when 0). The model starts from an empty
+    /// cache, so the task's replies do not depend on what ran before it.
     pub fn new(models: &'a mut ModelManager, config: &'a Config, prompts: &'a Prompts) -> Self {
+        models.fresh_start();
         let limit = config.limits.time_limit_seconds;
         let deadline = (limit > 0).then(|| Deadline {
             at: std::time::Instant::now() + std::time::Duration::from_secs(limit),

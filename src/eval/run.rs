@@ -181,6 +181,8 @@ fn single(
             Message::user(prompts.render("code_generator", context! { task => pipeline_task(p), goal => "", code => "", feedback => "", checklist => "" }).map_err(|e| e.to_string())?),
         ];
         let sampling = config.sampling(AgentRole::CodeGenerator);
+        // From an empty cache, as the pipeline starts each task (see `Crew::new`).
+        models.fresh_start();
         let model = models
             .model_for(AgentRole::CodeGenerator)
             .map_err(|e| e.to_string())?;

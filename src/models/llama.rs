@@ -397,6 +397,12 @@ impl Model for LlamaEngine {
         self.progress = sink;
         true
     }
+
+    fn clear_cache(&mut self) {
+        self.cached.clear();
+        self.loaded
+            .with_dependent_mut(|_, ctx| ctx.clear_kv_cache());
+    }
 }
 
 #[cfg(test)]

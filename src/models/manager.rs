@@ -248,6 +248,15 @@ impl ModelManager {
         Ok(Box::new(engine))
     }
 
+    /// Start the next task from an empty KV cache (see [`Model::clear_cache`]): each task's
+    /// replies then depend only on the task, not on what ran before it in this process (the
+    /// order of a batch, the single answer `eval --mode both` asks first).
+    pub fn fresh_start(&mut self) {
+        if let Some(r) = self.resident.as_mut() {
+            r.model.clear_cache();
+        }
+    }
+
     /// Drop the resident model, freeing its weights and KV cache.
     pub fn unload(&mut self) {
         if let Some(r) = self.resident.take() {

@@ -267,6 +267,11 @@ pub trait Model: Send {
     fn set_progress(&mut self, _sink: Option<crate::progress::SharedSink>) -> bool {
         false
     }
+    /// Forget the reusable prompt prefix (the in-process model's KV cache): the next call
+    /// evaluates its whole prompt. llama.cpp's floating-point results depend on how a prompt
+    /// was batched, so a task that starts from an empty cache gets the same replies whatever
+    /// ran before it.
+    fn clear_cache(&mut self) {}
 }
 
 /// llama.cpp's internal performance counters (`llama_perf_context`).

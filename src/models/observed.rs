@@ -86,4 +86,8 @@ impl Model for Observed {
     fn set_progress(&mut self, sink: Option<SharedSink>) -> bool {
         self.inner.set_progress(sink)
     }
+
+    fn clear_cache(&mut self) {
+        self.inner.clear_cache()
+    }
 }
