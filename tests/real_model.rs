@@ -27,6 +27,22 @@ fn manager() -> ModelManager {
     )
 }
 
+/// One CodeGenerator call without a deadline.
+fn generate(
+    model: &mut dyn codeswarm::models::Model,
+    messages: &[Message],
+    sampling: &Sampling,
+) -> codeswarm::models::Generation {
+    model
+        .generate(&GenRequest {
+            agent: AgentRole::CodeGenerator,
+            messages,
+            sampling,
+            deadline: None,
+        })
+        .unwrap()
+}
+
 #[test]
 fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
     let _turn = turn();
@@ -38,14 +54,7 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
         ..Sampling::default()
     };
     let first = [system.clone(), Message::user("Name a prime number.")];
-    let a = model
-        .generate(&GenRequest {
-            agent: AgentRole::CodeGenerator,
-            messages: &first,
-            sampling: &s,
-            deadline: None,
-        })
-        .unwrap();
+    let a = generate(&mut *model, &first, &s);
     assert_eq!(a.reused_tokens, 0);
     assert_eq!(a.evaluated_tokens, a.prompt_tokens);
     assert!(a.generated_tokens >= 1 && a.generated_tokens <= 8);
@@ -55,27 +64,13 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
 
     // Same system prompt, different question: the shared prefix comes from the KV cache.
     let second = [system.clone(), Message::user("Name an even number.")];
-    let b = model
-        .generate(&GenRequest {
-            agent: AgentRole::CodeGenerator,
-            messages: &second,
-            sampling: &s,
-            deadline: None,
-        })
-        .unwrap();
+    let b = generate(&mut *model, &second, &s);
     assert!(b.reused_tokens >= 10, "system prompt reused: {b:?}");
     assert_eq!(b.reused_tokens + b.evaluated_tokens, b.prompt_tokens);
     assert!(b.evaluated_tokens < b.prompt_tokens);
 
     // Identical prompt: everything but the last token is reused, and greedy output repeats.
-    let c = model
-        .generate(&GenRequest {
-            agent: AgentRole::CodeGenerator,
-            messages: &second,
-            sampling: &s,
-            deadline: None,
-        })
-        .unwrap();
+    let c = generate(&mut *model, &second, &s);
     assert_eq!(c.evaluated_tokens, 1);
     assert_eq!(c.text, b.text);
 
@@ -86,14 +81,7 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
         stop: vec!["5".into()],
         ..Sampling::default()
     };
-    let d = model
-        .generate(&GenRequest {
-            agent: AgentRole::CodeGenerator,
-            messages: &count,
-            sampling: &st,
-            deadline: None,
-        })
-        .unwrap();
+    let d = generate(&mut *model, &count, &st);
     assert_eq!(d.finish, Finish::StopString, "{d:?}");
     assert!(
         !d.text.contains('5') && d.text.contains('4'),
@@ -134,14 +122,7 @@ fn engine_reuses_the_kv_cache_for_a_shared_prefix_and_honours_limits() {
     // evaluated whole.
     m.fresh_start();
     let model = m.model_for(AgentRole::CodeGenerator).unwrap();
-    let g = model
-        .generate(&GenRequest {
-            agent: AgentRole::CodeGenerator,
-            messages: &second,
-            sampling: &s,
-            deadline: None,
-        })
-        .unwrap();
+    let g = generate(&mut *model, &second, &s);
     assert_eq!(
         (g.reused_tokens, g.evaluated_tokens),
         (0, g.prompt_tokens),
