@@ -53,6 +53,9 @@ fn patch_of(dir: &Path, change: &dyn Fn(&Path)) -> String {
     diff
 }
 
+/// pytest code that turns every test report into a pass.
+const FORCE_PASS: &str = "import _pytest.reports as r\n_orig = r.TestReport.from_item_and_call.__func__\n\n\ndef _f(cls, item, call):\n    rep = _orig(cls, item, call)\n    rep.outcome = 'passed'\n    return rep\n\n\nr.TestReport.from_item_and_call = classmethod(_f)\n";
+
 struct Case {
     name: &'static str,
     change: Box<dyn Fn(&Path)>,
@@ -165,6 +168,51 @@ fn hostile_patches_that_break_add_all_fail_the_gate() {
                     "tests/test_calc.py",
                     &format!("import os; os._exit(0)\n{TESTS}"),
                 );
+            }),
+            named: false,
+        },
+        Case {
+            name: "a top-level pdb.py (standard library name) forcing reports to passed",
+            change: Box::new(|d| {
+                write(
+                    d,
+                    "pdb.py",
+                    &format!("{FORCE_PASS}\nclass Pdb:\n    pass\n\n\ndef set_trace(*a, **k):\n    pass\n"),
+                )
+            }),
+            named: true,
+        },
+        Case {
+            name: "a top-level tomllib package (standard library name) forcing reports to passed",
+            change: Box::new(|d| write(d, "tomllib/__init__.py", FORCE_PASS)),
+            named: false,
+        },
+        Case {
+            name: "pdb.py beside the tests (pytest puts that dir on sys.path)",
+            change: Box::new(|d| write(d, "tests/pdb.py", FORCE_PASS)),
+            named: true,
+        },
+        Case {
+            name: "tests/__init__.py forcing reports to passed",
+            change: Box::new(|d| write(d, "tests/__init__.py", FORCE_PASS)),
+            named: true,
+        },
+        Case {
+            name: "tests/__init__.py forcing reports to passed, no --tests",
+            change: Box::new(|d| {
+                write(d, "tests/__init__.py", FORCE_PASS);
+                write(d, "tests/test_calc.py", &format!("{TESTS}# touched\n"));
+            }),
+            named: false,
+        },
+        Case {
+            name: "the existing test file edited to assert True, no --tests",
+            change: Box::new(|d| {
+                write(
+                    d,
+                    "tests/test_calc.py",
+                    "def test_add():\n    assert True\n\n\ndef test_add_negative():\n    assert True\n",
+                )
             }),
             named: false,
         },
@@ -300,4 +348,105 @@ fn huge_and_non_text_patches_fail_the_gate() {
     let o = run(&bytes, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(out(&o).contains("not UTF-8"), "{}", out(&o));
+}
+
+/// The escape hatches do what they say: `--allow-test-edits` runs the patch's edited test file
+/// (so `assert True` passes), and a correct fix that also edits its test file passes by default
+/// (the file runs as at the base and the fixed code passes it). Without the flag, a force-pass
+/// `tests/__init__.py` is reported as test configuration put back to the base.
+#[test]
+fn test_edits_run_at_the_base_unless_allowed() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("calc");
+    let base = calc_repo(&repo_dir);
+    let repo = repo_dir.display().to_string();
+    let patch = patch_of(&repo_dir, &|d| {
+        write(
+            d,
+            "tests/test_calc.py",
+            "def test_add():\n    assert True\n",
+        );
+    });
+    let file = dir.path().join("p.diff");
+    std::fs::write(&file, &patch).unwrap();
+    let f = file.to_str().unwrap();
+    let o = codeswarm(
+        &home,
+        &["check", "--repo", &repo, "--base", &base, "--patch", f],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("--allow-test-edits"),
+        "{}",
+        out(&o)
+    );
+    let o = codeswarm(
+        &home,
+        &[
+            "check",
+            "--repo",
+            &repo,
+            "--base",
+            &base,
+            "--patch",
+            f,
+            "--allow-test-edits",
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the flag runs the patch's version: {}",
+        out(&o)
+    );
+
+    // A real fix (add stays correct) that also rewrites a test: the base tests pass.
+    let fix = "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n+    \"\"\"Sum.\"\"\"\n     return a + b\n";
+    let test_edit = patch_of(&repo_dir, &|d| {
+        std::fs::write(d.join("calc.py"), "def add(a, b):\n    return a + b\n").unwrap();
+        write(
+            d,
+            "tests/test_calc.py",
+            &format!("{TESTS}\n\ndef test_zero():\n    assert add(0, 0) == 0\n"),
+        );
+    });
+    std::fs::write(&file, format!("{fix}{test_edit}")).unwrap();
+    let o = codeswarm(
+        &home,
+        &[
+            "check", "--repo", &repo, "--base", &base, "--patch", f, "--json",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        r["notes"].to_string().contains("as they are at the base"),
+        "{r}"
+    );
+
+    let init = patch_of(&repo_dir, &|d| write(d, "tests/__init__.py", FORCE_PASS));
+    std::fs::write(&file, init).unwrap();
+    let o = codeswarm(
+        &home,
+        &[
+            "check",
+            "--repo",
+            &repo,
+            "--base",
+            &base,
+            "--patch",
+            f,
+            "--tests",
+            "tests/test_calc.py",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(r["notes"].to_string().contains("tests/__init__.py"), "{r}");
 }

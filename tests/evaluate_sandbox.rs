@@ -86,3 +86,165 @@ fn gold_predictions_resolve_all_and_empty_ones_none_in_the_sandbox() {
         out(&o)
     );
 }
+
+/// Run `git ARGS` in `dir`.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The diff `change` makes to a clone of `repo` at its base.
+fn hostile_patch(
+    repo: &codeswarm::repo::fixture::FixtureRepo,
+    change: &dyn Fn(&std::path::Path),
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path().join("c");
+    git(
+        dir.path(),
+        &["clone", "-q", repo.path.to_str().unwrap(), "c"],
+    );
+    git(&clone, &["checkout", "-q", &repo.base_commit]);
+    change(&clone);
+    git(&clone, &["add", "-A"]);
+    git(&clone, &["diff", "--cached"])
+}
+
+/// pytest code that turns every test report into a pass.
+const FORCE_PASS: &str = "import _pytest.reports as r\n_orig = r.TestReport.from_item_and_call.__func__\n\n\ndef _f(cls, item, call):\n    rep = _orig(cls, item, call)\n    rep.outcome = 'passed'\n    return rep\n\n\nr.TestReport.from_item_and_call = classmethod(_f)\n";
+
+/// Model patches that leave the bug in place and steer their judge instead: a test package's
+/// `__init__.py` forcing passes, a top-level `pdb.py` (standard library name, imported by
+/// pytest after start-up) forcing passes, FAIL_TO_PASS tests rewritten in a file the test patch
+/// does not touch. The official harness resolves all three (`--harness-compat` shows it); the
+/// default evaluation resolves none and says what its guards did.
+#[test]
+fn hostile_model_patches_do_not_resolve_unless_harness_compat() {
+    let home = Home::new();
+    let set = FixtureSet::build();
+    let ids = set.ids();
+    let patches: Vec<String> = vec![
+        hostile_patch(&set.repos[0], &|d| {
+            std::fs::write(d.join("tests/__init__.py"), FORCE_PASS).unwrap()
+        }),
+        hostile_patch(&set.repos[1], &|d| {
+            std::fs::write(
+                d.join("pdb.py"),
+                format!(
+                    "{FORCE_PASS}\n\nclass Pdb:\n    pass\n\n\ndef set_trace(*a, **k):\n    pass\n"
+                ),
+            )
+            .unwrap()
+        }),
+        hostile_patch(&set.repos[2], &|d| {
+            let mut files: Vec<&str> = Vec::new();
+            for t in &set.repos[2].failing_tests {
+                files.push(t.split("::").next().unwrap());
+            }
+            for f in files {
+                let tests: String = set.repos[2]
+                    .failing_tests
+                    .iter()
+                    .chain(&set.repos[2].passing_tests)
+                    .filter(|t| t.starts_with(&format!("{f}::")))
+                    .map(|t| {
+                        format!(
+                            "def {}():\n    assert True\n\n\n",
+                            t.rsplit("::").next().unwrap()
+                        )
+                    })
+                    .collect();
+                std::fs::write(d.join(f), tests).unwrap();
+            }
+        }),
+    ];
+    let preds = set.path().join("hostile.jsonl");
+    let lines: Vec<String> = patches
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            serde_json::json!({"instance_id": ids[i], "model_name_or_path": "hostile", "model_patch": p})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&preds, lines.join("\n") + "\n").unwrap();
+    let report = set.path().join("report.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--instances",
+            set.instances.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--repo-url-template",
+            &set.template,
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = codeswarm(&home, &args, &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        (o, r)
+    };
+
+    let (o, _) = run(&["--harness-compat"]);
+    assert!(
+        stdout(&o).trim_end().ends_with("resolved 3/3"),
+        "the attacks work on the harness's rules: {}",
+        out(&o)
+    );
+
+    let (o, r2) = run(&[]);
+    assert!(
+        stdout(&o).trim_end().ends_with("resolved 0/3"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        stdout(&o).contains("guards changed or refused"),
+        "{}",
+        out(&o)
+    );
+    let by_id = |id: &str| {
+        r2["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["instance_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let init = by_id(&ids[0]);
+    assert_eq!(init["status"], "unresolved", "{init}");
+    assert!(
+        init["guards"].to_string().contains("tests/__init__.py"),
+        "{init}"
+    );
+    let shadow = by_id(&ids[1]);
+    assert_eq!(shadow["status"], "patch_failed", "{shadow}");
+    assert!(
+        shadow["reason"].as_str().unwrap().contains("`pdb.py`"),
+        "{shadow}"
+    );
+    let edited = by_id(&ids[2]);
+    assert_eq!(edited["status"], "unresolved", "{edited}");
+    assert!(
+        edited["guards"].to_string().contains("named test file"),
+        "{edited}"
+    );
+}

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::instances::Instance;
 use super::predictions::Prediction;
+use crate::gate::guard;
 use crate::repo::checkout::{resolve, CheckoutOptions, MirrorCache, Worktree};
 use crate::repo::patch::{apply_patch, parse_patch};
 pub use crate::testing::{ExecError, TestExecutor, TestOutcome, TestRequest, TestResults};
@@ -38,6 +39,9 @@ pub struct EvalOptions {
     /// Run the tests for empty predictions too (`evaluate --empty`: the FAIL_TO_PASS tests
     /// must fail on the unpatched base) instead of reporting `no_patch`.
     pub run_empty_patches: bool,
+    /// Judge model patches exactly as the official harness does (`--harness-compat`): without
+    /// the gate's guards against patches that steer their own judge.
+    pub harness_compat: bool,
 }
 
 impl EvalOptions {
@@ -49,6 +53,7 @@ impl EvalOptions {
             work_dir: None,
             show_progress: false,
             run_empty_patches: false,
+            harness_compat: false,
         }
     }
 }
@@ -114,6 +119,10 @@ pub struct InstanceEval {
     /// How the model patch and the test patch applied (`exact`, `offset`, `fuzz`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied: Vec<String>,
+    /// What the gate's guards changed in the model patch before the tests ran (test
+    /// configuration and listed tests put back to the base), or why they refused it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guards: Vec<String>,
     pub seconds: f64,
     /// The executor's log (its last 20,000 characters).
     pub log: String,
@@ -173,6 +182,16 @@ impl EvalReport {
             self.tests_not_found,
             self.errors
         ));
+        let guarded = self
+            .instances
+            .iter()
+            .filter(|e| !e.guards.is_empty())
+            .count();
+        if guarded > 0 {
+            out.push_str(&format!(
+                "the gate's guards changed or refused the model patch of {guarded} instance(s) (see `guards` in --report; --harness-compat judges as the official harness does)\n"
+            ));
+        }
         if self.not_runnable > 0 {
             out.push_str("instances marked not_runnable could not be tested in the sandbox: evaluate them with the official SWE-bench Docker harness\n");
         }
@@ -309,6 +328,7 @@ fn evaluate_one(
         not_runnable_tests: BTreeMap::new(),
         collection_errors: BTreeMap::new(),
         applied: Vec::new(),
+        guards: Vec::new(),
         seconds: 0.0,
         log: String::new(),
     };
@@ -353,10 +373,28 @@ fn evaluate_one(
         Err(msg) => return end(e, EvalStatus::Error, msg),
     };
     if !pred.model_patch.trim().is_empty() {
+        if !options.harness_compat {
+            let links = guard::unsafe_links(&pred.model_patch);
+            if !links.is_empty() {
+                let why = format!("the model patch is refused: {}", links.join("; "));
+                e.guards.push(why.clone());
+                return end(e, EvalStatus::PatchFailed, why);
+            }
+        }
         match apply_patch(worktree.path(), &pred.model_patch) {
-            Ok(r) => e
-                .applied
-                .push(format!("model patch: {}", applied_label(&r))),
+            Ok(r) => {
+                e.applied
+                    .push(format!("model patch: {}", applied_label(&r)));
+                if !options.harness_compat {
+                    let listed: Vec<String> = f2p.iter().chain(&p2p).cloned().collect();
+                    if let Err(why) =
+                        guard_model_patch(inst, &worktree, &r, &listed, executor, &mut e)
+                    {
+                        e.guards.push(why.clone());
+                        return end(e, EvalStatus::PatchFailed, why);
+                    }
+                }
+            }
             Err(err) => {
                 return end(
                     e,
@@ -647,6 +685,72 @@ fn checkout(inst: &Instance, options: &EvalOptions) -> Result<Worktree, String> 
                 inst.view.repo, inst.view.base_commit
             )
         })
+}
+
+/// The gate's guards on an applied model patch ([`crate::gate::guard`]), unless
+/// `--harness-compat`: links out of the repository and modules shadowing the runtime's refuse
+/// the patch (`Err`); test configuration it changed goes back to the base, and so does a file of
+/// listed tests (`listed`: FAIL_TO_PASS and PASS_TO_PASS) that the test patch does not touch
+/// (the official harness only resets the files its test patch touches). What they changed is
+/// noted in `e.guards`.
+fn guard_model_patch(
+    inst: &Instance,
+    worktree: &Worktree,
+    applied: &crate::repo::patch::ApplyReport,
+    listed: &[String],
+    executor: &dyn TestExecutor,
+    e: &mut InstanceEval,
+) -> Result<(), String> {
+    let changed = crate::gate::changed_paths(&applied.files);
+    let links = guard::escaping_links(worktree.path(), &changed);
+    if !links.is_empty() {
+        return Err(format!("the model patch is refused: {}", links.join("; ")));
+    }
+    let test_patch_files: Vec<String> = match &inst.eval.test_patch {
+        Some(tp) => parse_patch(tp)
+            .map(|(_, r)| crate::gate::changed_paths(&r.files))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let named: Vec<String> = listed
+        .iter()
+        .filter(|id| {
+            id.split_once("::")
+                .is_some_and(|(file, _)| !test_patch_files.iter().any(|f| f == file))
+        })
+        .cloned()
+        .collect();
+    let modules = executor.runtime_modules();
+    if modules.is_none() {
+        tracing::warn!(
+            instance = inst.id(),
+            "the test executor cannot name its runtime's modules: the check for patches shadowing them did not run"
+        );
+    }
+    let roots = executor.import_roots(&inst.view.repo, inst.view.version.as_deref());
+    let repo = worktree
+        .open()
+        .map_err(|err| format!("opening the worktree: {}", err.message()))?;
+    let g = guard::protect_judge(
+        &repo,
+        worktree.base_commit(),
+        worktree.path(),
+        &changed,
+        &guard::JudgeGuard {
+            named: Some(&named),
+            modules: modules.as_ref(),
+            roots: &roots,
+            ..Default::default()
+        },
+    )?;
+    e.guards.extend(g.notes);
+    if !g.refusals.is_empty() {
+        return Err(format!(
+            "the model patch is refused: {} (--harness-compat judges it as the official harness does)",
+            g.refusals.join("; ")
+        ));
+    }
+    Ok(())
 }
 
 /// Put the files a test patch touches back to their base-commit state (removing files the

@@ -46,10 +46,14 @@ pub struct CheckArgs {
     #[arg(long)]
     pub allow_not_runnable: bool,
     /// Run the tests with the patch's changes to test configuration (conftest.py,
-    /// pytest.ini/tox.ini/setup.cfg/pyproject.toml, modules shadowing pytest); by default the
-    /// base revision's are used.
+    /// pytest.ini/tox.ini/setup.cfg/pyproject.toml, a test package's __init__.py); by default
+    /// the base revision's are used.
     #[arg(long)]
     pub allow_test_config: bool,
+    /// Without --tests, run the patch's versions of the existing test files it changes; by
+    /// default they run as at the base revision, so a patch may only add tests.
+    #[arg(long)]
+    pub allow_test_edits: bool,
     /// Largest patch judged, e.g. `5MiB`, `200KB`; a larger one fails the gate.
     #[arg(long, value_name = "SIZE", default_value = "5MiB", value_parser = crate::models::memory::parse_size)]
     pub max_patch_size: u64,
@@ -190,6 +194,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
         tests,
         allow_not_runnable: a.allow_not_runnable,
         allow_test_config: a.allow_test_config,
+        allow_test_edits: a.allow_test_edits,
         max_patch_bytes: usize::try_from(a.max_patch_size).unwrap_or(usize::MAX),
         patch_problem,
         site: None,

@@ -56,6 +56,13 @@ pub struct EvaluateArgs {
     /// Write the full report (per-test outcomes) as JSON here.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Judge model patches exactly as the official harness does. By default the gate's guards
+    /// apply: a model patch that changes test configuration (conftest.py, pytest.ini, a test
+    /// package's __init__.py, …) or a listed test's file that the test patch does not touch has
+    /// those files put back to the base, and one that shadows a standard-library or test-runner
+    /// module, or links out of the repository, is refused; the report says what they changed.
+    #[arg(long)]
+    pub harness_compat: bool,
 }
 
 /// The test executor: the sandbox, the user's site, `[repo_tests]` limits; the spec per
@@ -137,6 +144,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
     }
     let mut options = EvalOptions::new(a.repo_url_template.clone());
     options.show_progress = true;
+    options.harness_compat = a.harness_compat;
 
     if a.gold || a.empty {
         let executor = sandbox_executor(&a.deps, &config)?;

@@ -4,18 +4,26 @@
 //!   120000` on an existing file) whose target is absolute or leaves the repository is refused
 //!   before anything is applied; after applying, no changed path may be a link that leaves the
 //!   worktree, and host-side steps read changed files without following links.
+//! - **Shadowed modules**: a patch that adds a module named like one of the runtime's own
+//!   (standard library, test runner) where `sys.path` may reach it is refused
+//!   ([`super::shadow`]).
 //! - **Test configuration**: files that steer pytest (`conftest.py` anywhere, `pytest.ini`,
-//!   `tox.ini`, `setup.cfg`, `pyproject.toml`, `sitecustomize.py`, `usercustomize.py`) and
-//!   top-level modules that would shadow the runner (`pytest`, `_pytest`, `pluggy`, `py`,
-//!   `iniconfig`) are put back to their base revision (removed when the base lacks them) before
-//!   the tests run, and reported; `--allow-test-config` keeps the patch's versions.
+//!   `tox.ini`, `setup.cfg`, `pyproject.toml`, `sitecustomize.py`, `usercustomize.py`, and the
+//!   `__init__.py` of a test package) are put back to their base revision (removed when the base
+//!   lacks them) before the tests run, and reported; `--allow-test-config` keeps the patch's
+//!   versions.
 //! - **Named tests**: a named test file that exists at the base revision, and whose named tests
 //!   all exist there, runs as it is at the base: the patch cannot rewrite the test that judges
 //!   it. A file in which the patch adds a named test runs as patched, and the report says so.
+//! - **Existing tests** (no tests named): a test file the patch changes that exists at the base
+//!   runs as it is at the base, so the patch may only add tests; `--allow-test-edits` runs the
+//!   patch's version.
 
 use std::path::{Component, Path, PathBuf};
 
 use git2::{Repository, Tree};
+
+use super::shadow::RuntimeModules;
 
 /// Test-configuration file names, wherever they are.
 const CONFIG_NAMES: &[&str] = &[
@@ -29,18 +37,58 @@ const CONFIG_NAMES: &[&str] = &[
     "usercustomize.py",
 ];
 
-/// Top-level modules that would shadow the test runner.
-const RUNNER_MODULES: &[&str] = &["pytest", "_pytest", "pluggy", "py", "iniconfig"];
-
-/// Whether `path` (repository-relative) configures or shadows the test runner.
+/// Whether `path` (repository-relative) is a test-configuration file by its name.
 pub fn is_test_config(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
-    if CONFIG_NAMES.contains(&name) {
+    CONFIG_NAMES.contains(&name)
+}
+
+/// Whether a directory name says it holds tests.
+fn is_test_dir_name(name: &str) -> bool {
+    matches!(name, "test" | "tests" | "testing")
+        || name.starts_with("test_")
+        || name.ends_with("_test")
+        || name.ends_with("_tests")
+}
+
+/// Whether `path` is the `__init__.py` of a test package: a directory named like one (`tests`,
+/// `test_x`, …) or one that directly holds a test file or a conftest, in the patched worktree or
+/// at the base. pytest imports it with the tests, so it can steer them like a conftest.
+pub fn is_test_package_init(
+    path: &str,
+    worktree: &Path,
+    repo: &Repository,
+    base: &Tree<'_>,
+) -> bool {
+    let (dir, name) = match path.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", path),
+    };
+    if name != "__init__.py" {
+        return false;
+    }
+    if is_test_dir_name(dir.rsplit('/').next().unwrap_or(dir)) {
         return true;
     }
-    let top = path.split('/').next().unwrap_or(path);
-    let module = top.strip_suffix(".py").unwrap_or(top);
-    RUNNER_MODULES.contains(&module) && (path.contains('/') || top.ends_with(".py"))
+    let holds_tests = |n: &str| super::is_test_file(n) || n == "conftest.py";
+    let now = std::fs::read_dir(worktree.join(dir))
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| holds_tests(&e.file_name().to_string_lossy()))
+        })
+        .unwrap_or(false);
+    let at_base = || {
+        let sub = if dir.is_empty() {
+            Some(base.clone())
+        } else {
+            base.get_path(Path::new(dir))
+                .ok()
+                .and_then(|e| e.to_object(repo).ok())
+                .and_then(|o| o.into_tree().ok())
+        };
+        sub.is_some_and(|t| t.iter().any(|e| e.name().is_some_and(holds_tests)))
+    };
+    now || at_base()
 }
 
 /// The symbolic links a patch creates, with their targets: (path, target).
@@ -199,38 +247,74 @@ fn defines_all(text: &str, leaves: &[&str]) -> bool {
     })
 }
 
-/// What the guard changed before the tests ran.
+/// What the guard must protect, and what the user allowed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JudgeGuard<'a> {
+    /// Named tests (`check --tests`, an instance's FAIL_TO_PASS and PASS_TO_PASS): their files
+    /// run as at the base when all their named tests exist there.
+    pub named: Option<&'a [String]>,
+    /// Test files the patch changes that exist at the base run as at the base (the gate
+    /// without named tests), unless `allow_test_edits`.
+    pub existing_tests_at_base: bool,
+    pub allow_test_edits: bool,
+    /// Keep the patch's test configuration.
+    pub allow_test_config: bool,
+    /// The runtime's own modules; `None` skips the shadowing check (no runtime to read them
+    /// from: a caller with its own test executor).
+    pub modules: Option<&'a RuntimeModules>,
+    /// Repository dirs always on `sys.path` besides the root (the spec's `path`).
+    pub roots: &'a [String],
+}
+
+/// What the guard changed before the tests ran, and why the patch is refused, if it is.
 #[derive(Debug, Default)]
 pub struct Guarded {
     /// Notes for the report.
     pub notes: Vec<String>,
+    /// Reasons the patch must not be judged at all (it fails).
+    pub refusals: Vec<String>,
 }
 
-/// Put test configuration back to the base (unless `allow_config`) and named test files whose
-/// named tests all exist at the base back to their base content.
+/// Refuse a patch that shadows the runtime's modules; put test configuration back to the base
+/// (unless `allow_test_config`), named test files whose named tests all exist at the base back
+/// to their base content, and (without named tests) existing test files back to the base
+/// (unless `allow_test_edits`). `changed`: the paths the patch touched (old paths of renames
+/// included).
 pub fn protect_judge(
     repo: &Repository,
     base: git2::Oid,
     worktree: &Path,
     changed: &[String],
-    named: Option<&[String]>,
-    allow_config: bool,
+    guard: &JudgeGuard<'_>,
 ) -> Result<Guarded, String> {
     let tree = repo
         .find_commit(base)
         .and_then(|c| c.tree())
         .map_err(|e| format!("reading the base tree: {}", e.message()))?;
     let mut g = Guarded::default();
-    let config: Vec<&String> = changed.iter().filter(|p| is_test_config(p)).collect();
+    if let Some(modules) = guard.modules {
+        let trees = super::shadow::Trees {
+            repo,
+            base: &tree,
+            worktree,
+            roots: guard.roots,
+        };
+        g.refusals
+            .extend(super::shadow::new_shadows(&trees, changed, modules));
+        if !g.refusals.is_empty() {
+            return Ok(g);
+        }
+    }
+    let config: Vec<&String> = changed
+        .iter()
+        .filter(|p| is_test_config(p) || is_test_package_init(p, worktree, repo, &tree))
+        .collect();
+    let list = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
     if !config.is_empty() {
-        if allow_config {
+        if guard.allow_test_config {
             g.notes.push(format!(
                 "the patch changes test configuration, used as patched (--allow-test-config): {}",
-                config
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                list(&config)
             ));
         } else {
             for p in &config {
@@ -238,46 +322,30 @@ pub fn protect_judge(
             }
             g.notes.push(format!(
                 "the patch changes test configuration; the tests ran with the base revision's instead: {} (--allow-test-config uses the patch's)",
-                config.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                list(&config)
             ));
         }
     }
-    if let Some(named) = named {
-        let mut files: Vec<(String, Vec<&str>)> = Vec::new();
-        for t in named {
-            let t = t.trim_start_matches("./");
-            let (file, leaf) = match t.split_once("::") {
-                Some((f, rest)) => (f, Some(rest.rsplit("::").next().unwrap_or(rest))),
-                None => (t, None),
-            };
-            if !changed.iter().any(|c| c == file) {
-                continue;
-            }
-            match files.iter_mut().find(|(f, _)| f == file) {
-                Some((_, leaves)) => leaves.extend(leaf),
-                None => files.push((file.to_string(), leaf.into_iter().collect())),
-            }
-        }
-        for (file, leaves) in files {
-            let Ok(entry) = tree.get_path(Path::new(&file)) else {
-                continue;
-            };
-            let base_text = entry
-                .to_object(repo)
-                .ok()
-                .and_then(|o| {
-                    o.as_blob()
-                        .map(|b| String::from_utf8_lossy(b.content()).into_owned())
-                })
-                .unwrap_or_default();
-            if defines_all(&base_text, &leaves) {
-                restore(repo, &tree, worktree, &file)?;
+    if let Some(named) = guard.named {
+        protect_named(repo, &tree, worktree, changed, named, &mut g)?;
+    } else if guard.existing_tests_at_base {
+        let edited: Vec<&String> = changed
+            .iter()
+            .filter(|p| super::is_test_file(p) && tree.get_path(Path::new(p.as_str())).is_ok())
+            .collect();
+        if !edited.is_empty() {
+            if guard.allow_test_edits {
                 g.notes.push(format!(
-                    "the patch changes the named test file {file}; its tests ran as they are at the base revision"
+                    "the patch changes existing test files, run as patched (--allow-test-edits): {}",
+                    list(&edited)
                 ));
             } else {
+                for p in &edited {
+                    restore(repo, &tree, worktree, p)?;
+                }
                 g.notes.push(format!(
-                    "the patch changes the named test file {file} and adds named tests to it; it ran as patched"
+                    "the patch changes existing test files; they ran as they are at the base revision (a patch may only add tests; --allow-test-edits runs the patch's version): {}",
+                    list(&edited)
                 ));
             }
         }
@@ -285,21 +353,69 @@ pub fn protect_judge(
     Ok(g)
 }
 
+/// Named test files the patch changed go back to the base when all their named tests exist
+/// there.
+fn protect_named(
+    repo: &Repository,
+    tree: &Tree<'_>,
+    worktree: &Path,
+    changed: &[String],
+    named: &[String],
+    g: &mut Guarded,
+) -> Result<(), String> {
+    let mut files: Vec<(String, Vec<&str>)> = Vec::new();
+    for t in named {
+        let t = t.trim_start_matches("./");
+        let (file, leaf) = match t.split_once("::") {
+            Some((f, rest)) => (f, Some(rest.rsplit("::").next().unwrap_or(rest))),
+            None => (t, None),
+        };
+        if !changed.iter().any(|c| c == file) {
+            continue;
+        }
+        match files.iter_mut().find(|(f, _)| f == file) {
+            Some((_, leaves)) => leaves.extend(leaf),
+            None => files.push((file.to_string(), leaf.into_iter().collect())),
+        }
+    }
+    for (file, leaves) in files {
+        let Ok(entry) = tree.get_path(Path::new(&file)) else {
+            continue;
+        };
+        let base_text = entry
+            .to_object(repo)
+            .ok()
+            .and_then(|o| {
+                o.as_blob()
+                    .map(|b| String::from_utf8_lossy(b.content()).into_owned())
+            })
+            .unwrap_or_default();
+        if defines_all(&base_text, &leaves) {
+            restore(repo, tree, worktree, &file)?;
+            g.notes.push(format!(
+                "the patch changes the named test file {file}; its tests ran as they are at the base revision"
+            ));
+        } else {
+            g.notes.push(format!(
+                "the patch changes the named test file {file} and adds named tests to it; it ran as patched"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn test_configuration_and_runner_shadows_are_recognised() {
+    fn test_configuration_is_recognised_by_name() {
         for p in [
             "conftest.py",
             "tests/conftest.py",
             "pytest.ini",
             "setup.cfg",
             "pyproject.toml",
-            "pytest.py",
-            "_pytest/hooks.py",
-            "pluggy/__init__.py",
             "sitecustomize.py",
         ] {
             assert!(is_test_config(p), "{p}");
@@ -310,6 +426,8 @@ mod tests {
             "src/pytest_helpers.py",
             "pytest_x.py",
             "pyx.py",
+            // Shadowing the runner is the shadow check's job (it reads the runtime's names).
+            "pytest.py",
         ] {
             assert!(!is_test_config(p), "{p}");
         }
@@ -348,5 +466,46 @@ mod tests {
         assert!(read_no_follow(dir.path(), "e/passwd").is_err());
         let esc = escaping_links(dir.path(), &["leak.py".into(), "real.py".into()]);
         assert_eq!(esc.len(), 1);
+    }
+
+    #[test]
+    fn test_package_inits_are_told_from_source_package_inits() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for (f, t) in [
+            ("pkg/__init__.py", ""),
+            ("pkg/core.py", ""),
+            ("spec/test_x.py", ""),
+            ("checks/conftest.py", ""),
+        ] {
+            std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+            std::fs::write(d.join(f), t).unwrap();
+        }
+        let repo = Repository::init(d).unwrap();
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        // Named like a test dir.
+        assert!(is_test_package_init("tests/__init__.py", d, &repo, &tree));
+        assert!(is_test_package_init(
+            "pkg/tests/__init__.py",
+            d,
+            &repo,
+            &tree
+        ));
+        assert!(is_test_package_init(
+            "test_utils/__init__.py",
+            d,
+            &repo,
+            &tree
+        ));
+        // Holding tests or a conftest.
+        assert!(is_test_package_init("spec/__init__.py", d, &repo, &tree));
+        assert!(is_test_package_init("checks/__init__.py", d, &repo, &tree));
+        // A source package, and files that are no __init__.py.
+        assert!(!is_test_package_init("pkg/__init__.py", d, &repo, &tree));
+        assert!(!is_test_package_init("tests/helpers.py", d, &repo, &tree));
     }
 }

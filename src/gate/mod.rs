@@ -25,6 +25,7 @@
 pub mod guard;
 pub mod junit;
 pub mod report;
+pub mod shadow;
 pub mod worktree;
 
 use std::path::PathBuf;
@@ -62,9 +63,12 @@ pub struct CheckRequest {
     /// Tests the sandbox cannot run do not fail the gate (by default they do: no test run is
     /// no evidence).
     pub allow_not_runnable: bool,
-    /// Use the patch's changes to test configuration (conftest, pytest/tox/setup config,
-    /// modules shadowing the runner) instead of the base revision's.
+    /// Use the patch's changes to test configuration (conftest, pytest/tox/setup config, test
+    /// packages' `__init__.py`) instead of the base revision's.
     pub allow_test_config: bool,
+    /// Without named tests, run the patch's versions of existing test files it changes (by
+    /// default they run as at the base: a patch may only add tests).
+    pub allow_test_edits: bool,
     /// Largest patch judged (bytes); a larger one fails.
     pub max_patch_bytes: usize,
     /// Why the patch text itself is unusable (not UTF-8, too large), found while reading it.
@@ -85,6 +89,7 @@ impl Default for CheckRequest {
             tests: None,
             allow_not_runnable: false,
             allow_test_config: false,
+            allow_test_edits: false,
             max_patch_bytes: DEFAULT_MAX_PATCH_BYTES,
             patch_problem: None,
             site: None,
@@ -323,6 +328,19 @@ fn syntax_step(report: &mut CheckReport, worktree: &std::path::Path) {
     report.syntax.files = files;
 }
 
+/// Every path a patch touched: new paths and the old paths of renames.
+pub fn changed_paths(files: &[crate::repo::patch::PatchFile]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in files {
+        for p in std::iter::once(&f.path).chain(f.old_path.as_ref()) {
+            if !out.contains(p) {
+                out.push(p.clone());
+            }
+        }
+    }
+    out
+}
+
 /// Whether pytest collects `path` by default (`test_*.py` or `*_test.py`).
 pub fn is_test_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -364,25 +382,40 @@ fn tests_step(
         }
     }
     let worktree = wt.path();
+    let tests = open()?;
     {
         let repo = wt.open().map_err(|e| {
             CheckError::Environment(format!("opening the worktree: {}", e.message()))
         })?;
-        let changed: Vec<String> = report.apply.files.iter().map(|f| f.path.clone()).collect();
+        let changed = changed_paths(&report.apply.files);
         let named =
             (report.tests.selection == Selection::Named).then_some(&report.tests.targets[..]);
+        let modules = shadow::RuntimeModules::of_sandbox(&tests.sandbox).map_err(|e| {
+            CheckError::Environment(format!("reading the runtime's module names: {e}"))
+        })?;
         let guarded = guard::protect_judge(
             &repo,
             wt.base_commit(),
             worktree,
             &changed,
-            named,
-            req.allow_test_config,
+            &guard::JudgeGuard {
+                named,
+                existing_tests_at_base: named.is_none(),
+                allow_test_edits: req.allow_test_edits,
+                allow_test_config: req.allow_test_config,
+                modules: Some(&modules),
+                roots: &tests.spec.path,
+            },
         )
         .map_err(CheckError::Environment)?;
         report.notes.extend(guarded.notes);
+        if !guarded.refusals.is_empty() {
+            let why = guarded.refusals.join("; ");
+            report.tests.not_run = Some("the patch is refused".into());
+            refuse_patch(report, why);
+            return Ok(());
+        }
     }
-    let tests = open()?;
     progress.set_message(format!(
         "running {} in the sandbox",
         report.tests.targets.join(" ")

@@ -104,6 +104,20 @@ pub fn outcomes_of(run: &RepoTestRun, node_ids: &[String]) -> TestResults {
 }
 
 impl TestExecutor for SandboxExecutor {
+    fn runtime_modules(&self) -> Option<crate::gate::shadow::RuntimeModules> {
+        match crate::gate::shadow::RuntimeModules::of_sandbox(&self.tests.sandbox) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the runtime's module names");
+                None
+            }
+        }
+    }
+
+    fn import_roots(&self, repo: &str, version: Option<&str>) -> Vec<String> {
+        self.specs.find(repo, version).path
+    }
+
     fn run_tests(&self, worktree: &Path, req: &TestRequest<'_>) -> Result<TestResults, ExecError> {
         let spec = self.specs.find(req.repo, req.version);
         let tests = self.tests.with_spec(&spec, req.version, &()).map_err(|e| {

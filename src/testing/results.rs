@@ -290,4 +290,17 @@ pub trait TestExecutor {
         worktree: &Path,
         request: &TestRequest<'_>,
     ) -> Result<TestResults, ExecError>;
+
+    /// The top-level modules the executor's runtime resolves by path (standard library, test
+    /// runner), which a patch may not shadow; `None` when the executor cannot tell (the
+    /// shadowing guard is then skipped and the evaluation says so).
+    fn runtime_modules(&self) -> Option<crate::gate::shadow::RuntimeModules> {
+        None
+    }
+
+    /// Repository dirs the executor puts on `sys.path` besides the root for `repo` at
+    /// `version` (the spec's `path`).
+    fn import_roots(&self, _repo: &str, _version: Option<&str>) -> Vec<String> {
+        Vec::new()
+    }
 }
