@@ -228,3 +228,55 @@ fn the_ci_script_passes_fails_and_writes_its_files() {
         out(&o)
     );
 }
+
+#[test]
+fn check_formats_github_json_and_human() {
+    let home = Home::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("calc");
+    let base = repo(&dir);
+    let patch = tmp.path().join("bad.patch");
+    std::fs::write(&patch, git(&dir, &["diff", &base, "bad"]) + "\n").unwrap();
+    let check = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_codeswarm"));
+        c.args(["check", "--repo", dir.to_str().unwrap(), "--base", &base])
+            .args(["--patch", patch.to_str().unwrap()])
+            .args(extra)
+            .env("CODESWARM_HOME", home.path())
+            .env_remove("GITHUB_STEP_SUMMARY");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+
+    // github without $GITHUB_STEP_SUMMARY: annotations, then the summary and the Markdown,
+    // inside the stop-commands fence.
+    let o = check(&["--format", "github"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let s = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(s.starts_with("::error file=tests/test_sub.py,"), "{s}");
+    let fence = s.find("::stop-commands::").unwrap();
+    assert!(s[fence..].contains("codeswarm check: FAIL"), "{s}");
+    assert!(s[fence..].contains("## codeswarm check: ❌ FAIL"), "{s}");
+
+    // json and --json are the same report; --summary writes the Markdown in any format.
+    let md = tmp.path().join("summary.md");
+    let o = check(
+        &["--format", "json", "--summary", md.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["verdict"], "fail");
+    assert!(read(&md).starts_with("## codeswarm check: ❌ FAIL"));
+    let o = check(&["--json"], &[]);
+    let b: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(a["reasons"], b["reasons"]);
+
+    // human stays the default; giving --json and --format together is a usage error.
+    let o = check(&[], &[]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("codeswarm check: FAIL"));
+    let o = check(&["--json", "--format", "human"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+}

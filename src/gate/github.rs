@@ -221,7 +221,7 @@ pub fn markdown_summary(r: &CheckReport) -> String {
         if r.passed() { "✅ PASS" } else { "❌ FAIL" }
     );
     s += &format!(
-        "Patch `{}` on {} @ `{}` ({}).\n\n",
+        "Patch {} on {} @ `{}` ({}).\n\n",
         e(&r.patch),
         e(&r.repo),
         &r.base_commit[..r.base_commit.len().min(12)],
@@ -229,7 +229,7 @@ pub fn markdown_summary(r: &CheckReport) -> String {
     );
     s += "| step | result | seconds |\n|---|---|---:|\n";
     let m = &r.timings;
-    s += &format!("| checkout | base `{}` | {:.2} |\n", e(&r.base), m.checkout);
+    s += &format!("| checkout | base {} | {:.2} |\n", e(&r.base), m.checkout);
     let a = &r.apply;
     let apply = match &a.error {
         None if a.ok => format!(
