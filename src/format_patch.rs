@@ -65,7 +65,30 @@ pub fn issue_title(issue: &str) -> String {
     }
 }
 
-/// The commit message's body: status and evidence, one fact per line.
+/// The width commit messages are wrapped to.
+const WRAP: usize = 72;
+
+/// `line` wrapped at words to [`WRAP`] columns, continuation lines indented by `indent`.
+fn wrap(line: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let mut width = 0;
+    for w in line.split(' ').filter(|w| !w.is_empty()) {
+        let n = w.chars().count();
+        if width > 0 && width + 1 + n > WRAP {
+            out.push('\n');
+            out.push_str(indent);
+            width = indent.len();
+        } else if width > 0 {
+            out.push(' ');
+            width += 1;
+        }
+        out.push_str(w);
+        width += n;
+    }
+    out
+}
+
+/// The commit message's body: status and evidence, one fact per (wrapped) line.
 fn body(r: &FixReport) -> String {
     let mut b = String::new();
     b += &match (r.status, r.verified) {
@@ -153,8 +176,17 @@ the edit and passes after it, and no related test that passed before fails.\n"
     if let Some(limit) = &r.stopped_by {
         b += &format!("- stopped by: {limit}\n");
     }
-    // Nothing in the body may read as the diff's start or a new mail to `git mailinfo`.
-    b.lines()
+    mail_safe(&b)
+}
+
+/// `text` wrapped to [`WRAP`] columns, with no line `git mailinfo` would read as the diff's
+/// start (`---`, `diff -`, `Index: `) or as a new mail (`From `).
+fn mail_safe(text: &str) -> String {
+    text.lines()
+        .map(|l| wrap(l, if l.starts_with("- ") { "  " } else { "" }))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .lines()
         .map(|l| {
             if l.starts_with("---") || l.starts_with("diff -") || l.starts_with("Index: ") {
                 format!(" {l}")
@@ -245,6 +277,24 @@ mod tests {
             rfc2822_date(1_796_592_555),
             "Sun, 6 Dec 2026 21:29:15 +0000"
         );
+    }
+
+    #[test]
+    fn no_body_line_ends_the_message_or_starts_a_mail() {
+        let safe = mail_safe("ok\n--- a/x\ndiff --git a/x b/x\nIndex: x\nFrom me\n\nend");
+        assert_eq!(
+            safe,
+            "ok\n --- a/x\n diff --git a/x b/x\n Index: x\n>From me\n\nend\n"
+        );
+    }
+
+    #[test]
+    fn long_lines_wrap_at_words() {
+        let line = format!("- {}", "word ".repeat(30));
+        let w = wrap(&line, "  ");
+        assert!(w.lines().all(|l| l.chars().count() <= WRAP), "{w}");
+        assert!(w.lines().skip(1).all(|l| l.starts_with("  word")), "{w}");
+        assert_eq!(w.split_whitespace().count(), 31);
     }
 
     #[test]

@@ -228,8 +228,8 @@ fn emit(a: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
         }
         Format::Github => match step_summary_file() {
             Some(path) => {
-                append_step_summary(&path, &markdown)?;
                 print!("{}", github::render(report, None));
+                append_step_summary(&path, &markdown)?;
             }
             None => print!("{}", github::render(report, Some(&markdown))),
         },

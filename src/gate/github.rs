@@ -106,11 +106,10 @@ fn test_file(id: &str) -> Option<String> {
 /// The line of `file` a failure's traceback points at (pytest's `file.py:12: Error` lines; the
 /// last one in the test's own file).
 fn failure_line(file: &str, details: &str) -> Option<usize> {
-    details
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix(file)?.strip_prefix(':'))
-        .filter_map(|rest| rest.split(':').next()?.trim().parse::<usize>().ok())
-        .last()
+    details.lines().rev().find_map(|l| {
+        let rest = l.trim().strip_prefix(file)?.strip_prefix(':')?;
+        rest.split(':').next()?.trim().parse::<usize>().ok()
+    })
 }
 
 /// Every finding as an annotation: the apply failure (with its file and line), each syntax
