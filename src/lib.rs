@@ -32,6 +32,7 @@ pub mod doctor;
 pub mod eval;
 pub mod fetch;
 pub mod fix;
+pub mod format_patch;
 pub mod fsutil;
 pub mod gate;
 pub mod models;

@@ -11,11 +11,23 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::opts::DepsOpts;
 
-use crate::gate::{check_with, junit::junit_xml, CheckError, CheckRequest};
+use crate::gate::{check_with, github, junit::junit_xml, CheckError, CheckReport, CheckRequest};
+
+/// How `check` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The readable summary.
+    Human,
+    /// The whole report as JSON (what `--json` prints).
+    Json,
+    /// GitHub Actions: `::error file=…,line=…::` annotations, then the summary; the Markdown
+    /// summary goes to `$GITHUB_STEP_SUMMARY` when set (else it is printed too).
+    Github,
+}
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -38,9 +50,16 @@ pub struct CheckArgs {
     /// Also write the results as JUnit XML (gate steps and tests as test cases).
     #[arg(long, value_name = "OUT.xml")]
     pub junit: Option<PathBuf>,
-    /// Print the report as JSON instead of the summary.
-    #[arg(long)]
+    /// How to print the report: `human` (the summary; default), `json`, or `github`
+    /// (annotations on the diff and a job summary in `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Print the report as JSON: the same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Also write the Markdown summary (the job summary of `--format github`) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
     /// Accept tests the sandbox cannot run (C extensions, missing dependencies): by default
     /// they fail the gate, since no test run is no evidence.
     #[arg(long)]
@@ -159,15 +178,80 @@ fn selected_tests(a: &CheckArgs) -> anyhow::Result<Option<Vec<String>>> {
     Ok(Some(tests))
 }
 
+impl CheckArgs {
+    /// `--format`, with `--json` as `--format json`.
+    pub fn output_format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            self.format.unwrap_or(Format::Human)
+        }
+    }
+}
+
+/// `$GITHUB_STEP_SUMMARY` when it names a file to append to.
+fn step_summary_file() -> Option<PathBuf> {
+    std::env::var_os("GITHUB_STEP_SUMMARY")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Append the Markdown summary to `$GITHUB_STEP_SUMMARY` (as every step of a job does).
+fn append_step_summary(path: &Path, markdown: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open $GITHUB_STEP_SUMMARY {}", path.display()))?;
+    f.write_all(markdown.as_bytes())
+        .with_context(|| format!("cannot write $GITHUB_STEP_SUMMARY {}", path.display()))
+}
+
+/// Write the report's files (`--junit`, `--summary`, the job summary) and print it.
+fn emit(a: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
+    if let Some(out) = &a.junit {
+        crate::fsutil::write_atomic(out, &junit_xml(report))
+            .with_context(|| format!("cannot write --junit {}", out.display()))?;
+    }
+    let markdown = github::markdown_summary(report);
+    if let Some(out) = &a.summary {
+        crate::fsutil::write_atomic(out, markdown.as_bytes())
+            .with_context(|| format!("cannot write --summary {}", out.display()))?;
+    }
+    match a.output_format() {
+        Format::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        Format::Human => {
+            print!("{}", report.summary());
+            if let Some(out) = &a.junit {
+                println!("  junit:  {}", out.display());
+            }
+            if let Some(out) = &a.summary {
+                println!("  summary: {}", out.display());
+            }
+        }
+        Format::Github => match step_summary_file() {
+            Some(path) => {
+                print!("{}", github::render(report, None));
+                append_step_summary(&path, &markdown)?;
+            }
+            None => print!("{}", github::render(report, Some(&markdown))),
+        },
+    }
+    Ok(())
+}
+
 pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     let tests = selected_tests(&a)?;
     let (patch, patch_problem) = read_patch(&a.patch, a.max_patch_size)?;
-    // Fail early when `--junit` cannot be written, not after the tests ran.
-    if let Some(out) = &a.junit {
-        crate::fsutil::check_output_file(out, "--junit").map_err(anyhow::Error::msg)?;
+    // Fail early when an output file cannot be written, not after the tests ran.
+    for (out, flag) in [(&a.junit, "--junit"), (&a.summary, "--summary")] {
+        if let Some(out) = out {
+            crate::fsutil::check_output_file(out, flag).map_err(anyhow::Error::msg)?;
+        }
     }
     let config = crate::config::Config::load(a.config.as_deref())?;
-    let bar = if a.json {
+    let bar = if a.output_format() != Format::Human {
         indicatif::ProgressBar::hidden()
     } else {
         crate::progress::spinner("codeswarm check")
@@ -207,18 +291,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     });
     bar.finish_and_clear();
     let report = report?;
-    if let Some(out) = &a.junit {
-        crate::fsutil::write_atomic(out, &junit_xml(&report))
-            .with_context(|| format!("cannot write --junit {}", out.display()))?;
-    }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.summary());
-        if let Some(out) = &a.junit {
-            println!("  junit:  {}", out.display());
-        }
-    }
+    emit(&a, &report)?;
     Ok(report.exit_code())
 }
 

@@ -25,6 +25,10 @@ pub struct FixArgs {
     /// `--patch-out`).
     #[arg(long, value_name = "FILE", default_value = "codeswarm.patch")]
     pub patch_out: PathBuf,
+    /// Write the patch as a `git am`-ready mail (as `git format-patch` does): the title
+    /// as the subject, codeswarm's status and evidence as the commit message, then the diff.
+    #[arg(long)]
+    pub format_patch: bool,
     /// Where to write the report (default: the patch path with `.report.json`).
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -79,7 +83,12 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
     let report = report?;
     crate::fsutil::write_atomic(&report_path, &serde_json::to_vec_pretty(&report)?)?;
     if report.status == FixStatus::Patched {
-        crate::fsutil::write_atomic(&a.patch_out, report.patch.as_bytes())?;
+        let text = if a.format_patch {
+            crate::format_patch::format_patch(&report)?
+        } else {
+            report.patch.clone()
+        };
+        crate::fsutil::write_atomic(&a.patch_out, text.as_bytes())?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -87,8 +96,13 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
         print!("{}", fix::summary(&report));
         if report.status == FixStatus::Patched {
             println!(
-                "wrote {} and {}",
+                "wrote {}{} and {}",
                 a.patch_out.display(),
+                if a.format_patch {
+                    " (apply with `git am`)"
+                } else {
+                    ""
+                },
                 report_path.display()
             );
         } else {

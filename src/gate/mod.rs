@@ -22,6 +22,7 @@
 //! back to the base revision before the tests run, and named test files run as they are at the
 //! base ([`guard`]). Steps after a failed one are skipped.
 
+pub mod github;
 pub mod guard;
 pub mod junit;
 pub mod report;
