@@ -31,7 +31,7 @@ use super::shard::Shard;
 /// Why an instances file could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum InstancesError {
-    #[error("cannot read instances file {}: {source}; pass an existing .json or .jsonl file with --instances", path.display())]
+    #[error("cannot read instances file {}: {source}; pass an existing .json, .jsonl or .parquet file (or a directory of .parquet shards) with --instances", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -45,6 +45,8 @@ pub enum InstancesError {
     },
     #[error("instances file {} holds a JSON {kind}, not an array of instances; use an array, or one instance per line (.jsonl)", path.display())]
     NotAnArray { path: PathBuf, kind: &'static str },
+    #[error(transparent)]
+    Parquet(#[from] super::parquet::ParquetError),
 }
 
 /// Why a selection could not be made.
@@ -64,6 +66,8 @@ pub enum Location {
     Line(usize),
     /// 0-based index in the array of a `.json` file.
     Index(usize),
+    /// 0-based row of Parquet input (across its shards, in path order).
+    Row(usize),
 }
 
 impl fmt::Display for Location {
@@ -71,6 +75,7 @@ impl fmt::Display for Location {
         match self {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Index(i) => write!(f, "array index {i}"),
+            Location::Row(i) => write!(f, "row {i}"),
         }
     }
 }
@@ -163,6 +168,17 @@ impl InstanceSet {
 
 /// Read and validate an instances file.
 pub fn load_instances(path: &Path) -> Result<InstanceSet, InstancesError> {
+    if super::parquet::is_parquet_source(path) {
+        let (rows, sha256) = super::parquet::read_rows(path)?;
+        let entries = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (Location::Row(i), Ok(v)))
+            .collect();
+        let mut set = instances_from_entries(entries, path);
+        set.sha256 = sha256;
+        return Ok(set);
+    }
     let bytes = std::fs::read(path).map_err(|source| InstancesError::Read {
         path: path.to_path_buf(),
         source,
@@ -213,6 +229,14 @@ pub fn parse_instances(text: &str, path: &Path) -> Result<InstanceSet, Instances
         }
     }
 
+    Ok(instances_from_entries(entries, path))
+}
+
+/// The instances of parsed entries; malformed ones become problems.
+fn instances_from_entries(
+    entries: Vec<(Location, Result<Value, String>)>,
+    path: &Path,
+) -> InstanceSet {
     let mut set = InstanceSet {
         path: path.to_path_buf(),
         sha256: String::new(),
@@ -254,7 +278,7 @@ pub fn parse_instances(text: &str, path: &Path) -> Result<InstanceSet, Instances
             }),
         }
     }
-    Ok(set)
+    set
 }
 
 /// Check that an instance id can name a directory of its own (`RUN_DIR/instances/<id>`).

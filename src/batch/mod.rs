@@ -34,6 +34,7 @@ pub mod instances;
 pub mod lock;
 pub mod manifest;
 pub mod merge;
+pub mod parquet;
 pub mod partial;
 pub mod predictions;
 pub mod report;
