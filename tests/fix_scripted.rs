@@ -104,6 +104,26 @@ fn scripted_fix_produces_a_verified_patch_that_git_applies() {
         report.localization.symbols,
         vec![("textkit/strings.py".to_string(), "truncate".to_string())]
     );
+    // The related tests run are those that name `truncate`, not the whole modules.
+    assert!(!report.related_tests.is_empty());
+    for t in &report.related_tests {
+        assert!(t.contains("::"), "{:?}", report.related_tests);
+        assert!(
+            !t.contains("pad_left") && !t.contains("slugify"),
+            "{:?}",
+            report.related_tests
+        );
+    }
+    let baseline = report
+        .baseline
+        .as_ref()
+        .expect("the related tests ran at the base");
+    assert_eq!(
+        baseline.cases.len(),
+        report.related_tests.len(),
+        "{}",
+        baseline.summary()
+    );
     assert_eq!(report.repro.attempts, 2);
     assert!(
         report.repro.rejected[0].contains("PASS on the current code"),

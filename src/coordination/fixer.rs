@@ -247,7 +247,7 @@ fn steps(
             reasons: c.reasons.iter().map(|r| format!("{r:?}")).collect(),
         })
         .collect();
-    let related: Vec<String> = ranking
+    let mut related: Vec<String> = ranking
         .tests
         .iter()
         .take(limits.related_tests)
@@ -298,6 +298,18 @@ fn steps(
         .iter()
         .map(|(_, q)| q.rsplit('.').next().unwrap_or(q).to_string())
         .collect();
+    // Of the related test files, the tests that name what is edited: whole modules can hold
+    // hundreds of tests that cannot notice the edit. None names it: the whole files run.
+    let qualnames: Vec<String> = localization
+        .symbols
+        .iter()
+        .map(|(_, q)| q.clone())
+        .collect();
+    let selected = crate::repo::test_select::tests_naming(&map, &related, &qualnames);
+    if !selected.is_empty() {
+        related = selected;
+        report.related_tests = related.clone();
+    }
     // What passes before any edit.
     let mut passing_before: Vec<String> = vec![];
     if !related.is_empty() {

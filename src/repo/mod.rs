@@ -32,3 +32,4 @@ pub mod pins;
 pub mod rank;
 pub mod rewrite;
 pub mod site;
+pub mod test_select;
