@@ -317,8 +317,10 @@ fn instance_from_value(value: &Value, location: Location) -> Result<Instance, St
         }
         None => return Err("missing field `problem_statement`".into()),
     };
+    let repo = required("repo")?;
+    crate::repo::checkout::check_owner_name(&repo).map_err(|e| format!("field `repo`: {e}"))?;
     let view = SolverView {
-        repo: required("repo")?,
+        repo,
         base_commit: required("base_commit")?,
         problem_statement,
         hints_text: optional("hints_text")?.filter(|h| !h.trim().is_empty()),

@@ -58,6 +58,13 @@ pub enum CheckoutError {
     )]
     UnknownSpec { spec: String },
     #[error(
+        "repository `{spec}` must be `owner/name` (an instance file may not name a URL or a \
+         local path); give where repositories live on the command line instead, e.g. \
+         `--repo-url-template '/path/to/repos/{{name}}'` or `--repo-url-template \
+         'https://host/{{owner}}/{{name}}.git'`"
+    )]
+    NotOwnerName { spec: String },
+    #[error(
         "URL template `{template}` has no `{{owner}}`, `{{name}}` or `{{repo}}` placeholder; use e.g. \
          `{DEFAULT_URL_TEMPLATE}`"
     )]
@@ -162,11 +169,19 @@ pub fn resolve(spec: &str, template: &str) -> Result<RepoSource, CheckoutError> 
             ..source
         });
     }
-    let Some((owner, name)) = parse_owner_name(trimmed) else {
-        return Err(CheckoutError::UnknownSpec {
-            spec: trimmed.to_string(),
-        });
-    };
+    resolve_owner_name(trimmed, template).map_err(|e| match e {
+        CheckoutError::NotOwnerName { spec } => CheckoutError::UnknownSpec { spec },
+        e => e,
+    })
+}
+
+/// Resolve a repository named by an input file (an instance's `repo`): only `owner/name` is
+/// accepted, always through `template` (the location the user chose on the command line), never
+/// as a URL or a local path, even when a directory of that name exists here. A hostile instance
+/// file thus cannot read a private repository of this machine or reach an arbitrary host.
+pub fn resolve_owner_name(spec: &str, template: &str) -> Result<RepoSource, CheckoutError> {
+    check_owner_name(spec)?;
+    let (owner, name) = parse_owner_name(spec).expect("checked above");
     if !["{owner}", "{name}", "{repo}"]
         .iter()
         .any(|p| template.contains(p))
@@ -181,13 +196,24 @@ pub fn resolve(spec: &str, template: &str) -> Result<RepoSource, CheckoutError> 
         .replace("{name}", name);
     match resolve_location(&url)? {
         Some(source) => Ok(RepoSource {
-            spec: trimmed.to_string(),
+            spec: spec.to_string(),
             ..source
         }),
         // A template yielding neither a URL nor an existing path, e.g. a relative path that
         // does not exist: report it as that path.
         None => Err(CheckoutError::NoSuchPath {
             path: PathBuf::from(url),
+        }),
+    }
+}
+
+/// Check that `spec` is exactly `owner/name` (letters, digits, `-`, `_`, `.`; an optional
+/// `.git` suffix), as an instance file must name its repository.
+pub fn check_owner_name(spec: &str) -> Result<(), CheckoutError> {
+    match parse_owner_name(spec) {
+        Some(_) if spec == spec.trim() => Ok(()),
+        _ => Err(CheckoutError::NotOwnerName {
+            spec: spec.to_string(),
         }),
     }
 }
@@ -917,6 +943,39 @@ mod tests {
         assert!(matches!(e, CheckoutError::BadTemplate { .. }), "{e}");
         let e = resolve("/definitely/not/here", DEFAULT_URL_TEMPLATE).unwrap_err();
         assert!(matches!(e, CheckoutError::NoSuchPath { .. }), "{e}");
+    }
+
+    #[test]
+    fn an_input_file_may_only_name_owner_name() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let path = dir.path().to_str().unwrap();
+        for spec in [
+            path,
+            &format!("file://{path}"),
+            "http://127.0.0.1:9/x.git",
+            "git@example.invalid:x/y.git",
+            "./o/r",
+            " o/r",
+        ] {
+            let e = resolve_owner_name(spec, DEFAULT_URL_TEMPLATE).unwrap_err();
+            assert!(
+                matches!(e, CheckoutError::NotOwnerName { .. }),
+                "{spec}: {e}"
+            );
+            assert!(e.to_string().contains("--repo-url-template"), "{e}");
+        }
+        // `owner/name` goes through the template even when a directory of that name exists.
+        let template = format!("{path}/{{name}}");
+        let e = resolve_owner_name("o/elsewhere", &template).unwrap_err();
+        assert!(matches!(e, CheckoutError::NoSuchPath { .. }), "{e}");
+        std::fs::create_dir(dir.path().join("r")).unwrap();
+        git2::Repository::init(dir.path().join("r")).unwrap();
+        let s = resolve_owner_name("o/r", &template).unwrap();
+        assert_eq!(
+            s.local_path,
+            Some(dir.path().canonicalize().unwrap().join("r"))
+        );
     }
 
     #[test]

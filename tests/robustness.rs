@@ -1,0 +1,83 @@
+//! Hostile input files and host data (issue 30, items 5–12), through the real binary: an
+//! instance file may only name `owner/name`, run-directory files are read without following
+//! links, input files must be regular files of bounded size, a closed stdout ends a command
+//! quietly, local source repositories are never written, oversized blobs are refused before
+//! they are read, and names reach the terminal escaped.
+
+mod batch_common;
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use batch_common::FixtureSet;
+use common::{codeswarm, stderr, stdout};
+
+/// Run the binary with its own `CODESWARM_HOME` under `dir`.
+fn run(args: &[&str], dir: &Path) -> Output {
+    let home = dir.join("home").display().to_string();
+    codeswarm(args, &[("CODESWARM_HOME", home.as_str())])
+}
+
+/// The fixture set's instances, each a JSON object, with `edit` applied.
+fn instances_with(set: &FixtureSet, edit: impl Fn(&mut serde_json::Value)) -> String {
+    let text = std::fs::read_to_string(&set.instances).unwrap();
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        edit(&mut v);
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn an_instance_file_may_only_name_owner_name_repositories() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let repos = set.path().join("repos");
+    // Each instance names its repository by local path, file:// URL or a host URL.
+    let hostile = instances_with(&set, |v| {
+        let name = v["repo"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let local = repos.join(&name).display().to_string();
+        let repo = match name.len() % 3 {
+            0 => local,
+            1 => format!("file://{local}"),
+            _ => "http://127.0.0.1:9/o/r.git".to_string(),
+        };
+        v["repo"] = repo.into();
+    });
+    let instances = out.path().join("hostile.jsonl");
+    std::fs::write(&instances, hostile).unwrap();
+    let preds = out.path().join("preds.jsonl");
+    // `batch` reads the same instance loader; `evaluate` reaches it without the sandbox set-up.
+    std::fs::write(&preds, "").unwrap();
+    let o = run(
+        &[
+            "evaluate",
+            "--instances",
+            instances.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--repo-url-template",
+            &set.template,
+        ],
+        out.path(),
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for id in set.ids() {
+        assert!(err.contains(&id), "{id} not named: {err}");
+    }
+    assert!(
+        err.contains("must be `owner/name`") && err.contains("--repo-url-template"),
+        "{err}"
+    );
+}
