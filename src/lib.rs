@@ -34,6 +34,7 @@ pub mod fetch;
 pub mod fix;
 pub mod fsutil;
 pub mod gate;
+pub mod input_file;
 pub mod models;
 pub mod paths;
 pub mod pipeline;

@@ -81,3 +81,52 @@ fn an_instance_file_may_only_name_owner_name_repositories() {
         "{err}"
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn report_never_reads_a_run_directory_file_through_a_link() {
+    let out = tempfile::tempdir().unwrap();
+    let secret_dir = out.path().join("host");
+    std::fs::create_dir(&secret_dir).unwrap();
+    std::fs::write(secret_dir.join("secret.txt"), "HOST-SECRET-1\n").unwrap();
+    std::fs::write(secret_dir.join("patch.diff"), "+HOST-SECRET-2\n").unwrap();
+    let run_dir = out.path().join("run");
+    let instances = run_dir.join("instances");
+    std::fs::create_dir_all(instances.join("a__a-1")).unwrap();
+    // A linked instance directory is left out, whatever it holds.
+    std::os::unix::fs::symlink(&secret_dir, instances.join("b__b-2")).unwrap();
+    let html = out.path().join("report.html");
+    let report = || {
+        run(
+            &[
+                "report",
+                run_dir.to_str().unwrap(),
+                "--html",
+                html.to_str().unwrap(),
+            ],
+            out.path(),
+        )
+    };
+    let o = report();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("a__a-1"), "{page}");
+    assert!(!page.contains("HOST-SECRET") && !stdout(&o).contains("HOST-SECRET"));
+
+    // A linked patch.diff is refused, naming it; nothing of the host file is shown or written.
+    std::fs::remove_file(&html).unwrap();
+    std::os::unix::fs::symlink(
+        secret_dir.join("secret.txt"),
+        instances.join("a__a-1/patch.diff"),
+    )
+    .unwrap();
+    let o = report();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("patch.diff") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert!(!err.contains("HOST-SECRET") && !stdout(&o).contains("HOST-SECRET"));
+    assert!(!html.exists(), "no page written");
+}

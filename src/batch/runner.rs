@@ -46,6 +46,7 @@
 //! at once with code 130; like kill -9 at any moment, that loses at most the instances in
 //! flight (a torn last line is repaired on the next start).
 
+use crate::input_file::{read_input_string, Follow, MAX_RUN_FILE};
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -397,9 +398,9 @@ impl InstanceResult {
     /// cannot be read or is not a result.
     pub fn read(dir: &Path) -> Result<Option<InstanceResult>, (PathBuf, String)> {
         let path = dir.join(RESULT_FILE);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read_input_string(&path, "result", MAX_RUN_FILE, Follow::No) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => return Ok(None),
             Err(e) => return Err((path, e.to_string())),
         };
         serde_json::from_str(&text)
