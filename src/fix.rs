@@ -100,7 +100,13 @@ pub fn read_issue(arg: &str) -> std::io::Result<String> {
         ));
     }
     if p.is_file() {
-        std::fs::read_to_string(p)
+        crate::input_file::read_input_string(
+            &p,
+            "--issue",
+            crate::input_file::MAX_TEXT_FILE,
+            crate::input_file::Follow::Yes,
+        )
+        .map_err(std::io::Error::other)
     } else {
         Ok(arg.to_string())
     }

@@ -57,7 +57,7 @@ pub enum InputError {
     },
     #[error("{what} {}: not UTF-8 text", path.display())]
     NotUtf8 { what: String, path: PathBuf },
-    #[error("{what} {}: {source}", path.display())]
+    #[error("cannot read {what} {}: {source}", path.display())]
     Io {
         what: String,
         path: PathBuf,

@@ -8,7 +8,8 @@ mod batch_common;
 mod common;
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
 
 use batch_common::FixtureSet;
 use common::{codeswarm, stderr, stdout};
@@ -17,6 +18,38 @@ use common::{codeswarm, stderr, stdout};
 fn run(args: &[&str], dir: &Path) -> Output {
     let home = dir.join("home").display().to_string();
     codeswarm(args, &[("CODESWARM_HOME", home.as_str())])
+}
+
+/// [`run`], killed after `limit` (an input that hangs the reader fails the test instead of
+/// hanging it).
+fn run_within(args: &[&str], dir: &Path, limit: Duration) -> Output {
+    let mut child = common::bin()
+        .args(args)
+        .env("CODESWARM_HOME", dir.join("home"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let o = child.wait_with_output().unwrap();
+            panic!(
+                "codeswarm {args:?} still running after {limit:?}: {}",
+                stderr(&o)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Make a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
 /// The fixture set's instances, each a JSON object, with `edit` applied.
@@ -129,4 +162,112 @@ fn report_never_reads_a_run_directory_file_through_a_link() {
     );
     assert!(!err.contains("HOST-SECRET") && !stdout(&o).contains("HOST-SECRET"));
     assert!(!html.exists(), "no page written");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn input_files_must_be_regular_files_of_bounded_size() {
+    let out = tempfile::tempdir().unwrap();
+    let d = out.path();
+    let fifo = d.join("fifo.jsonl");
+    mkfifo(&fifo);
+    let instances = d.join("instances.jsonl");
+    std::fs::write(
+        &instances,
+        r#"{"instance_id": "o__r-1", "repo": "o/r", "base_commit": "abc", "problem_statement": "p"}"#,
+    )
+    .unwrap();
+    // A sparse file just over the data-file limit: no disk used, never read.
+    let huge = d.join("huge.jsonl");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(codeswarm::input_file::MAX_DATA_FILE + 1)
+        .unwrap();
+    let limit = Duration::from_secs(30);
+    let fifo_s = fifo.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["evaluate", "--instances", fifo_s, "--predictions", fifo_s],
+            "FIFO",
+        ),
+        (
+            vec![
+                "evaluate",
+                "--instances",
+                "/dev/zero",
+                "--predictions",
+                "/dev/zero",
+            ],
+            "character device",
+        ),
+        (
+            vec![
+                "evaluate",
+                "--instances",
+                huge.to_str().unwrap(),
+                "--predictions",
+                fifo_s,
+            ],
+            "larger than the limit of 512 MiB",
+        ),
+        (
+            vec![
+                "evaluate",
+                "--instances",
+                instances.to_str().unwrap(),
+                "--predictions",
+                "/dev/full",
+            ],
+            "character device",
+        ),
+        (
+            vec![
+                "batch",
+                "--mock",
+                "--instances",
+                instances.to_str().unwrap(),
+                "--predictions",
+                fifo_s,
+            ],
+            "FIFO",
+        ),
+        (vec!["check", "--repo", ".", "--patch", fifo_s], "FIFO"),
+        (
+            vec![
+                "check",
+                "--repo",
+                ".",
+                "--patch",
+                "x",
+                "--tests-from",
+                "/dev/zero",
+            ],
+            "character device",
+        ),
+        (
+            vec!["run", "--mock", "--task-file", "/dev/zero"],
+            "character device",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = run_within(&args, d, limit);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert!(
+        !d.join("fifo.run").exists(),
+        "no run directory beside a FIFO"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "home")
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["fifo.jsonl", "huge.jsonl", "instances.jsonl"],
+        "nothing created"
+    );
 }

@@ -23,6 +23,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+use crate::input_file::{read_input, Follow, MAX_DATA_FILE};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -36,6 +38,8 @@ pub enum InstancesError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}; pass a .json or .jsonl file with --instances")]
+    Input(#[from] crate::input_file::InputError),
     #[error("instances file {} is not valid JSON at line {line}, column {column}: {message}; a .json file must hold one array of instances (or use .jsonl, one instance per line)", path.display())]
     NotJson {
         path: PathBuf,
@@ -163,10 +167,7 @@ impl InstanceSet {
 
 /// Read and validate an instances file.
 pub fn load_instances(path: &Path) -> Result<InstanceSet, InstancesError> {
-    let bytes = std::fs::read(path).map_err(|source| InstancesError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_input(path, "--instances", MAX_DATA_FILE, Follow::Yes)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let text = String::from_utf8_lossy(&bytes);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);

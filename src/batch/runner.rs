@@ -505,6 +505,9 @@ pub fn check_paths(predictions: &Path, run_dir: Option<&Path>) -> Result<(), Bat
             "is a directory; give the predictions file to write, e.g. DIR/preds.jsonl".into(),
         ));
     }
+    // A device or FIFO (`/dev/full`) is neither read nor given a `.run/` directory beside it.
+    crate::input_file::check_regular_or_missing(predictions, "--predictions")
+        .map_err(|e| BatchError::Predictions(e.into()))?;
     let run_dir = run_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_run_dir(predictions));
