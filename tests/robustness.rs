@@ -271,3 +271,46 @@ fn input_files_must_be_regular_files_of_bounded_size() {
         "nothing created"
     );
 }
+
+/// Run the binary with its standard output a pipe whose reader is already closed.
+#[cfg(unix)]
+fn run_into_closed_pipe(args: &[&str], dir: &Path) -> Output {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    unsafe { libc::close(fds[0]) };
+    // SAFETY: the write end is ours alone; Stdio takes ownership.
+    let write_end = unsafe { Stdio::from_raw_fd(fds[1]) };
+    common::bin()
+        .args(args)
+        .env("CODESWARM_HOME", dir.join("home"))
+        .stdout(write_end)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[cfg(unix)]
+fn a_closed_stdout_ends_a_command_quietly() {
+    let out = tempfile::tempdir().unwrap();
+    let run_dir = out.path().join("run");
+    std::fs::create_dir_all(run_dir.join("instances/a__a-1")).unwrap();
+    for args in [
+        vec!["report", run_dir.to_str().unwrap()],
+        vec!["completions", "bash"],
+        vec![
+            "fixtures",
+            "--out",
+            out.path().join("set").to_str().unwrap(),
+        ],
+    ] {
+        let o = run_into_closed_pipe(&args, out.path());
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(141), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+    }
+}
