@@ -5,6 +5,7 @@
 //! they are read, and names reach the terminal escaped.
 
 mod batch_common;
+mod check_common;
 mod common;
 
 use std::path::Path;
@@ -313,4 +314,67 @@ fn a_closed_stdout_ends_a_command_quietly() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// Every file under `dir` with its modification time.
+fn mtimes(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, std::time::SystemTime> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.insert(e.path(), m.modified().unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn check_never_touches_the_source_repositorys_objects() {
+    let home = check_common::Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = check_common::fixture_repo("textkit", dir.path());
+    let git_dir = repo.path.join(".git");
+    // Age every file of the repository's git directory, so any write shows.
+    let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    for path in mtimes(&git_dir).keys() {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let before = mtimes(&git_dir);
+    // The patch adds a file identical to one the repository already has, so applying it
+    // creates a blob that exists there (libgit2 would "freshen" it).
+    let existing = "textkit/case.py";
+    let content = std::fs::read_to_string(repo.path.join(existing)).unwrap();
+    let patch = check_common::write(
+        dir.path(),
+        "p.diff",
+        &check_common::add_file_patch("textkit/copy_of_init.py", &content),
+    );
+    let o = check_common::check(
+        &home,
+        repo.path.to_str().unwrap(),
+        &repo.base_commit,
+        &patch,
+        &[],
+    );
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        check_common::out(&o)
+    );
+    assert_eq!(
+        mtimes(&git_dir),
+        before,
+        "the source repository was written to"
+    );
 }

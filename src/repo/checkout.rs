@@ -703,7 +703,7 @@ impl Worktree {
 
     /// Open the worktree's git repository.
     pub fn open(&self) -> Result<Repository, git2::Error> {
-        Repository::open(self.dir.path())
+        super::no_freshen::open(self.dir.path())
     }
 
     /// Throw away every change: tracked files back to the base commit, untracked and ignored
@@ -809,7 +809,7 @@ pub fn create_worktree(
     }
 
     // Reopen so the object database picks the alternates up.
-    let repo = Repository::open(dir.path()).map_err(wt_err)?;
+    let repo = super::no_freshen::open(dir.path()).map_err(wt_err)?;
     let checked_out = (|| {
         let commit = repo.find_commit(base)?;
         repo.set_head_detached(commit.id())?;
