@@ -378,3 +378,51 @@ fn check_never_touches_the_source_repositorys_objects() {
         "the source repository was written to"
     );
 }
+
+#[test]
+fn a_tree_over_the_size_limit_is_refused_before_any_blob_is_read() {
+    use codeswarm::repo::checkout::{resolve, CheckoutError, CheckoutOptions, MirrorCache};
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    let repo = git2::Repository::init(&src).unwrap();
+    const LIMIT: u64 = 1 << 20;
+    std::fs::write(src.join("small.py"), "x = 1\n").unwrap();
+    std::fs::create_dir(src.join("data")).unwrap();
+    std::fs::write(src.join("data/big.bin"), vec![b'a'; LIMIT as usize]).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+    let base = repo
+        .commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+        .unwrap();
+    let parent = d.path().join("work");
+    std::fs::create_dir(&parent).unwrap();
+    let source = resolve(src.to_str().unwrap(), "{repo}").unwrap();
+    let cache = MirrorCache::new(d.path().join("cache"));
+    let checkout = |max: u64| {
+        cache.checkout(
+            &source,
+            Some(&base.to_string()),
+            &CheckoutOptions {
+                parent_dir: Some(parent.clone()),
+                max_tree_bytes: Some(max),
+                ..CheckoutOptions::default()
+            },
+        )
+    };
+    // Just over: refused, naming the largest file, with nothing left in the parent directory.
+    let e = checkout(LIMIT).unwrap_err();
+    assert!(matches!(e, CheckoutError::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("data/big.bin"), "{e}");
+    assert_eq!(
+        std::fs::read_dir(&parent).unwrap().count(),
+        0,
+        "no worktree left"
+    );
+    // At the limit: checked out.
+    let wt = checkout(LIMIT + 6).unwrap();
+    assert!(wt.path().join("data/big.bin").is_file());
+}

@@ -637,6 +637,7 @@ fn checkout(inst: &Instance, options: &EvalOptions) -> Result<Worktree, String> 
     let checkout_options = CheckoutOptions {
         refresh: false,
         parent_dir: options.work_dir.clone(),
+        max_tree_bytes: None,
     };
     options
         .cache

@@ -45,6 +45,13 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 use super::lock::FileLock;
+use crate::input_file::human_bytes;
+
+/// The most a base commit's files may hold together (the sum of its blobs' sizes): the
+/// sandbox copies a worktree's files for every run and refuses a larger one
+/// (`sandbox::workdir::SOURCE_MAX_BYTES`, the same figure), so a larger tree is refused before
+/// anything is read or written, from the objects' headers alone.
+pub const MAX_TREE_BYTES: u64 = 256 << 20;
 
 /// The default template that turns `owner/name` into a clone URL.
 pub const DEFAULT_URL_TEMPLATE: &str = "https://github.com/{owner}/{name}.git";
@@ -111,6 +118,19 @@ pub enum CheckoutError {
         path: Option<String>,
         /// The git directory the objects were read from.
         repo: PathBuf,
+    },
+    #[error(
+        "commit {commit} holds {} of files, more than the limit of {}; its largest file is \
+         `{largest}` ({}). codeswarm copies a checkout into the sandbox for every test run, so \
+         repositories this large are not supported",
+        human_bytes(*total), human_bytes(*limit), human_bytes(*largest_size)
+    )]
+    TooLarge {
+        commit: String,
+        total: u64,
+        limit: u64,
+        largest: String,
+        largest_size: u64,
     },
     #[error("mirror {}: {message}; delete that directory to have it cloned again", path.display())]
     BrokenMirror { path: PathBuf, message: String },
@@ -336,6 +356,8 @@ pub struct CheckoutOptions {
     pub refresh: bool,
     /// Where to create the temporary worktree; default: the system temp directory.
     pub parent_dir: Option<PathBuf>,
+    /// The most the base commit's files may hold together; default [`MAX_TREE_BYTES`].
+    pub max_tree_bytes: Option<u64>,
 }
 
 /// The bare mirror cache (used for remote sources; local ones are read in place).
@@ -461,7 +483,8 @@ impl MirrorCache {
             .parent_dir
             .clone()
             .unwrap_or_else(std::env::temp_dir);
-        let worktree = create_worktree(&git_dir, base, &parent, source.clone())?;
+        let max = options.max_tree_bytes.unwrap_or(MAX_TREE_BYTES);
+        let worktree = create_worktree(&git_dir, base, &parent, source.clone(), max)?;
         tracing::info!(source = %source.spec, base = %base, dir = %worktree.path().display(), "worktree ready");
         Ok(worktree)
     }
@@ -767,6 +790,7 @@ pub fn create_worktree(
     base: Oid,
     parent: &Path,
     source: RepoSource,
+    max_tree_bytes: u64,
 ) -> Result<Worktree, CheckoutError> {
     allow_partial_clones();
     std::fs::create_dir_all(parent).map_err(io_err(parent))?;
@@ -810,6 +834,8 @@ pub fn create_worktree(
 
     // Reopen so the object database picks the alternates up.
     let repo = super::no_freshen::open(dir.path()).map_err(wt_err)?;
+    // Sizes from the objects' headers, before any blob is read or written out.
+    check_tree_size(&repo, base, max_tree_bytes)?;
     let checked_out = (|| {
         let commit = repo.find_commit(base)?;
         repo.set_head_detached(commit.id())?;
@@ -867,6 +893,46 @@ fn collect_object_dirs(objects: PathBuf, depth: usize, out: &mut Vec<PathBuf>) {
         };
         collect_object_dirs(next, depth + 1, out);
     }
+}
+
+/// Refuse commit `base` when its blobs together hold more than `limit` bytes, reading only
+/// object headers (`Odb::read_header`: a loose object's first bytes, a packed one's entry
+/// header). Objects that cannot be read are left to the checkout, which names them.
+fn check_tree_size(repo: &Repository, base: Oid, limit: u64) -> Result<(), CheckoutError> {
+    let Ok(odb) = repo.odb() else { return Ok(()) };
+    let Ok(tree) = repo.find_commit(base).and_then(|c| c.tree()) else {
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    let mut largest = (String::new(), 0u64);
+    let mut over = false;
+    let _ = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() != Some(ObjectType::Blob) {
+            return git2::TreeWalkResult::Ok;
+        }
+        if let Ok((size, _)) = odb.read_header(entry.id()) {
+            let size = size as u64;
+            total = total.saturating_add(size);
+            if size > largest.1 {
+                let name = String::from_utf8_lossy(entry.name_bytes());
+                largest = (format!("{dir}{name}"), size);
+            }
+            if total > limit {
+                over = true;
+            }
+        }
+        git2::TreeWalkResult::Ok
+    });
+    if over {
+        return Err(CheckoutError::TooLarge {
+            commit: base.to_string(),
+            total,
+            limit,
+            largest: largest.0,
+            largest_size: largest.1,
+        });
+    }
+    Ok(())
 }
 
 /// The first object that commit `base` needs and `repo` cannot read: the commit itself, a tree
