@@ -42,5 +42,6 @@ pub mod progress;
 pub mod repo;
 pub mod report;
 pub mod sandbox;
+pub mod stale_dirs;
 pub mod syntax;
 pub mod testing;

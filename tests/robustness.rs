@@ -426,3 +426,69 @@ fn a_tree_over_the_size_limit_is_refused_before_any_blob_is_read() {
     let wt = checkout(LIMIT + 6).unwrap();
     assert!(wt.path().join("data/big.bin").is_file());
 }
+
+#[test]
+fn directories_a_killed_run_left_behind_are_removed_on_the_next_start() {
+    let home = check_common::Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = check_common::fixture_repo("textkit", dir.path());
+    let tmp = dir.path().join("tmp");
+    let sandbox_tmp = home.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::create_dir_all(&sandbox_tmp).unwrap();
+    // A process id no process has (above any pid_max), and this test's own (alive).
+    let dead = 2_147_483_646u32;
+    let live = std::process::id();
+    let plant = |parent: &Path, name: String| {
+        let p = parent.join(name);
+        std::fs::create_dir_all(p.join("pkg")).unwrap();
+        std::fs::write(p.join("pkg/big.py"), "x = 1\n").unwrap();
+        p
+    };
+    let stale_wt = plant(&tmp, format!("codeswarm-wt-{dead}-AbC123"));
+    let live_wt = plant(&tmp, format!("codeswarm-wt-{live}-AbC123"));
+    let stale_sb = plant(&sandbox_tmp, format!("sandbox-{dead}-XyZ789"));
+    let live_sb = plant(&sandbox_tmp, format!("sandbox-{live}-XyZ789"));
+    let unrelated = plant(&tmp, "sandbox-notapid".to_string());
+
+    let patch = check_common::write(
+        dir.path(),
+        "p.diff",
+        &check_common::add_file_patch("textkit/extra.py", "y = 2\n"),
+    );
+    let o = check_common::codeswarm(
+        &home,
+        &[
+            "check",
+            "--repo",
+            repo.path.to_str().unwrap(),
+            "--base",
+            &repo.base_commit,
+            "--patch",
+            &patch,
+            "--tests",
+            "tests/test_case.py",
+        ],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(1)),
+        "{}",
+        check_common::out(&o)
+    );
+    assert!(!stale_wt.exists(), "stale worktree left");
+    assert!(!stale_sb.exists(), "stale sandbox copy left");
+    for kept in [&live_wt, &live_sb, &unrelated] {
+        assert!(
+            kept.join("pkg/big.py").is_file(),
+            "{} removed",
+            kept.display()
+        );
+    }
+    // The run's own directories are gone too (dropped normally).
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}

@@ -53,6 +53,9 @@ use crate::input_file::human_bytes;
 /// anything is read or written, from the objects' headers alone.
 pub const MAX_TREE_BYTES: u64 = 256 << 20;
 
+/// The name of a worktree directory: `codeswarm-wt-<pid>-…` in its parent directory.
+const WORKTREE_DIR_KIND: &str = "codeswarm-wt-";
+
 /// The default template that turns `owner/name` into a clone URL.
 pub const DEFAULT_URL_TEMPLATE: &str = "https://github.com/{owner}/{name}.git";
 
@@ -802,8 +805,10 @@ pub fn create_worktree(
     let mut object_dirs = Vec::new();
     collect_object_dirs(objects, 0, &mut object_dirs);
 
+    // Worktrees a killed process left here (named with their process id) go first.
+    crate::stale_dirs::remove_stale_once(parent, WORKTREE_DIR_KIND);
     let dir = tempfile::Builder::new()
-        .prefix("codeswarm-wt-")
+        .prefix(&crate::stale_dirs::prefix(WORKTREE_DIR_KIND))
         .tempdir_in(parent)
         .map_err(io_err(parent))?;
     let wt_err = |e: git2::Error| CheckoutError::Worktree {
