@@ -21,6 +21,9 @@ pub struct FixTarget {
     pub commit: Option<String>,
     pub issue: String,
     pub url_template: String,
+    /// `repo` came from an input file (a batch instance): only `owner/name` through
+    /// `url_template` is accepted ([`checkout::resolve_owner_name`]), never a path or URL.
+    pub owner_name_only: bool,
     /// Where the temporary worktree goes (default: the system temp dir); a batch passes its
     /// run directory's work space, so a killed run's worktree is found and removed later.
     pub work_dir: Option<PathBuf>,
@@ -57,10 +60,14 @@ pub fn fix_issue_journaled(
     if target.issue.trim().is_empty() {
         return Err(FixError::EmptyIssue);
     }
-    let wt = checkout::checkout(
-        &target.repo,
+    let source = if target.owner_name_only {
+        checkout::resolve_owner_name(&target.repo, &target.url_template)?
+    } else {
+        checkout::resolve(&target.repo, &target.url_template)?
+    };
+    let wt = checkout::MirrorCache::at_default_location().checkout(
+        &source,
         target.commit.as_deref(),
-        &target.url_template,
         &CheckoutOptions {
             parent_dir: target.work_dir.clone(),
             ..CheckoutOptions::default()
@@ -93,7 +100,13 @@ pub fn read_issue(arg: &str) -> std::io::Result<String> {
         ));
     }
     if p.is_file() {
-        std::fs::read_to_string(p)
+        crate::input_file::read_input_string(
+            &p,
+            "--issue",
+            crate::input_file::MAX_TEXT_FILE,
+            crate::input_file::Follow::Yes,
+        )
+        .map_err(std::io::Error::other)
     } else {
         Ok(arg.to_string())
     }

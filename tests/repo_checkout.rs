@@ -17,6 +17,7 @@ fn options(parent: &Path) -> CheckoutOptions {
     CheckoutOptions {
         refresh: false,
         parent_dir: Some(parent.to_path_buf()),
+        max_tree_bytes: None,
     }
 }
 

@@ -71,6 +71,7 @@ fn worktree(fx: &FixtureRepo, tmp: &Path) -> Worktree {
             &CheckoutOptions {
                 refresh: false,
                 parent_dir: Some(tmp.to_path_buf()),
+                max_tree_bytes: None,
             },
         )
         .unwrap()

@@ -43,6 +43,8 @@ pub enum PromptError {
         origin: String,
         detail: String,
     },
+    #[error(transparent)]
+    Input(#[from] crate::input_file::InputError),
     #[error("cannot read prompt override {path}: {source}")]
     Read {
         path: PathBuf,
@@ -78,10 +80,12 @@ impl Prompts {
             let (source, origin) = match &dir {
                 Some(d) if d.join(format!("{name}.md")).is_file() => {
                     let p = d.join(format!("{name}.md"));
-                    let t = std::fs::read_to_string(&p).map_err(|source| PromptError::Read {
-                        path: p.clone(),
-                        source,
-                    })?;
+                    let t = crate::input_file::read_input_string(
+                        &p,
+                        "prompt override",
+                        crate::input_file::MAX_TEXT_FILE,
+                        crate::input_file::Follow::Yes,
+                    )?;
                     overridden.push(name.to_string());
                     (t, p.display().to_string())
                 }

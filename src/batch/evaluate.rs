@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::instances::Instance;
 use super::predictions::Prediction;
 use crate::gate::guard;
-use crate::repo::checkout::{resolve, CheckoutOptions, MirrorCache, Worktree};
+use crate::repo::checkout::{resolve_owner_name, CheckoutOptions, MirrorCache, Worktree};
 use crate::repo::patch::{apply_patch, parse_patch};
 pub use crate::testing::{ExecError, TestExecutor, TestOutcome, TestRequest, TestResults};
 
@@ -670,11 +670,12 @@ fn applied_label(r: &crate::repo::patch::ApplyReport) -> String {
 }
 
 fn checkout(inst: &Instance, options: &EvalOptions) -> Result<Worktree, String> {
-    let source = resolve(&inst.view.repo, &options.repo_url_template)
+    let source = resolve_owner_name(&inst.view.repo, &options.repo_url_template)
         .map_err(|e| format!("repository {}: {e}", inst.view.repo))?;
     let checkout_options = CheckoutOptions {
         refresh: false,
         parent_dir: options.work_dir.clone(),
+        max_tree_bytes: None,
     };
     options
         .cache

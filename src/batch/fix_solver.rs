@@ -104,6 +104,7 @@ impl Solver for FixSolver {
             commit: Some(instance.base_commit.clone()),
             issue,
             url_template: self.url_template.clone(),
+            owner_name_only: true,
             work_dir: Some(work_dir),
             deadline: ctx.deadline,
         };

@@ -23,6 +23,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+use crate::input_file::{read_input, Follow, MAX_DATA_FILE};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -36,6 +38,8 @@ pub enum InstancesError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}; pass a .json or .jsonl file with --instances")]
+    Input(#[from] crate::input_file::InputError),
     #[error("instances file {} is not valid JSON at line {line}, column {column}: {message}; a .json file must hold one array of instances (or use .jsonl, one instance per line)", path.display())]
     NotJson {
         path: PathBuf,
@@ -179,10 +183,7 @@ pub fn load_instances(path: &Path) -> Result<InstanceSet, InstancesError> {
         set.sha256 = sha256;
         return Ok(set);
     }
-    let bytes = std::fs::read(path).map_err(|source| InstancesError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_input(path, "--instances", MAX_DATA_FILE, Follow::Yes)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let text = String::from_utf8_lossy(&bytes);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -341,8 +342,10 @@ fn instance_from_value(value: &Value, location: Location) -> Result<Instance, St
         }
         None => return Err("missing field `problem_statement`".into()),
     };
+    let repo = required("repo")?;
+    crate::repo::checkout::check_owner_name(&repo).map_err(|e| format!("field `repo`: {e}"))?;
     let view = SolverView {
-        repo: required("repo")?,
+        repo,
         base_commit: required("base_commit")?,
         problem_statement,
         hints_text: optional("hints_text")?.filter(|h| !h.trim().is_empty()),

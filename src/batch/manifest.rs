@@ -12,6 +12,7 @@
 //!   selection, finished instances are skipped, and the manifest records the latest selection.
 //! - A different codeswarm version is only logged.
 
+use crate::input_file::{read_input_string, Follow, MAX_RUN_FILE};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +34,8 @@ pub enum ManifestError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Input(#[from] crate::input_file::InputError),
     #[error("run manifest {} is unreadable ({message}); it is not a codeswarm run directory, or the file was edited: choose another --run-dir, or delete the file to start the directory afresh", path.display())]
     Corrupt { path: PathBuf, message: String },
     #[error("run manifest {} has format {found}, newer than this codeswarm understands ({MANIFEST_FORMAT}); use a newer codeswarm or another --run-dir", path.display())]
@@ -195,10 +198,10 @@ impl Manifest {
     /// Read `RUN_DIR/manifest.json`; `None` when there is none.
     pub fn load(run_dir: &Path) -> Result<Option<Manifest>, ManifestError> {
         let path = Self::path(run_dir);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read_input_string(&path, "run manifest", MAX_RUN_FILE, Follow::No) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(ManifestError::Io { path, source }),
+            Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => return Ok(None),
+            Err(e) => return Err(ManifestError::Input(e)),
         };
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| ManifestError::Corrupt {

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::lock::{LockError, TryLock};
+use crate::input_file::{read_input, Follow, MAX_DATA_FILE};
 
 /// One prediction, in the harness's field order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +60,8 @@ pub enum PredictionsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Input(#[from] crate::input_file::InputError),
     #[error("predictions file {} line {line} is not a prediction ({message}); every line must be {{\"instance_id\", \"model_name_or_path\", \"model_patch\"}}: fix or delete that line", path.display())]
     Corrupt {
         path: PathBuf,
@@ -191,10 +194,12 @@ pub fn parse_predictions(bytes: &[u8], path: &Path) -> Result<ReadPredictions, P
 /// Read a predictions file without changing it; a missing file reads as empty. A torn tail is
 /// reported in [`ReadPredictions::torn`] and left out (unless it is a whole prediction).
 pub fn read_predictions(path: &Path) -> Result<ReadPredictions, PredictionsError> {
-    match std::fs::read(path) {
+    match read_input(path, "--predictions", MAX_DATA_FILE, Follow::Yes) {
         Ok(bytes) => parse_predictions(&bytes, path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ReadPredictions::default()),
-        Err(e) => Err(io_err(path)(e)),
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => {
+            Ok(ReadPredictions::default())
+        }
+        Err(e) => Err(PredictionsError::Input(e)),
     }
 }
 
@@ -258,8 +263,9 @@ impl PredictionsWriter {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
+        crate::input_file::check_regular_or_missing(path, "--predictions")?;
         let (mut file, lock) = open_locked(path)?;
-        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let bytes = read_input(path, "--predictions", MAX_DATA_FILE, Follow::Yes)?;
         // Appending JSONL lines after a JSON array would break both formats.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Err(PredictionsError::Corrupt {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::input_file::{read_input_string, Follow, MAX_RUN_FILE};
+
 use super::manifest::Manifest;
 use super::predictions::read_predictions;
 use super::runner::{changed_lines, InstanceResult, InstanceStatus, PATCH_FILE, TRAJECTORY_FILE};
@@ -126,14 +128,27 @@ pub fn load_run(run_dir: &Path) -> Result<RunReport, ReportError> {
         })?;
         for entry in entries.flatten() {
             let dir = entry.path();
-            if !dir.is_dir() {
+            // Nothing in a run directory is read through a link (a link there may point at
+            // any host file): a linked instance directory is left out, a linked file refused.
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
             let id = entry.file_name().to_string_lossy().into_owned();
             let result = InstanceResult::read(&dir)
                 .map_err(|(path, detail)| ReportError::CorruptResult { path, detail })?;
-            let patch = std::fs::read_to_string(dir.join(PATCH_FILE)).unwrap_or_default();
-            let trajectory = Some(dir.join(TRAJECTORY_FILE)).filter(|p| p.is_file());
+            let patch_path = dir.join(PATCH_FILE);
+            let patch = match read_input_string(&patch_path, "patch", MAX_RUN_FILE, Follow::No) {
+                Ok(text) => text,
+                Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => String::new(),
+                Err(e) => {
+                    return Err(ReportError::CorruptResult {
+                        path: patch_path,
+                        detail: e.to_string(),
+                    })
+                }
+            };
+            let trajectory = Some(dir.join(TRAJECTORY_FILE))
+                .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()));
             let status = match &result {
                 Some(r) => r.status.as_str().to_string(),
                 None if predictions.contains_key(&id) => "recorded".into(),

@@ -46,6 +46,7 @@
 //! at once with code 130; like kill -9 at any moment, that loses at most the instances in
 //! flight (a torn last line is repaired on the next start).
 
+use crate::input_file::{read_input_string, Follow, MAX_RUN_FILE};
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -397,9 +398,9 @@ impl InstanceResult {
     /// cannot be read or is not a result.
     pub fn read(dir: &Path) -> Result<Option<InstanceResult>, (PathBuf, String)> {
         let path = dir.join(RESULT_FILE);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match read_input_string(&path, "result", MAX_RUN_FILE, Follow::No) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => return Ok(None),
             Err(e) => return Err((path, e.to_string())),
         };
         serde_json::from_str(&text)
@@ -504,6 +505,9 @@ pub fn check_paths(predictions: &Path, run_dir: Option<&Path>) -> Result<(), Bat
             "is a directory; give the predictions file to write, e.g. DIR/preds.jsonl".into(),
         ));
     }
+    // A device or FIFO (`/dev/full`) is neither read nor given a `.run/` directory beside it.
+    crate::input_file::check_regular_or_missing(predictions, "--predictions")
+        .map_err(|e| BatchError::Predictions(e.into()))?;
     let run_dir = run_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_run_dir(predictions));

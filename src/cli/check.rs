@@ -110,6 +110,16 @@ pub fn split_tests(arg: &str) -> Vec<String> {
         .collect()
 }
 
+/// The verdict on a patch over `--max-patch-size`.
+fn too_large(max: u64) -> (String, Option<String>) {
+    (
+        String::new(),
+        Some(format!(
+            "the patch is larger than {max} bytes (--max-patch-size); split it or raise the limit"
+        )),
+    )
+}
+
 /// The patch text, read up to one byte past `max` (a larger patch is refused without being
 /// read whole), or why its content is unusable (too large, not UTF-8: the gate fails, exit 1).
 /// A file that cannot be read at all is an error (exit 2).
@@ -127,17 +137,21 @@ fn read_patch(path: &Path, max: u64) -> anyhow::Result<(String, Option<String>)>
             "--patch {} is a directory; pass the diff file (or - for standard input)",
             path.display()
         );
-        std::fs::File::open(path)
-            .and_then(|f| f.take(limit).read_to_end(&mut bytes))
-            .with_context(|| format!("cannot read the patch file {}", path.display()))?;
+        // A FIFO or device is refused (exit 2); a file over the limit is the gate's "too
+        // large" verdict below, read no further than one byte past it.
+        match crate::input_file::read_input(
+            path,
+            "the patch file",
+            max,
+            crate::input_file::Follow::Yes,
+        ) {
+            Ok(b) => bytes = b,
+            Err(crate::input_file::InputError::TooLarge { .. }) => return Ok(too_large(max)),
+            Err(e) => return Err(e.into()),
+        }
     }
     if bytes.len() as u64 > max {
-        return Ok((
-            String::new(),
-            Some(format!(
-                "the patch is larger than {max} bytes (--max-patch-size); split it or raise the limit"
-            )),
-        ));
+        return Ok(too_large(max));
     }
     match String::from_utf8(bytes) {
         Ok(text) => Ok((text, None)),
@@ -154,8 +168,12 @@ fn selected_tests(a: &CheckArgs) -> anyhow::Result<Option<Vec<String>>> {
     }
     let mut tests: Vec<String> = a.tests.iter().flat_map(|t| split_tests(t)).collect();
     if let Some(file) = &a.tests_from {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read --tests-from {}", file.display()))?;
+        let text = crate::input_file::read_input_string(
+            file,
+            "--tests-from",
+            crate::input_file::MAX_TEXT_FILE,
+            crate::input_file::Follow::Yes,
+        )?;
         tests.extend(
             text.lines()
                 .map(str::trim)

@@ -179,7 +179,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
     }
 
     let path = a.predictions.clone().expect("clap requires --predictions");
-    if !path.is_file() {
+    if !path.exists() {
         anyhow::bail!("predictions file {} does not exist", path.display());
     }
     let read = read_predictions(&path)?;

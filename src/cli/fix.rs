@@ -71,6 +71,7 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
         commit: a.commit.clone(),
         issue,
         url_template: a.repo_url_template.clone(),
+        owner_name_only: false,
         work_dir: None,
         deadline: None,
     };

@@ -4,6 +4,7 @@
 pub mod batch;
 mod bench;
 pub mod check;
+mod closed_stdout;
 pub mod doctor;
 mod eval;
 pub mod evaluate;
@@ -99,6 +100,7 @@ pub fn init_tracing(verbose: u8) {
 
 /// Run a parsed command line; returns the process exit code.
 pub fn main_with(cli: Cli) -> i32 {
+    closed_stdout::install();
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Run(a) => run::run(a),
@@ -123,6 +125,7 @@ pub fn main_with(cli: Cli) -> i32 {
     };
     match result {
         Ok(code) => code,
+        Err(e) if closed_stdout::is_closed_stdout(&e) => closed_stdout::EXIT_CLOSED_STDOUT,
         Err(e) => {
             eprintln!("error: {e:#}");
             2

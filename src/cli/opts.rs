@@ -168,8 +168,12 @@ impl ModelOpts {
             Some(match &self.script {
                 Some(p) => (
                     p.display().to_string(),
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read --script {}", p.display()))?,
+                    crate::input_file::read_input_string(
+                        p,
+                        "--script",
+                        crate::input_file::MAX_TEXT_FILE,
+                        crate::input_file::Follow::Yes,
+                    )?,
                 ),
                 None => (BUILTIN_NAME.to_string(), builtin_script()),
             })

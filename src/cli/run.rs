@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::opts::ModelOpts;
@@ -61,8 +60,12 @@ pub const DEMO_TASK: &str = "Write a fibonacci function";
 pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     let task = match (&a.task, &a.task_file) {
         (Some(t), _) => t.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read --task-file {}", f.display()))?,
+        (None, Some(f)) => crate::input_file::read_input_string(
+            f,
+            "--task-file",
+            crate::input_file::MAX_TEXT_FILE,
+            crate::input_file::Follow::Yes,
+        )?,
         (None, None) => unreachable!("clap requires one"),
     };
     let report = execute(&task, &a.out, a.seed, a.samples, a.json, a.stream, &a.model)?;

@@ -1,6 +1,7 @@
 //! Configuration: limits, sandbox settings, sampling per role and per-role models. Defaults
 //! live in `defaults.toml` (embedded); a user file is merged over them key by key.
 
+use crate::input_file::{read_input_string, Follow, MAX_TEXT_FILE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,8 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 pub enum ConfigError {
     #[error("config file {path}: {detail}")]
     Invalid { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Input(#[from] crate::input_file::InputError),
     #[error("cannot read config file {path}: {source}")]
     Read {
         path: PathBuf,
@@ -256,10 +259,7 @@ impl Config {
         match user {
             None => Self::from_tables(base, None),
             Some(p) => {
-                let text = std::fs::read_to_string(&p).map_err(|source| ConfigError::Read {
-                    path: p.clone(),
-                    source,
-                })?;
+                let text = read_input_string(&p, "config file", MAX_TEXT_FILE, Follow::Yes)?;
                 let over: toml::Table =
                     text.parse()
                         .map_err(|e: toml::de::Error| ConfigError::Invalid {

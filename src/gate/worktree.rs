@@ -66,7 +66,13 @@ pub fn local_worktree(
     let parent = parent
         .map(Path::to_path_buf)
         .unwrap_or_else(std::env::temp_dir);
-    Ok(create_worktree(&objects_of, commit, &parent, source)?)
+    Ok(create_worktree(
+        &objects_of,
+        commit,
+        &parent,
+        source,
+        crate::repo::checkout::MAX_TREE_BYTES,
+    )?)
 }
 
 #[cfg(test)]

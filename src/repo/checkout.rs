@@ -45,6 +45,16 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 use super::lock::FileLock;
+use crate::input_file::human_bytes;
+
+/// The most a base commit's files may hold together (the sum of its blobs' sizes): the
+/// sandbox copies a worktree's files for every run and refuses a larger one
+/// (`sandbox::workdir::SOURCE_MAX_BYTES`, the same figure), so a larger tree is refused before
+/// anything is read or written, from the objects' headers alone.
+pub const MAX_TREE_BYTES: u64 = 256 << 20;
+
+/// The name of a worktree directory: `codeswarm-wt-<pid>-…` in its parent directory.
+const WORKTREE_DIR_KIND: &str = "codeswarm-wt-";
 
 /// The default template that turns `owner/name` into a clone URL.
 pub const DEFAULT_URL_TEMPLATE: &str = "https://github.com/{owner}/{name}.git";
@@ -57,6 +67,13 @@ pub enum CheckoutError {
          `owner/name`, `https://host/owner/name.git`, `file:///path/to/repo` or the path of a local clone"
     )]
     UnknownSpec { spec: String },
+    #[error(
+        "repository `{spec}` must be `owner/name` (an instance file may not name a URL or a \
+         local path); give where repositories live on the command line instead, e.g. \
+         `--repo-url-template '/path/to/repos/{{name}}'` or `--repo-url-template \
+         'https://host/{{owner}}/{{name}}.git'`"
+    )]
+    NotOwnerName { spec: String },
     #[error(
         "URL template `{template}` has no `{{owner}}`, `{{name}}` or `{{repo}}` placeholder; use e.g. \
          `{DEFAULT_URL_TEMPLATE}`"
@@ -104,6 +121,19 @@ pub enum CheckoutError {
         path: Option<String>,
         /// The git directory the objects were read from.
         repo: PathBuf,
+    },
+    #[error(
+        "commit {commit} holds {} of files, more than the limit of {}; its largest file is \
+         `{largest}` ({}). codeswarm copies a checkout into the sandbox for every test run, so \
+         repositories this large are not supported",
+        human_bytes(*total), human_bytes(*limit), human_bytes(*largest_size)
+    )]
+    TooLarge {
+        commit: String,
+        total: u64,
+        limit: u64,
+        largest: String,
+        largest_size: u64,
     },
     #[error("mirror {}: {message}; delete that directory to have it cloned again", path.display())]
     BrokenMirror { path: PathBuf, message: String },
@@ -162,11 +192,19 @@ pub fn resolve(spec: &str, template: &str) -> Result<RepoSource, CheckoutError> 
             ..source
         });
     }
-    let Some((owner, name)) = parse_owner_name(trimmed) else {
-        return Err(CheckoutError::UnknownSpec {
-            spec: trimmed.to_string(),
-        });
-    };
+    resolve_owner_name(trimmed, template).map_err(|e| match e {
+        CheckoutError::NotOwnerName { spec } => CheckoutError::UnknownSpec { spec },
+        e => e,
+    })
+}
+
+/// Resolve a repository named by an input file (an instance's `repo`): only `owner/name` is
+/// accepted, always through `template` (the location the user chose on the command line), never
+/// as a URL or a local path, even when a directory of that name exists here. A hostile instance
+/// file thus cannot read a private repository of this machine or reach an arbitrary host.
+pub fn resolve_owner_name(spec: &str, template: &str) -> Result<RepoSource, CheckoutError> {
+    check_owner_name(spec)?;
+    let (owner, name) = parse_owner_name(spec).expect("checked above");
     if !["{owner}", "{name}", "{repo}"]
         .iter()
         .any(|p| template.contains(p))
@@ -181,13 +219,24 @@ pub fn resolve(spec: &str, template: &str) -> Result<RepoSource, CheckoutError> 
         .replace("{name}", name);
     match resolve_location(&url)? {
         Some(source) => Ok(RepoSource {
-            spec: trimmed.to_string(),
+            spec: spec.to_string(),
             ..source
         }),
         // A template yielding neither a URL nor an existing path, e.g. a relative path that
         // does not exist: report it as that path.
         None => Err(CheckoutError::NoSuchPath {
             path: PathBuf::from(url),
+        }),
+    }
+}
+
+/// Check that `spec` is exactly `owner/name` (letters, digits, `-`, `_`, `.`; an optional
+/// `.git` suffix), as an instance file must name its repository.
+pub fn check_owner_name(spec: &str) -> Result<(), CheckoutError> {
+    match parse_owner_name(spec) {
+        Some(_) if spec == spec.trim() => Ok(()),
+        _ => Err(CheckoutError::NotOwnerName {
+            spec: spec.to_string(),
         }),
     }
 }
@@ -310,6 +359,8 @@ pub struct CheckoutOptions {
     pub refresh: bool,
     /// Where to create the temporary worktree; default: the system temp directory.
     pub parent_dir: Option<PathBuf>,
+    /// The most the base commit's files may hold together; default [`MAX_TREE_BYTES`].
+    pub max_tree_bytes: Option<u64>,
 }
 
 /// The bare mirror cache (used for remote sources; local ones are read in place).
@@ -435,7 +486,8 @@ impl MirrorCache {
             .parent_dir
             .clone()
             .unwrap_or_else(std::env::temp_dir);
-        let worktree = create_worktree(&git_dir, base, &parent, source.clone())?;
+        let max = options.max_tree_bytes.unwrap_or(MAX_TREE_BYTES);
+        let worktree = create_worktree(&git_dir, base, &parent, source.clone(), max)?;
         tracing::info!(source = %source.spec, base = %base, dir = %worktree.path().display(), "worktree ready");
         Ok(worktree)
     }
@@ -677,7 +729,7 @@ impl Worktree {
 
     /// Open the worktree's git repository.
     pub fn open(&self) -> Result<Repository, git2::Error> {
-        Repository::open(self.dir.path())
+        super::no_freshen::open(self.dir.path())
     }
 
     /// Throw away every change: tracked files back to the base commit, untracked and ignored
@@ -741,6 +793,7 @@ pub fn create_worktree(
     base: Oid,
     parent: &Path,
     source: RepoSource,
+    max_tree_bytes: u64,
 ) -> Result<Worktree, CheckoutError> {
     allow_partial_clones();
     std::fs::create_dir_all(parent).map_err(io_err(parent))?;
@@ -752,8 +805,10 @@ pub fn create_worktree(
     let mut object_dirs = Vec::new();
     collect_object_dirs(objects, 0, &mut object_dirs);
 
+    // Worktrees a killed process left here (named with their process id) go first.
+    crate::stale_dirs::remove_stale_once(parent, WORKTREE_DIR_KIND);
     let dir = tempfile::Builder::new()
-        .prefix("codeswarm-wt-")
+        .prefix(&crate::stale_dirs::prefix(WORKTREE_DIR_KIND))
         .tempdir_in(parent)
         .map_err(io_err(parent))?;
     let wt_err = |e: git2::Error| CheckoutError::Worktree {
@@ -783,7 +838,9 @@ pub fn create_worktree(
     }
 
     // Reopen so the object database picks the alternates up.
-    let repo = Repository::open(dir.path()).map_err(wt_err)?;
+    let repo = super::no_freshen::open(dir.path()).map_err(wt_err)?;
+    // Sizes from the objects' headers, before any blob is read or written out.
+    check_tree_size(&repo, base, max_tree_bytes)?;
     let checked_out = (|| {
         let commit = repo.find_commit(base)?;
         repo.set_head_detached(commit.id())?;
@@ -841,6 +898,46 @@ fn collect_object_dirs(objects: PathBuf, depth: usize, out: &mut Vec<PathBuf>) {
         };
         collect_object_dirs(next, depth + 1, out);
     }
+}
+
+/// Refuse commit `base` when its blobs together hold more than `limit` bytes, reading only
+/// object headers (`Odb::read_header`: a loose object's first bytes, a packed one's entry
+/// header). Objects that cannot be read are left to the checkout, which names them.
+fn check_tree_size(repo: &Repository, base: Oid, limit: u64) -> Result<(), CheckoutError> {
+    let Ok(odb) = repo.odb() else { return Ok(()) };
+    let Ok(tree) = repo.find_commit(base).and_then(|c| c.tree()) else {
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    let mut largest = (String::new(), 0u64);
+    let mut over = false;
+    let _ = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() != Some(ObjectType::Blob) {
+            return git2::TreeWalkResult::Ok;
+        }
+        if let Ok((size, _)) = odb.read_header(entry.id()) {
+            let size = size as u64;
+            total = total.saturating_add(size);
+            if size > largest.1 {
+                let name = String::from_utf8_lossy(entry.name_bytes());
+                largest = (format!("{dir}{name}"), size);
+            }
+            if total > limit {
+                over = true;
+            }
+        }
+        git2::TreeWalkResult::Ok
+    });
+    if over {
+        return Err(CheckoutError::TooLarge {
+            commit: base.to_string(),
+            total,
+            limit,
+            largest: largest.0,
+            largest_size: largest.1,
+        });
+    }
+    Ok(())
 }
 
 /// The first object that commit `base` needs and `repo` cannot read: the commit itself, a tree
@@ -917,6 +1014,39 @@ mod tests {
         assert!(matches!(e, CheckoutError::BadTemplate { .. }), "{e}");
         let e = resolve("/definitely/not/here", DEFAULT_URL_TEMPLATE).unwrap_err();
         assert!(matches!(e, CheckoutError::NoSuchPath { .. }), "{e}");
+    }
+
+    #[test]
+    fn an_input_file_may_only_name_owner_name() {
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let path = dir.path().to_str().unwrap();
+        for spec in [
+            path,
+            &format!("file://{path}"),
+            "http://127.0.0.1:9/x.git",
+            "git@example.invalid:x/y.git",
+            "./o/r",
+            " o/r",
+        ] {
+            let e = resolve_owner_name(spec, DEFAULT_URL_TEMPLATE).unwrap_err();
+            assert!(
+                matches!(e, CheckoutError::NotOwnerName { .. }),
+                "{spec}: {e}"
+            );
+            assert!(e.to_string().contains("--repo-url-template"), "{e}");
+        }
+        // `owner/name` goes through the template even when a directory of that name exists.
+        let template = format!("{path}/{{name}}");
+        let e = resolve_owner_name("o/elsewhere", &template).unwrap_err();
+        assert!(matches!(e, CheckoutError::NoSuchPath { .. }), "{e}");
+        std::fs::create_dir(dir.path().join("r")).unwrap();
+        git2::Repository::init(dir.path().join("r")).unwrap();
+        let s = resolve_owner_name("o/r", &template).unwrap();
+        assert_eq!(
+            s.local_path,
+            Some(dir.path().canonicalize().unwrap().join("r"))
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod fixture;
 pub mod junk;
 pub mod lock;
 pub mod map;
+pub mod no_freshen;
 pub mod patch;
 pub mod pins;
 pub mod rank;

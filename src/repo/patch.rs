@@ -50,7 +50,6 @@ use std::path::{Path, PathBuf};
 
 use git2::{
     ApplyLocation, ApplyOptions, Delta, Diff, DiffLineType, DiffOptions, FileMode, Oid, Patch,
-    Repository,
 };
 use serde::Serialize;
 
@@ -184,7 +183,7 @@ fn file_of(patch: &Patch<'_>) -> Result<PatchFile, git2::Error> {
 /// The unified diff of the files under `worktree` against `base` (default: HEAD, the base
 /// commit of a [`super::checkout::Worktree`]).
 pub fn diff_worktree(worktree: &Path, base: Option<Oid>) -> Result<ProducedPatch, PatchError> {
-    let repo = Repository::open(worktree).map_err(|e| PatchError::NotARepository {
+    let repo = super::no_freshen::open(worktree).map_err(|e| PatchError::NotARepository {
         path: worktree.to_path_buf(),
         message: e.message().to_string(),
     })?;
@@ -544,7 +543,7 @@ pub fn apply_patch_with(
     let (diff, mut report) = parse_patch(diff_text)?;
     // Read the hunks before libgit2's apply runs: it trims lines of the parsed patch in place.
     let changes = file_changes(&diff)?;
-    let repo = Repository::open(worktree).map_err(|e| PatchError::NotARepository {
+    let repo = super::no_freshen::open(worktree).map_err(|e| PatchError::NotARepository {
         path: worktree.to_path_buf(),
         message: e.message().to_string(),
     })?;
@@ -1035,7 +1034,7 @@ fn failure_message(hunk: &hunks::Hunk, failure: &hunks::Failure, limits: hunks::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use git2::{Signature, Time};
+    use git2::{Repository, Signature, Time};
 
     /// A repository with one commit holding `files`, checked out.
     fn repo_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Oid) {

@@ -12,6 +12,9 @@ use super::{Job, SandboxError};
 /// Source trees larger than this are refused (they are copied for every run).
 pub const SOURCE_MAX_BYTES: u64 = 256 << 20;
 
+/// The name of a run's private root under `$CODESWARM_HOME/tmp`: `sandbox-<pid>-…`.
+const SANDBOX_DIR_KIND: &str = "sandbox-";
+
 pub(crate) struct RunDirs {
     _root: tempfile::TempDir,
     pub work: PathBuf,
@@ -23,8 +26,10 @@ impl RunDirs {
     pub fn create(job: &Job) -> Result<Self, SandboxError> {
         let base = crate::paths::tmp_dir();
         std::fs::create_dir_all(&base).map_err(io_err(&base))?;
+        // Copies a killed run left behind (named with their process id) go first.
+        crate::stale_dirs::remove_stale_once(&base, SANDBOX_DIR_KIND);
         let root = tempfile::Builder::new()
-            .prefix("sandbox-")
+            .prefix(&crate::stale_dirs::prefix(SANDBOX_DIR_KIND))
             .tempdir_in(&base)
             .map_err(io_err(&base))?;
         let dirs = RunDirs {

@@ -169,6 +169,8 @@ impl Spec {
 /// Why a specs file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
+    #[error(transparent)]
+    Input(#[from] crate::input_file::InputError),
     #[error("cannot read specs file {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -211,10 +213,12 @@ impl SpecSet {
     pub fn load(extra: Option<&Path>) -> Result<SpecSet, SpecError> {
         let mut set = match extra {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+                let text = crate::input_file::read_input_string(
+                    path,
+                    "--specs",
+                    crate::input_file::MAX_TEXT_FILE,
+                    crate::input_file::Follow::Yes,
+                )?;
                 SpecSet::parse(&text, path)?
             }
             None => SpecSet::default(),

@@ -169,6 +169,7 @@ impl Solver for TestSolver {
                         &CheckoutOptions {
                             refresh: false,
                             parent_dir: Some(ctx.dir.scratch().unwrap()),
+                            max_tree_bytes: None,
                         },
                     )
                     .map_err(|e| SolveError::failed(e.to_string()))?;
@@ -207,6 +208,7 @@ impl Solver for TestSolver {
                         &CheckoutOptions {
                             refresh: false,
                             parent_dir: Some(ctx.dir.scratch().unwrap()),
+                            max_tree_bytes: None,
                         },
                     )
                     .map_err(|e| SolveError::failed(e.to_string()))?;
