@@ -898,6 +898,41 @@ fn documented_difference(
             return Some("R4 garbage in a file header refused as malformed");
         }
     }
+    // R5. Hunks without context (`-U0`) whose old and new start lines disagree with each other
+    // (the headers were shifted apart): codeswarm's exact tier (libgit2's apply) places such a
+    // hunk by its new-side line, as `git apply --unidiff-zero` does; GNU patch by its old-side
+    // line plus the previous hunk's offset. `git apply` refuses `-U0` patches by default.
+    if let (Some(ours), Outcome::Refused(_)) = (ours, &r.git) {
+        let zero_context = built
+            .patch
+            .split('\n')
+            .filter(|l| l.starts_with("@@ "))
+            .count()
+            > 0
+            && case.context == 0;
+        if zero_context {
+            let patch_file = root.join("r5.diff");
+            std::fs::write(&patch_file, &built.patch).unwrap();
+            let dir = fresh_target(root, "r5-git", &built.target, false);
+            let git = run_tool(
+                &dir,
+                "git",
+                &["apply", "--unidiff-zero", patch_file.to_str().unwrap()],
+            );
+            if git.tree() == Some(ours) {
+                return Some(
+                    "R5 -U0 hunk placed by its new-side line, as git apply --unidiff-zero",
+                );
+            }
+        }
+    }
+    // R6. A patch that changes nothing (a file header without hunks, the rest cut off): GNU
+    // patch exits 0 having done nothing; codeswarm refuses it, as `git apply` does.
+    if let (Err(_), Some((_, theirs))) = (&r.codeswarm, harness_tree(&r.git, &r.gnu)) {
+        if theirs == &built.target {
+            return Some("R6 a patch that changes nothing refused");
+        }
+    }
     None
 }
 
