@@ -875,42 +875,52 @@ fn documented_difference(
     if crlf_headers && same_outcome(&r.codeswarm, &r.git) {
         return Some("R3 CRLF patch read byte for byte, as git apply does");
     }
-    // R4. A garbage line inside a file's header: libgit2's parser refuses the patch as
-    // malformed (naming the line) where `git apply` or GNU patch skip the line. Without the
-    // garbage, codeswarm and the harness agree.
-    if case
+    // R4. A malformed patch (a garbage line, or the text cut off inside a file's header):
+    // codeswarm refuses the whole patch as malformed, naming the line, as `git apply` does,
+    // where GNU patch applies the part it can read. Where `git apply` skips the garbage line
+    // instead, the same case without the garbage must be agreed on or explained.
+    let garbled = case
         .mutations
         .iter()
-        .any(|m| matches!(m, Mutation::Garbage(..)))
-        && matches!(r.codeswarm, Err(PatchError::Malformed { .. }))
+        .any(|m| matches!(m, Mutation::Garbage(..) | Mutation::Truncate(..)));
+    if garbled
+        && matches!(
+            r.codeswarm,
+            Err(PatchError::Malformed { .. } | PatchError::Empty)
+        )
     {
-        let clean: Vec<Mutation> = case
+        if matches!(r.git, Outcome::Refused(_)) {
+            return Some("R4 malformed patch refused whole, as git apply does");
+        }
+        let mut clean_case = case.clone();
+        clean_case
             .mutations
-            .iter()
-            .filter(|m| !matches!(m, Mutation::Garbage(..)))
-            .cloned()
-            .collect();
-        let clean = mutate(&built.made, &clean);
-        let ours = codeswarm(root, "r4", &built.target, &clean);
-        let (git, gnu) = harness(root, "r4", &built.target, &clean);
-        let theirs = harness_tree(&git, &gnu).map(|(_, t)| t);
-        if ours.as_ref().ok() == theirs {
-            return Some("R4 garbage in a file header refused as malformed");
+            .retain(|m| !matches!(m, Mutation::Garbage(..)));
+        if clean_case.mutations.len() < case.mutations.len() {
+            let clean = Built {
+                new: built.new.clone(),
+                target: built.target.clone(),
+                made: built.made.clone(),
+                patch: mutate(&built.made, &clean_case.mutations),
+            };
+            let clean_root = root.join("r4");
+            std::fs::create_dir_all(&clean_root).unwrap();
+            let results = run_all(&clean_root, &clean);
+            if !matches!(
+                explain(&clean_root, &clean_case, &clean, &results),
+                Verdict::Unexplained(_)
+            ) {
+                return Some("R4 garbage line that git apply skips refused as malformed");
+            }
         }
     }
-    // R5. Hunks without context (`-U0`) whose old and new start lines disagree with each other
-    // (the headers were shifted apart): codeswarm's exact tier (libgit2's apply) places such a
-    // hunk by its new-side line, as `git apply --unidiff-zero` does; GNU patch by its old-side
-    // line plus the previous hunk's offset. `git apply` refuses `-U0` patches by default.
-    if let (Some(ours), Outcome::Refused(_)) = (ours, &r.git) {
-        let zero_context = built
-            .patch
-            .split('\n')
-            .filter(|l| l.starts_with("@@ "))
-            .count()
-            > 0
-            && case.context == 0;
-        if zero_context {
+    // R5. A `-U0` patch (hunks without context): codeswarm places its hunks as
+    // `git apply --unidiff-zero` does, by their stated lines. Plain `git apply` anchors a hunk
+    // without trailing context at the end of the file (a context-free insertion lands there)
+    // or refuses; GNU patch places a context-free hunk by its old line plus the previous
+    // hunk's offset, which differs when the old and new start lines disagree.
+    if let Some(ours) = ours {
+        if case.context == 0 {
             let patch_file = root.join("r5.diff");
             std::fs::write(&patch_file, &built.patch).unwrap();
             let dir = fresh_target(root, "r5-git", &built.target, false);
@@ -920,9 +930,7 @@ fn documented_difference(
                 &["apply", "--unidiff-zero", patch_file.to_str().unwrap()],
             );
             if git.tree() == Some(ours) {
-                return Some(
-                    "R5 -U0 hunk placed by its new-side line, as git apply --unidiff-zero",
-                );
+                return Some("R5 -U0 hunks placed as git apply --unidiff-zero places them");
             }
         }
     }

@@ -25,6 +25,8 @@ pub fn config(default_cases: u32) -> Config {
     }
     // Shrinking a failing case spawns processes for each try; keep it bounded.
     config.max_shrink_iters = 2048;
+    // A failing case is printed (with its seed); nothing is written into the source tree.
+    config.failure_persistence = None;
     config
 }
 
