@@ -17,7 +17,9 @@
 //!    do the tiers below run, on the whole patch. A patch that deletes a file skips libgit2
 //!    (which deletes a file without comparing it with the removed lines): a deleted file must
 //!    hold exactly the lines its hunks remove, or be empty when it has none, as `git apply`
-//!    requires.
+//!    requires. So does a patch with a line without a newline (libgit2 joins it to the next
+//!    line of the file when the hunk is not at the end; the tiers give it a newline, as GNU
+//!    patch does).
 //! 2. **offset**, as `git apply`: all of the hunk's context and removed lines, at the nearest
 //!    line to the stated one (searching outward, the later line first at equal distance). A
 //!    hunk stated at line 0 or 1 must match at the top of the file, a hunk without trailing
@@ -568,13 +570,21 @@ pub fn apply_patch_with(
     report.checked_only = check;
 
     // Tier 1: libgit2 applies the whole patch exactly, or nothing. It deletes a file without
-    // comparing its content with the patch's removed lines, so a patch that deletes a file is
-    // placed by the tiers below, which do.
+    // comparing its content with the patch's removed lines, and joins a hunk's last line
+    // without a newline ("\ No newline at end of file") to the file's next line when the hunk
+    // is not at the end; such patches are placed by the tiers below, which do neither.
     let deletes = changes.iter().any(|c| c.new_path.is_none());
+    let no_newline = changes.iter().any(|c| {
+        c.hunks
+            .iter()
+            .any(|h| h.pre.iter().chain(&h.post).any(|l| !l.ends_with(b"\n")))
+    });
     let mut git_options = ApplyOptions::new();
     git_options.check(check);
-    let exact = if deletes {
-        Err(git2::Error::from_str("the patch deletes a file"))
+    let exact = if deletes || no_newline {
+        Err(git2::Error::from_str(
+            "the patch deletes a file or has a line without a newline",
+        ))
     } else {
         repo.apply(&diff, ApplyLocation::WorkDir, Some(&mut git_options))
     };
