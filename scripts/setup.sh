@@ -23,6 +23,8 @@ ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* >/dev/null 2>&1 ||
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v git >/dev/null 2>&1 || need+=(git)
+# GNU patch: the fuzz test tests/fuzz_patch.rs compares the patch applier with it (docs/fuzzing.md).
+command -v patch >/dev/null 2>&1 || need+=(patch)
 command -v wasm-opt >/dev/null 2>&1 || need+=(binaryen)
 if ((${#need[@]})); then
   say "installing system packages: ${need[*]}"

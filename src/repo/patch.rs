@@ -14,14 +14,20 @@
 //!
 //! 1. **exact**: every context and removed line at the hunk's stated line. The whole patch is
 //!    first given to libgit2's apply, which does exactly this (as before); only when it refuses
-//!    do the tiers below run, on the whole patch.
+//!    do the tiers below run, on the whole patch. A patch that deletes a file skips libgit2
+//!    (which deletes a file without comparing it with the removed lines): a deleted file must
+//!    hold exactly the lines its hunks remove, or be empty when it has none, as `git apply`
+//!    requires. So does a patch with a line without a newline (libgit2 joins it to the next
+//!    line of the file when the hunk is not at the end; the tiers give it a newline, as GNU
+//!    patch does).
 //! 2. **offset**, as `git apply`: all of the hunk's context and removed lines, at the nearest
 //!    line to the stated one (searching outward, the later line first at equal distance). A
 //!    hunk stated at line 0 or 1 must match at the top of the file, a hunk without trailing
 //!    context at its end. Failing that, GNU patch's fuzz-0 search, which is looser: it starts
 //!    from the stated line plus the previous hunk's offset, and anchors a hunk only when its
 //!    context is lopsided (less before than after, stated at line 0 or 1: the top; less after
-//!    than before: the end).
+//!    than before: the end). A hunk without context or removed lines (`-U0`) goes at its
+//!    stated line moved by the previous hunk's offset, as GNU patch puts it.
 //! 3. **fuzz**, as GNU `patch --fuzz=N` (default [`DEFAULT_MAX_FUZZ`] = 5, like the harness):
 //!    at fuzz F = 1, 2, … up to N and to the hunk's context length, up to F context lines are
 //!    ignored at each end of the hunk (on a side with less context, correspondingly fewer), and
@@ -56,6 +62,7 @@ use serde::Serialize;
 use super::edit::normalize_rel_path;
 use super::junk::is_junk_path;
 
+mod headers;
 mod hunks;
 
 /// Why a patch could not be produced or applied.
@@ -370,7 +377,9 @@ fn binary_files(text: &str) -> Vec<String> {
 
 /// Make plain unified diffs (`diff -u`, or a model's) acceptable to libgit2, which reads only
 /// git-style patches: drop Markdown fences around the patch, give each `--- X` / `+++ Y` pair
-/// without a `diff --git` header one, add the `a/` and `b/` prefixes, and cut timestamps.
+/// without a `diff --git` header one, add the `a/` and `b/` prefixes, and cut timestamps; and
+/// give `git diff`'s sections creating or deleting an empty file the `---`/`+++` lines libgit2
+/// needs ([`headers`]).
 pub fn normalize_patch_text(text: &str) -> String {
     // Raw lines keep their endings: content lines of CRLF files end in `\r\n`.
     let raw: Vec<&str> = text.split_inclusive('\n').collect();
@@ -441,7 +450,7 @@ pub fn normalize_patch_text(text: &str) -> String {
         }
         i += 1;
     }
-    out
+    headers::complete_empty_file_headers(&out)
 }
 
 /// Parse `diff_text` and validate it: not empty, not binary, paths inside the repository.
@@ -559,10 +568,25 @@ pub fn apply_patch_with(
     let check = options.check_only;
     report.checked_only = check;
 
-    // Tier 1: libgit2 applies the whole patch exactly, or nothing.
+    // Tier 1: libgit2 applies the whole patch exactly, or nothing. It deletes a file without
+    // comparing its content with the patch's removed lines, and joins a hunk's last line
+    // without a newline ("\ No newline at end of file") to the file's next line when the hunk
+    // is not at the end; such patches are placed by the tiers below, which do neither.
+    let deletes = changes.iter().any(|c| c.new_path.is_none());
+    let no_newline = changes.iter().any(|c| {
+        c.hunks
+            .iter()
+            .any(|h| h.pre.iter().chain(&h.post).any(|l| !l.ends_with(b"\n")))
+    });
     let mut git_options = ApplyOptions::new();
     git_options.check(check);
-    let exact = repo.apply(&diff, ApplyLocation::WorkDir, Some(&mut git_options));
+    let exact = if deletes || no_newline {
+        Err(git2::Error::from_str(
+            "the patch deletes a file or has a line without a newline",
+        ))
+    } else {
+        repo.apply(&diff, ApplyLocation::WorkDir, Some(&mut git_options))
+    };
     drop(git_options);
     match exact {
         Ok(()) => {
@@ -968,7 +992,8 @@ fn apply_change(
     };
     match (&change.old_path, &change.new_path) {
         (Some(old), None) => {
-            if !change.hunks.is_empty() && !after.is_empty() {
+            // A deletion without hunks is the deletion of an empty file.
+            if !after.is_empty() {
                 return Err(rejected(
                     "the file has lines the patch's deletion does not remove; it differs from the \
                      patch's version"

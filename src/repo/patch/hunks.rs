@@ -246,6 +246,18 @@ fn locate(
     first_hunk: bool,
 ) -> Result<Placed, Failure> {
     let stated = hunk.stated();
+    // A hunk without context or removed lines (`-U0`) matches anywhere: after an earlier hunk
+    // was moved, GNU patch puts it at its stated line moved by as much (`git apply` refuses
+    // such hunks without `--unidiff-zero`).
+    if hunk.pre.is_empty() && carried != 0 && limits.max_method >= ApplyMethod::Offset {
+        if let Some(at) = locate_gnu(file, hunk, floor, carried, 0) {
+            return Ok(Placed {
+                at,
+                method: ApplyMethod::Offset,
+                fuzz: 0,
+            });
+        }
+    }
     // 1. Exact: the whole hunk at its stated line.
     if stated >= floor && matches(file, &hunk.pre, stated, 0, 0) {
         return Ok(Placed {
@@ -642,6 +654,22 @@ mod tests {
             (0, Failure::AlreadyApplied { line }) => assert_eq!(line, 1),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_context_free_insertion_follows_the_previous_hunks_offset() {
+        // `-U0`: the removal is found one line lower, so the insertion goes one lower too (GNU
+        // patch); it used to stay at its stated line, one line too early.
+        let lines = numbered(10);
+        let mut refs: Vec<&str> = vec!["line 0"];
+        refs.extend(lines.iter().map(String::as_str));
+        let removal = hunk(3, 2, &["-line 3"]);
+        let insertion = hunk(6, 6, &["+new"]);
+        let (out, placed) = apply_hunks(&text(&refs), &[removal, insertion], ALL).unwrap();
+        assert_eq!((placed[1].at, placed[1].method), (7, ApplyMethod::Offset));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("line 5\nline 6\nnew\nline 7\n"));
     }
 
     #[test]
