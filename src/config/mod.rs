@@ -46,6 +46,11 @@ pub struct Limits {
     /// Inputs the InputWriter may add to the stated examples.
     pub max_inputs: usize,
     pub input_writer_max_tokens: u32,
+    /// Inputs (stated examples count) that must run on every candidate before agreement can
+    /// make the verdict `passed`.
+    pub min_usable_inputs: usize,
+    /// Calls written per stated error case, each checked to raise the named exception.
+    pub error_inputs_per_requirement: usize,
     /// Re-asks of the CodeGenerator with static-check findings, per candidate.
     pub static_fix_rounds: u32,
     /// Questions (each asked in both option orders) where the candidates disagree.

@@ -8,8 +8,11 @@
 //! wins; where the leading behaviours differ the model is asked a small question about one
 //! input. Written assertions are evidence weighted by that agreement: one the agreed behaviour
 //! fails is reported as suspect, never sent to the Debugger. The Debugger gets only failures
-//! the stated examples or the code itself (internal errors, hangs) support. The status is
-//! `passed`, `failed` or `uncertain`, with the evidence in the report.
+//! the stated examples or the code itself (internal errors, hangs) support. Each stated error
+//! case (`raise ValueError if ...`) gets calls that meet its condition, checked to raise the
+//! type the task names. The status is `passed`, `failed` or `uncertain` ([`super::verdict`]:
+//! `passed` needs enough usable inputs and every stated error case exercised), with the
+//! evidence in the report.
 
 use std::time::Instant;
 
@@ -21,10 +24,12 @@ use super::default_inputs;
 use super::judge::{self, EXAMPLES_FILE};
 use super::requirements::{self, Kind, Requirement};
 use super::static_check::{self, Wanted};
+use super::verdict::{self, Facts};
+use super::well_typed;
 use crate::agents::code_generator::{self, CodeRequest};
 use crate::agents::debugger::{self, DebugRequest, Side};
 use crate::agents::hygiene::same_program;
-use crate::agents::input_writer::{self, Question};
+use crate::agents::input_writer::{self, ErrorCase, Question};
 use crate::agents::reviewer::{self, Review, Verdict};
 use crate::agents::{test_writer, AgentError, Crew};
 use crate::models::manager::LoadRecord;
@@ -33,6 +38,8 @@ use crate::report::{CallRecord, StepRecord, Totals};
 use crate::testing::{CaseOutcome, TestRun, TestRunner};
 
 pub const SOLUTION_FILE: &str = "solution.py";
+/// The source of an input written for a stated error case (checked to raise).
+pub const ERROR_CASE: &str = "error-case";
 pub const TESTS_FILE: &str = "test_solution.py";
 
 /// Add an agent reply's retries, problems and clean-ups to the step record.
@@ -48,35 +55,7 @@ fn absorb_reply(step: &mut StepRecord, reply: &crate::agents::PyReply) {
     );
 }
 
-/// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FinalStatus {
-    /// The stated examples hold and the candidates agree on the behaviour (or a question the
-    /// model answered consistently settled it); no failure the evidence supports remains.
-    Passed,
-    /// A stated example fails, the code crashes or hangs where others do not, or it cannot run.
-    Failed,
-    /// The stated examples hold, but the candidates disagree and nothing settles which
-    /// behaviour the task requires.
-    Uncertain,
-    /// No test runner was available.
-    Untested,
-    /// No syntactically valid solution was produced.
-    NoCode,
-}
-
-impl FinalStatus {
-    pub fn label(self) -> &'static str {
-        match self {
-            FinalStatus::Passed => "PASSED",
-            FinalStatus::Failed => "FAILED",
-            FinalStatus::Uncertain => "UNCERTAIN",
-            FinalStatus::Untested => "UNTESTED",
-            FinalStatus::NoCode => "NO CODE",
-        }
-    }
-}
+pub use super::verdict::FinalStatus;
 
 /// A change made to the code or tests after they were first written.
 #[derive(Debug, Clone, Serialize)]
@@ -178,6 +157,8 @@ pub struct Coordinator<'a, 'r> {
     requirements: Vec<Requirement>,
     checklist: String,
     wanted: Vec<Wanted>,
+    /// The task's import lines, run before the inputs in the probe.
+    imports: Vec<String>,
     inputs: Vec<Input>,
     /// The requirement each input exercises (same indices as `inputs`).
     input_reqs: Vec<Option<String>>,
@@ -206,6 +187,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         Self {
             examples: judge::examples_test_file(&stated),
             wanted: static_check::wanted(task, &stated),
+            imports: behaviour::task_imports(task),
             inputs: behaviour::example_inputs(&stated),
             input_reqs: stated
                 .iter()
@@ -600,12 +582,89 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             });
             self.input_reqs.push(w.requirement);
         }
+        let first = example.first().cloned().unwrap_or_else(|| "f(-1)".into());
+        self.write_error_calls(&code, &first, step)?;
         step.notes.push(format!(
-            "{} input(s): {} stated example(s), {} written",
+            "{} input(s): {} stated example(s), {} stated error-case call(s), {} written",
             self.inputs.len(),
-            self.inputs.iter().filter(|i| i.is_example()).count(),
+            self.inputs.iter().filter(|i| i.source == "example").count(),
+            self.inputs
+                .iter()
+                .filter(|i| i.source == ERROR_CASE)
+                .count(),
             self.inputs.iter().filter(|i| !i.is_example()).count()
         ));
+        Ok(())
+    }
+
+    /// Calls that meet each stated error case's condition (the model writes the call), each
+    /// checked to raise the exception type the task names: an input with expected value
+    /// `!ValueError`, ground truth like a stated example. A call that does not call a function
+    /// the first candidate defines, with an argument count it takes, is left out (it would
+    /// fail for its own fault).
+    fn write_error_calls(
+        &mut self,
+        code: &str,
+        example: &str,
+        step: &mut StepRecord,
+    ) -> Result<(), AgentError> {
+        let cases: Vec<ErrorCase> = self
+            .requirements
+            .iter()
+            .filter(|r| r.kind == Kind::Error)
+            .filter_map(|r| {
+                r.raises.as_ref().map(|e| ErrorCase {
+                    id: r.id.clone(),
+                    quote: r.quote.clone(),
+                    raises: e.clone(),
+                })
+            })
+            .collect();
+        if cases.is_empty() {
+            return Ok(());
+        }
+        let per = self.crew.config.limits.error_inputs_per_requirement;
+        let (calls, problems) = input_writer::write_error_calls(
+            &mut self.crew,
+            &self.task,
+            &cases,
+            code,
+            example,
+            per,
+        )?;
+        step.notes.extend(problems);
+        for w in calls {
+            let Some(case) = cases
+                .iter()
+                .find(|c| Some(c.id.as_str()) == w.requirement.as_deref())
+            else {
+                continue;
+            };
+            if !callable_with(code, &w.code) {
+                step.notes.push(format!(
+                    "error case {}: `{}` does not call a function solution.py defines with arguments it takes; left out",
+                    case.id, w.code
+                ));
+                continue;
+            }
+            let check = Input {
+                code: w.code.clone(),
+                expected: Some(format!("!{}", case.raises)),
+                source: ERROR_CASE.into(),
+            };
+            // The InputWriter may have written the same call: it becomes the check.
+            match self.inputs.iter().position(|i| i.code == w.code) {
+                Some(k) if self.inputs[k].is_example() => continue,
+                Some(k) => {
+                    self.inputs[k] = check;
+                    self.input_reqs[k] = Some(case.id.clone());
+                }
+                None => {
+                    self.inputs.push(check);
+                    self.input_reqs.push(Some(case.id.clone()));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -621,7 +680,12 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             if self.candidates[i].profile.is_some() {
                 continue;
             }
-            match behaviour::probe(runner, &self.candidates[i].code, &self.inputs) {
+            match behaviour::probe_with(
+                runner,
+                &self.candidates[i].code,
+                &self.inputs,
+                &self.imports,
+            ) {
                 Ok(p) => {
                     self.candidates[i].examples = p.examples();
                     self.candidates[i].behaviour = Some(p.observations.clone());
@@ -657,6 +721,7 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             Observation::Raised(e) => behaviour::is_internal_error(e),
             _ => false,
         }) && !behaviour::stated_in(&self.task, &self.inputs[i].code)
+            && !self.shared_bug(&profiles, i)
         {
             return Some("every candidate crashes on it");
         }
@@ -667,6 +732,38 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             return Some("a candidate does not finish it in time: not compared (too slow to judge, or a case the task does not state)");
         }
         None
+    }
+
+    /// Every candidate raises the same internal error on input `i`, and the input is
+    /// well-typed for the asked signature ([`well_typed::shared_bug`]): the crash is a bug
+    /// they share.
+    fn shared_bug(&self, profiles: &[&Profile], i: usize) -> bool {
+        let first = &profiles[0].observations[i];
+        if !profiles.iter().all(|p| p.observations[i] == *first) {
+            return false;
+        }
+        let Observation::Raised(error) = first else {
+            return false;
+        };
+        let asked: Vec<String> = self.wanted.iter().map(|w| w.name.clone()).collect();
+        let code = self
+            .candidates
+            .first()
+            .map(|c| c.code.as_str())
+            .unwrap_or("");
+        well_typed::shared_bug(
+            &self.inputs[i].code,
+            error,
+            &asked,
+            &self.task,
+            code,
+            &self.stated,
+        )
+    }
+
+    /// Inputs that ran on every candidate and count (stated examples and error cases always).
+    fn usable_count(&self) -> usize {
+        self.usable_inputs().iter().filter(|u| **u).count()
     }
 
     fn usable_inputs(&self) -> Vec<bool> {
@@ -730,9 +827,13 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         clusters
     }
 
-    /// Every probed candidate behaves the same, at least `votes` of them, and the stated
-    /// examples hold.
+    /// Every probed candidate behaves the same on at least one usable input, at least `votes`
+    /// of them, and the stated examples hold.
     fn agreed(&self, votes: usize) -> bool {
+        // Agreement on no input is no agreement: more candidates may make inputs usable.
+        if self.usable_count() == 0 {
+            return false;
+        }
         let c = self.clusters();
         c.len() == 1 && c[0].consistent && c[0].votes >= votes
     }
@@ -926,7 +1027,30 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         for (k, input) in self.inputs.iter().enumerate() {
             let obs = &p.observations[k];
             let msg = &p.messages[k];
-            if input.is_example() && p.matches[k] != Some(true) {
+            if input.source == ERROR_CASE && p.matches[k] != Some(true) {
+                let req = self.input_reqs[k].as_deref().unwrap_or("?");
+                let quote = self
+                    .requirements
+                    .iter()
+                    .find(|r| r.id == req)
+                    .map(|r| cut_line(&r.quote, 120))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "`{}` must raise {} (stated in the task, {req}: \"{quote}\"), but it {}{}",
+                    input.code,
+                    input
+                        .expected
+                        .as_deref()
+                        .unwrap_or("?")
+                        .trim_start_matches('!'),
+                    describe(obs),
+                    if msg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {msg}")
+                    }
+                ));
+            } else if input.is_example() && p.matches[k] != Some(true) {
                 out.push(format!(
                     "`{}` must be {} (stated in the task), but it {}{}",
                     input.code,
@@ -1288,7 +1412,8 @@ impl<'a, 'r> Coordinator<'a, 'r> {
     }
 
     /// The written assertions the chosen candidate fails: suspect when the behaviour is
-    /// settled (the agreed behaviour contradicts them), evidence against it otherwise.
+    /// settled on at least `limits.min_usable_inputs` inputs (the agreed behaviour contradicts
+    /// them), evidence against it otherwise.
     fn judge_assertions(&mut self) {
         let (Some(i), Some(tests)) = (self.chosen, self.tests.clone()) else {
             return;
@@ -1297,7 +1422,9 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         let Some((_, run)) = self.candidates[i].written else {
             return;
         };
-        let settled = self.settled(&self.evidence.clusters);
+        // Agreement on fewer than the minimum inputs is too thin to overrule an assertion.
+        let settled = self.settled(&self.evidence.clusters)
+            && self.usable_count() >= self.crew.config.limits.min_usable_inputs;
         self.evidence.assertions = self.test_runs[run]
             .cases
             .iter()
@@ -1375,88 +1502,108 @@ impl<'a, 'r> Coordinator<'a, 'r> {
         }
     }
 
-    /// The calibrated status and its reason.
+    /// The calibrated status and its reason: the observations gathered into [`Facts`], the
+    /// rule in [`verdict::decide`].
     fn verdict(&self, has_code: bool, final_run: Option<&TestRun>) -> (FinalStatus, String) {
-        if !has_code {
-            return (FinalStatus::NoCode, "no valid solution".into());
-        }
-        if self.runner.is_none() {
-            return (FinalStatus::Untested, "not tested (no sandbox)".into());
-        }
-        let chosen = self.chosen.expect("has code");
-        let failures = self.supported_failures();
-        if self.inputs.is_empty() {
-            // Nothing to probe: the written tests alone decide, and cannot make it certain.
-            return match final_run {
-                Some(r) if r.all_passed() && !r.cases.is_empty() => (
-                    FinalStatus::Uncertain,
-                    "no inputs to compare candidates on; only the written tests pass".into(),
-                ),
-                Some(r) => (
-                    FinalStatus::Failed,
-                    format!("the written tests fail: {}", r.summary()),
-                ),
-                None => (FinalStatus::Failed, "nothing could be run".into()),
-            };
-        }
-        if self.candidates[chosen].profile.is_none() {
-            return (FinalStatus::Failed, "the solution could not be run".into());
-        }
-        if !failures.is_empty() {
-            return (FinalStatus::Failed, failures[0].clone());
-        }
         let clusters = &self.evidence.clusters;
-        let total: usize = clusters.iter().map(|c| c.votes).sum();
-        let lead = clusters.first().map(|c| c.votes).unwrap_or(0);
-        let (ok, stated) = self.candidates[chosen].examples;
-        let examples = if stated > 0 {
-            format!("the {ok} stated example(s) hold")
-        } else {
-            "no stated examples".to_string()
+        let chosen = self
+            .chosen
+            .and_then(|i| self.candidates[i].profile.as_ref());
+        let count = |source: &str| -> (usize, usize) {
+            let Some(p) = chosen else {
+                return (0, 0);
+            };
+            let idx: Vec<usize> = (0..self.inputs.len())
+                .filter(|&k| self.inputs[k].source == source)
+                .collect();
+            (
+                idx.iter().filter(|&&k| p.matches[k] == Some(true)).count(),
+                idx.len(),
+            )
         };
-        let evidence_against = self
-            .evidence
-            .assertions
-            .iter()
-            .filter(|a| a.verdict == "evidence")
-            .count();
-        if self.settled(clusters) {
-            let suspect = self
-                .evidence
+        let assertions = |v: &str| {
+            self.evidence
                 .assertions
                 .iter()
-                .filter(|a| a.verdict == "suspect")
-                .count();
-            let mut reason =
-                format!("{examples}; {lead} of {total} candidate(s) agree on every input");
-            if self.evidence.questions.iter().any(|q| q.chosen.is_some()) {
-                reason += "; a question settled a difference";
-            }
-            if suspect > 0 {
-                reason += &format!(
-                    "; {suspect} written assertion(s) contradict the agreed behaviour (suspect)"
-                );
-            }
-            (FinalStatus::Passed, reason)
-        } else {
-            let mut reason = format!(
-                "{examples}, but the candidates disagree ({} behaviours among {total} candidate(s)) and nothing settles it",
-                clusters.len()
-            );
-            if evidence_against > 0 {
-                reason += &format!("; {evidence_against} written assertion(s) fail");
-            }
-            (FinalStatus::Uncertain, reason)
-        }
+                .filter(|a| a.verdict == v)
+                .count()
+        };
+        let facts = Facts {
+            has_code,
+            sandbox: self.runner.is_some(),
+            inputs: self.inputs.len(),
+            chosen_ran: chosen.is_some(),
+            final_tests: final_run.map(|r| (r.all_passed() && !r.cases.is_empty(), r.summary())),
+            failures: self.supported_failures(),
+            usable: self.usable_count(),
+            min_usable: self.crew.config.limits.min_usable_inputs,
+            settled: self.settled(clusters),
+            lead_votes: clusters.first().map(|c| c.votes).unwrap_or(0),
+            total_votes: clusters.iter().map(|c| c.votes).sum(),
+            behaviours: clusters.len(),
+            examples: count("example"),
+            error_checks: count(ERROR_CASE),
+            question_settled: self.evidence.questions.iter().any(|q| q.chosen.is_some()),
+            suspect: assertions("suspect"),
+            evidence_against: assertions("evidence"),
+            unexercised: self.unexercised(),
+        };
+        verdict::decide(&facts)
+    }
+
+    /// The stated error cases (an `error` requirement naming its exception) that no usable
+    /// input exercised: no error-case call was written for it, and no written call made the
+    /// chosen candidate raise the named exception. Each with why.
+    fn unexercised(&self) -> Vec<String> {
+        let usable = self.usable_inputs();
+        let chosen = self
+            .chosen
+            .and_then(|i| self.candidates[i].profile.as_ref());
+        self.requirements
+            .iter()
+            .filter(|r| r.kind == Kind::Error)
+            .filter_map(|r| {
+                let raises = r.raises.as_ref()?;
+                let exercised = (0..self.inputs.len()).any(|k| {
+                    usable[k]
+                        && self.input_reqs[k].as_deref() == Some(r.id.as_str())
+                        && (self.inputs[k].source == ERROR_CASE
+                            || chosen.is_some_and(|p| {
+                                p.observations[k] == Observation::Raised(raises.clone())
+                            }))
+                });
+                (!exercised).then(|| {
+                    format!(
+                        "{} (\"{}\": raise {raises}; no call that meets its condition was written)",
+                        r.id,
+                        cut_line(&r.quote, 80)
+                    )
+                })
+            })
+            .collect()
     }
 
     /// Which requirements hold, from the chosen candidate's behaviour on the inputs that
-    /// exercise them.
+    /// exercise them; each requirement lists those inputs and their outcome (a stated error
+    /// case's call `holds` when it raised the stated type, `fails` otherwise; a dropped input
+    /// says why), and an unexercised stated error case says why it was not exercised.
     fn fill_requirements(&mut self) {
+        let drops: Vec<Option<&'static str>> = (0..self.inputs.len())
+            .map(|i| self.drop_reason(i))
+            .collect();
+        let unexercised = self.unexercised();
         let Some(p) = self.chosen.and_then(|i| self.candidates[i].profile.clone()) else {
             return;
         };
         for r in &mut self.requirements {
+            if let Some(u) = unexercised
+                .iter()
+                .find(|u| u.starts_with(&format!("{} (", r.id)))
+            {
+                r.note = Some(format!(
+                    "not exercised, so the verdict cannot be `passed`: {u}"
+                ));
+            }
             let hits: Vec<usize> = self
                 .input_reqs
                 .iter()
@@ -1469,7 +1616,24 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             }
             r.evidence = hits
                 .iter()
-                .map(|&i| format!("{} -> {}", self.inputs[i].code, p.observations[i]))
+                .map(|&i| {
+                    let mut line = format!("{} -> {}", self.inputs[i].code, p.observations[i]);
+                    if self.inputs[i].source == ERROR_CASE {
+                        line += if p.matches[i] == Some(true) {
+                            " (holds)"
+                        } else {
+                            " (fails)"
+                        };
+                    } else if let Some(why) = drops[i] {
+                        line += &format!(" (dropped: {why})");
+                    }
+                    line
+                })
+                .collect();
+            let checks: Vec<usize> = hits
+                .iter()
+                .copied()
+                .filter(|&i| self.inputs[i].source == ERROR_CASE)
                 .collect();
             r.status = if r.kind == Kind::Example {
                 if hits.iter().all(|&i| p.matches[i] == Some(true)) {
@@ -1477,6 +1641,14 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 } else {
                     "fails"
                 }
+            } else if !checks.is_empty() {
+                if checks.iter().all(|&i| p.matches[i] == Some(true)) {
+                    "holds"
+                } else {
+                    "fails"
+                }
+            } else if hits.iter().all(|&i| drops[i].is_some()) {
+                "not exercised"
             } else if let Some(e) = &r.raises {
                 if hits
                     .iter()
@@ -1492,6 +1664,44 @@ impl<'a, 'r> Coordinator<'a, 'r> {
             .into();
         }
     }
+}
+
+/// Whether the last statement of `input` calls a top-level function (or class) `code`
+/// defines with an argument count it takes; a method call or other expression is accepted.
+fn callable_with(code: &str, input: &str) -> bool {
+    let last = input.rsplit("; ").next().unwrap_or(input).trim();
+    let Some(open) = last.find('(') else {
+        return true;
+    };
+    let name = &last[..open];
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return true;
+    }
+    let Some((required, total)) = static_check::arity(code, name) else {
+        return false;
+    };
+    let Some(close) = super::scan::close_of(last.as_bytes(), open, false) else {
+        return false;
+    };
+    let args = &last[open + 1..close - 1];
+    if args.contains('=') || args.contains('*') {
+        return true;
+    }
+    let n = if args.trim().is_empty() {
+        0
+    } else {
+        super::scan::split_top(args).len()
+    };
+    n >= required && total.is_none_or(|t| n <= t)
+}
+
+/// `s` cut to `max` characters on one line, `...` marking a cut.
+fn cut_line(s: &str, max: usize) -> String {
+    let one = s.replace('\n', " ");
+    if one.chars().count() <= max {
+        return one;
+    }
+    format!("{}...", one.chars().take(max).collect::<String>())
 }
 
 fn describe(o: &Observation) -> String {

@@ -11,6 +11,8 @@ pub mod judge;
 pub mod requirements;
 pub mod scan;
 pub mod static_check;
+pub mod verdict;
+pub mod well_typed;
 
 pub use crate::testing::{TestRun, TestRunner};
 pub use coordinator::{Coordinator, RunOutcome, RunReport};

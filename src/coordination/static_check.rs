@@ -202,6 +202,72 @@ pub fn check(code: &str, wanted: &[Wanted]) -> Vec<String> {
     problems
 }
 
+/// How many arguments a call of top-level `name` in `code` takes (required, and at most;
+/// `None` with `*args`): a function's parameters, or a class's `__init__` without `self`.
+pub fn arity(code: &str, name: &str) -> Option<(usize, Option<usize>)> {
+    let tree = parse_python(code);
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let found = root.children(&mut cursor).map(unwrap_decorated).find(|n| {
+        matches!(n.kind(), "function_definition" | "class_definition")
+            && field_text(*n, "name", code) == Some(name)
+    })?;
+    if found.kind() == "function_definition" {
+        return found
+            .child_by_field_name("parameters")
+            .map(|p| param_range(p, code));
+    }
+    let body = found.child_by_field_name("body")?;
+    let mut c = body.walk();
+    let init = body.children(&mut c).map(unwrap_decorated).find(|m| {
+        m.kind() == "function_definition" && field_text(*m, "name", code) == Some("__init__")
+    });
+    match init {
+        Some(m) => m
+            .child_by_field_name("parameters")
+            .map(|p| param_range(p, code)),
+        None => Some((0, Some(0))),
+    }
+}
+
+/// The annotations of top-level function `name`'s parameters in `code`, in order, without
+/// `self`/`cls` and `*args`/`**kwargs` (`None` for a parameter without one); empty when there
+/// is no such function.
+pub fn annotations(code: &str, name: &str) -> Vec<Option<String>> {
+    let tree = parse_python(code);
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let Some(f) = root
+        .children(&mut cursor)
+        .map(unwrap_decorated)
+        .find(|n| n.kind() == "function_definition" && field_text(*n, "name", code) == Some(name))
+    else {
+        return vec![];
+    };
+    let Some(params) = f.child_by_field_name("parameters") else {
+        return vec![];
+    };
+    let mut out = vec![];
+    let mut c = params.walk();
+    for p in params.named_children(&mut c) {
+        let annotation = match p.kind() {
+            "identifier" => None,
+            "typed_parameter" | "typed_default_parameter" | "default_parameter" => p
+                .child_by_field_name("type")
+                .and_then(|t| t.utf8_text(code.as_bytes()).ok())
+                .map(str::to_string),
+            _ => continue,
+        };
+        let text = p.utf8_text(code.as_bytes()).unwrap_or("");
+        let pname = text.split([':', '=']).next().unwrap_or("").trim();
+        if pname == "self" || pname == "cls" {
+            continue;
+        }
+        out.push(annotation);
+    }
+    out
+}
+
 /// Builtin exception and warning classes (`ValueError`, `StopIteration`, `UserWarning`).
 fn is_exception(name: &str) -> bool {
     name.ends_with("Error")
