@@ -327,3 +327,49 @@ fn inputs_run_with_the_modules_they_name() {
     assert_eq!(seen[2].to_string(), "datetime.date(2024, 1, 1)");
     assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
 }
+
+/// A method that calls an attribute its class never defines (`self.helper()`) is a static
+/// finding, fed back to the CodeGenerator before any input runs.
+#[test]
+fn a_self_attribute_never_defined_is_a_static_finding() {
+    let fixed = "class Counter:\n    def __init__(self):\n        self.total = 0\n\n    def add(self, n):\n        self.total += n\n        return self.total";
+    let script = reply(
+        "code_generator",
+        &python("class Counter:\n    def __init__(self):\n        self.total = 0\n\n    def add(self, n):\n        self.total = self.helper(n)\n        return self.total"),
+    ) + &reply("code_generator", &python(fixed))
+        + &reply(
+            "test_writer",
+            &python("c = Counter(); c.add(2)\nc = Counter(); c.add(2); c.add(3)\nc = Counter(); c.add(0)"),
+        )
+        + &reply("code_generator", &python(fixed))
+        + &reply(
+            "test_writer",
+            &python("from solution import Counter\n\ndef test_add():\n    c = Counter()\n    assert c.add(2) == 2"),
+        )
+        + APPROVE;
+    let out = run_with(
+        &script,
+        "Write a class Counter whose add(n) adds n to its total and returns the new total.",
+        |_| {},
+    );
+    let r = &out.report;
+    assert!(
+        r.candidates[0].static_findings[0]
+            .contains("uses `self.helper`, but class `Counter` never defines `helper`"),
+        "{:?}",
+        r.candidates[0].static_findings
+    );
+    let regen = r
+        .calls
+        .iter()
+        .filter(|c| c.agent == AgentRole::CodeGenerator)
+        .nth(1)
+        .unwrap();
+    assert!(regen
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .contains("`self.helper`"));
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+}

@@ -1,6 +1,7 @@
 //! Cheap static checks that run before any test, with precise feedback: a function or class
 //! the task asks for is missing, its signature takes a different number of parameters than
-//! the task's, or the code calls a name that nothing defines (`Node(...)` with no `Node`).
+//! the task's, the code calls a name that nothing defines (`Node(...)` with no `Node`), or a
+//! method uses an attribute of `self` its class never defines ([`super::self_attrs`]).
 
 use std::collections::BTreeSet;
 
@@ -199,6 +200,7 @@ pub fn check(code: &str, wanted: &[Wanted]) -> Vec<String> {
             }
         }
     }
+    problems.extend(super::self_attrs::undefined(root, code));
     problems
 }
 

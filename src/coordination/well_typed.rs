@@ -31,6 +31,7 @@ pub fn well_typed(
 /// Whether every candidate raising `error` on `input` is a bug they share: the input is
 /// well-typed, and for the errors a wrongly typed argument also raises (`TypeError`,
 /// `AttributeError`) every argument's type is known (annotation or stated example) and right.
+/// A `RecursionError` never is (the input may just be too large, like one that hangs).
 pub fn shared_bug(
     input: &str,
     error: &str,
@@ -39,6 +40,10 @@ pub fn shared_bug(
     code: &str,
     examples: &[Example],
 ) -> bool {
+    // Too deep a recursion is the input's size, not a reading of it: like a hang, not judged.
+    if error == "RecursionError" {
+        return false;
+    }
     let Some((name, args)) = literal_call(input, asked, task, code) else {
         return false;
     };
