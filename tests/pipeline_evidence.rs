@@ -133,6 +133,11 @@ fn a_stated_error_case_that_raises_holds_and_names_its_calls() {
             "to_x(-7) -> raises ValueError (holds)"
         ]
     );
+    let summary = codeswarm::pipeline::summary(r);
+    assert!(
+        summary.contains("\n    to_x(-1) -> raises ValueError (holds)\n"),
+        "{summary}"
+    );
     // The model wrote the calls from a prompt that names the case and the task's exception.
     let ask = r
         .calls
