@@ -171,6 +171,12 @@ impl Limits {
                 self.time_limit_seconds
             ));
         }
+        if self.min_usable_inputs == 0 {
+            return Err(
+                "[limits] min_usable_inputs = 0: give at least 1 (agreement on no input is no evidence; the default is 3)"
+                    .into(),
+            );
+        }
         if !(1..=100).contains(&self.code_context_percent) {
             return Err(format!(
                 "[limits] code_context_percent = {}: give a percentage of the context window from 1 to 100",
@@ -410,6 +416,10 @@ mod tests {
             (
                 "[limits]\ncode_context_percent = 0\n",
                 &["[limits] code_context_percent = 0", "1 to 100"],
+            ),
+            (
+                "[limits]\nmin_usable_inputs = 0\n",
+                &["[limits] min_usable_inputs = 0", "at least 1"],
             ),
         ] {
             std::fs::write(&p, text).unwrap();

@@ -82,7 +82,7 @@ fn literal_call(
         return None;
     }
     let name = text(f);
-    if !asked.iter().any(|a| *a == name) && !task.contains(&format!("{name}(")) {
+    if !asked.contains(&name) && !task.contains(&format!("{name}(")) {
         return None;
     }
     let args = call.child_by_field_name("arguments")?;
@@ -92,16 +92,13 @@ fn literal_call(
     for a in args.named_children(&mut c) {
         match a.kind() {
             "keyword_argument" => {
-                if !a
-                    .child_by_field_name("value")
-                    .is_some_and(|v| literal(v, input))
-                {
+                if !a.child_by_field_name("value").is_some_and(|v| literal(v)) {
                     return None;
                 }
                 keywords = true;
             }
             "comment" => {}
-            _ if literal(a, input) => positional.push(text(a)),
+            _ if literal(a) => positional.push(text(a)),
             _ => return None,
         }
     }
@@ -190,13 +187,13 @@ fn kind_of_annotation(t: &str) -> Option<&'static str> {
 
 /// A literal, a container of literals, or `module.Name(literals)` (a standard-library value
 /// such as `datetime.date(2024, 3, 1)` or `decimal.Decimal('1.5')`).
-fn literal(n: Node<'_>, src: &str) -> bool {
+fn literal(n: Node<'_>) -> bool {
     match n.kind() {
         "integer" | "float" | "string" | "concatenated_string" | "true" | "false" | "none" => true,
-        "unary_operator" => n.named_child(0).is_some_and(|c| literal(c, src)),
+        "unary_operator" => n.named_child(0).is_some_and(|c| literal(c)),
         "list" | "tuple" | "set" | "parenthesized_expression" | "dictionary" | "pair" => {
             let mut c = n.walk();
-            let all = n.named_children(&mut c).all(|c| literal(c, src));
+            let all = n.named_children(&mut c).all(|c| literal(c));
             all
         }
         "call" => {
@@ -209,10 +206,10 @@ fn literal(n: Node<'_>, src: &str) -> bool {
                 && n.child_by_field_name("arguments").is_some_and(|a| {
                     let mut c = a.walk();
                     let all = a.named_children(&mut c).all(|x| match x.kind() {
-                        "keyword_argument" => x
-                            .child_by_field_name("value")
-                            .is_some_and(|v| literal(v, src)),
-                        _ => literal(x, src),
+                        "keyword_argument" => {
+                            x.child_by_field_name("value").is_some_and(|v| literal(v))
+                        }
+                        _ => literal(x),
                     });
                     all
                 })
