@@ -123,6 +123,15 @@ fn a_stated_error_case_that_raises_holds_and_names_its_calls() {
     );
     let r = &out.report;
     assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    // The behaviour no input named says how it was judged.
+    let r2 = r.requirements.iter().find(|q| q.id == "R2").unwrap();
+    assert!(
+        r2.note
+            .as_deref()
+            .unwrap_or("")
+            .contains("judged only by the candidates' agreement"),
+        "{r2:?}"
+    );
     let req = r.requirements.iter().find(|q| q.id == "R3").unwrap();
     assert_eq!(req.raises.as_deref(), Some("ValueError"));
     assert_eq!(req.status, "holds", "{req:?}");
@@ -377,4 +386,25 @@ fn a_self_attribute_never_defined_is_a_static_finding() {
         .content
         .contains("`self.helper`"));
     assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+}
+
+/// A stated exception type is matched as `pytest.raises` matches it: the type or a subclass.
+#[test]
+fn a_subclass_of_the_stated_exception_holds() {
+    use codeswarm::coordination::behaviour::{probe, Input};
+    let sandbox = Sandbox::open(&()).expect("the sandbox runtime");
+    let runner = SandboxRunner::new(sandbox, &Config::defaults().sandbox);
+    let code = "class BadInput(ValueError):\n    pass\n\ndef to_x(n):\n    if n < 0:\n        raise BadInput(n)\n    if n == 0:\n        raise KeyError(n)\n    return n\n";
+    let check = |c: &str| Input {
+        code: c.into(),
+        expected: Some("!ValueError".into()),
+        source: "error-case".into(),
+    };
+    let p = probe(
+        &runner,
+        code,
+        &[check("to_x(-1)"), check("to_x(0)"), check("to_x(1)")],
+    )
+    .unwrap();
+    assert_eq!(p.matches, vec![Some(true), Some(false), Some(false)]);
 }

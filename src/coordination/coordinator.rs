@@ -1612,6 +1612,11 @@ impl<'a, 'r> Coordinator<'a, 'r> {
                 .map(|(i, _)| i)
                 .collect();
             if hits.is_empty() {
+                if r.note.is_none() && r.kind != Kind::Example {
+                    r.note = Some(
+                        "no input named it and it states no value to check: judged only by the candidates' agreement on the usable inputs".into(),
+                    );
+                }
                 continue;
             }
             r.evidence = hits
