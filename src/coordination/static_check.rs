@@ -137,12 +137,15 @@ pub fn wanted(task: &str, examples: &[Example]) -> Vec<Wanted> {
     out
 }
 
+/// Required and at most (`None` with `*args`) arguments of a call.
+pub type Arity = (usize, Option<usize>);
+
 /// Problems found in `code`, each a sentence the CodeGenerator can act on.
 pub fn check(code: &str, wanted: &[Wanted]) -> Vec<String> {
     let tree = parse_python(code);
     let root = tree.root_node();
     let mut problems = vec![];
-    let mut defined_top: Vec<(String, Option<(usize, Option<usize>)>)> = vec![];
+    let mut defined_top: Vec<(String, Option<Arity>)> = vec![];
     let mut cursor = root.walk();
     for node in root.children(&mut cursor) {
         let node = unwrap_decorated(node);
@@ -192,12 +195,14 @@ pub fn check(code: &str, wanted: &[Wanted]) -> Vec<String> {
     }
     let mut reported = BTreeSet::new();
     for (name, line) in called {
-        if !bound.contains(&name) && !BUILTINS.contains(&name.as_str()) && !is_exception(&name) {
-            if reported.insert(name.clone()) {
-                problems.push(format!(
-                    "line {line} calls `{name}`, but nothing in solution.py defines or imports it"
-                ));
-            }
+        if !bound.contains(&name)
+            && !BUILTINS.contains(&name.as_str())
+            && !is_exception(&name)
+            && reported.insert(name.clone())
+        {
+            problems.push(format!(
+                "line {line} calls `{name}`, but nothing in solution.py defines or imports it"
+            ));
         }
     }
     problems.extend(super::self_attrs::undefined(root, code));
@@ -206,7 +211,7 @@ pub fn check(code: &str, wanted: &[Wanted]) -> Vec<String> {
 
 /// How many arguments a call of top-level `name` in `code` takes (required, and at most;
 /// `None` with `*args`): a function's parameters, or a class's `__init__` without `self`.
-pub fn arity(code: &str, name: &str) -> Option<(usize, Option<usize>)> {
+pub fn arity(code: &str, name: &str) -> Option<Arity> {
     let tree = parse_python(code);
     let root = tree.root_node();
     let mut cursor = root.walk();
