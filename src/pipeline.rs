@@ -148,12 +148,23 @@ fn evidence_summary(report: &RunReport) -> String {
     let mut s = String::new();
     for r in &report.requirements {
         s += &format!("{} {:<13} {}\n", r.id, r.status, r.quote);
+        // A stated error case: the calls that checked it and their outcome.
+        if r.raises.is_some() {
+            for line in &r.evidence {
+                s += &format!("    {line}\n");
+            }
+        }
     }
     let e = &report.evidence;
     if !e.clusters.is_empty() {
         let votes: Vec<String> = e.clusters.iter().map(|c| c.votes.to_string()).collect();
+        let dropped = if e.dropped_inputs.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} dropped)", e.dropped_inputs.len())
+        };
         s += &format!(
-            "candidates: {} on {} input(s); behaviours by votes: {}\n",
+            "candidates: {} on {} input(s){dropped}; behaviours by votes: {}\n",
             report.candidates.len(),
             e.inputs.len(),
             votes.join(", ")

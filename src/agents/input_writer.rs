@@ -63,6 +63,92 @@ pub fn write(
     Ok((parse(&text, max), problems))
 }
 
+/// A stated error case: the requirement's id, its words, and the exception the task names.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorCase {
+    pub id: String,
+    pub quote: String,
+    pub raises: String,
+}
+
+/// Ask for calls that meet each stated error case's condition (at most `per` per case), each
+/// tagged with its case's id. The expected exception is the task's, never the model's: the
+/// reply gives calls only.
+pub fn write_error_calls(
+    crew: &mut Crew<'_>,
+    task: &str,
+    cases: &[ErrorCase],
+    code: &str,
+    example: &str,
+    per: usize,
+) -> Result<(Vec<WrittenInput>, Vec<String>), AgentError> {
+    if cases.is_empty() || per == 0 {
+        return Ok((vec![], vec![]));
+    }
+    let sigs = syntax::signatures(code);
+    let signatures = if sigs.is_empty() {
+        "(nothing yet)".to_string()
+    } else {
+        sigs.join("\n")
+    };
+    let example = format!("{example}  # {}", cases[0].id);
+    let messages = crew.opening(
+        "error_inputs",
+        context! { task, cases, signatures, per, example },
+    )?;
+    let cap = crew.config.limits.input_writer_max_tokens;
+    let g = crew.with_max_tokens(cap, |crew| crew.chat(AgentRole::TestWriter, &messages))?;
+    let mut problems = vec![];
+    let mut text = extract::python_code(&g.text).unwrap_or_else(|| {
+        problems.push("error cases: no Python code in the reply".into());
+        String::new()
+    });
+    if g.finish == Finish::Length {
+        let whole = text.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
+        text.truncate(whole);
+    }
+    Ok((error_calls(&text, cases, per), problems))
+}
+
+/// The calls of an error-case reply: `with pytest.raises(...):` and `try:` wrappers taken
+/// off, each call tied to the case its comment names (or to the only case), at most `per` a
+/// case; a call naming no stated case is dropped.
+pub fn error_calls(text: &str, cases: &[ErrorCase], per: usize) -> Vec<WrittenInput> {
+    let unwrapped: String = text
+        .lines()
+        .map(|l| {
+            let t = l.trim();
+            match t.strip_prefix("with ").and_then(|r| r.split_once("):")) {
+                Some((_, rest)) => rest.trim().to_string(),
+                None => t.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out: Vec<WrittenInput> = vec![];
+    for mut w in parse(&unwrapped, usize::MAX) {
+        if w.requirement.is_none() && cases.len() == 1 {
+            w.requirement = Some(cases[0].id.clone());
+        }
+        let Some(id) = w.requirement.clone() else {
+            continue;
+        };
+        if !cases.iter().any(|c| c.id == id) {
+            continue;
+        }
+        if out
+            .iter()
+            .filter(|o| o.requirement.as_deref() == Some(id.as_str()))
+            .count()
+            >= per
+        {
+            continue;
+        }
+        out.push(w);
+    }
+    out
+}
+
 /// The inputs in a reply: one per line, `# R<n>` comments kept as the requirement, `assert`,
 /// `print(...)` and `== value` stripped (an expected value written anyway is not used), lines
 /// that are not a valid expression-ending snippet with a call dropped, duplicates dropped.
@@ -263,6 +349,34 @@ mod tests {
         assert_eq!(got[3].requirement.as_deref(), Some("R3"));
         assert_eq!(got[2].requirement, None);
         assert_eq!(parse(text, 2).len(), 2);
+    }
+
+    #[test]
+    fn error_calls_are_tied_to_their_case_and_unwrapped() {
+        let cases = vec![
+            ErrorCase {
+                id: "R2".into(),
+                quote: "Raise ValueError if n is negative.".into(),
+                raises: "ValueError".into(),
+            },
+            ErrorCase {
+                id: "R4".into(),
+                quote: "Raise TypeError for a string.".into(),
+                raises: "TypeError".into(),
+            },
+        ];
+        let text = "to_x(-1)  # R2\nwith pytest.raises(ValueError): to_x(-5)  # R2\nto_x(-9)  # R2\nto_x('a')  # R4\nto_x(3)  # R1\nto_x(None)\n";
+        let got = error_calls(text, &cases, 2);
+        let pairs: Vec<(&str, &str)> = got
+            .iter()
+            .map(|w| (w.code.as_str(), w.requirement.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![("to_x(-1)", "R2"), ("to_x(-5)", "R2"), ("to_x('a')", "R4")]
+        );
+        let one = error_calls("to_x(-1)\n", &cases[..1], 2);
+        assert_eq!(one[0].requirement.as_deref(), Some("R2"), "the only case");
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub struct Limits {
     /// Inputs the InputWriter may add to the stated examples.
     pub max_inputs: usize,
     pub input_writer_max_tokens: u32,
+    /// Inputs (stated examples count) that must run on every candidate before agreement can
+    /// make the verdict `passed`.
+    pub min_usable_inputs: usize,
+    /// Calls written per stated error case, each checked to raise the named exception.
+    pub error_inputs_per_requirement: usize,
     /// Re-asks of the CodeGenerator with static-check findings, per candidate.
     pub static_fix_rounds: u32,
     /// Questions (each asked in both option orders) where the candidates disagree.
@@ -168,6 +173,12 @@ impl Limits {
                 "[limits] time_limit_seconds = {}: give whole seconds up to {max} (one day), or 0 for no limit",
                 self.time_limit_seconds
             ));
+        }
+        if self.min_usable_inputs == 0 {
+            return Err(
+                "[limits] min_usable_inputs = 0: give at least 1 (agreement on no input is no evidence; the default is 3)"
+                    .into(),
+            );
         }
         if !(1..=100).contains(&self.code_context_percent) {
             return Err(format!(
@@ -405,6 +416,10 @@ mod tests {
             (
                 "[limits]\ncode_context_percent = 0\n",
                 &["[limits] code_context_percent = 0", "1 to 100"],
+            ),
+            (
+                "[limits]\nmin_usable_inputs = 0\n",
+                &["[limits] min_usable_inputs = 0", "at least 1"],
             ),
         ] {
             std::fs::write(&p, text).unwrap();

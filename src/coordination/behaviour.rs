@@ -145,6 +145,18 @@ impl Profile {
 /// Run `code` on every input in the sandbox. A run that stops early (a hang) marks the input
 /// it stopped at and runs the rest again without it, so one endless loop costs one input.
 pub fn probe(runner: &dyn TestRunner, code: &str, inputs: &[Input]) -> Result<Profile, String> {
+    probe_with(runner, code, inputs, &[])
+}
+
+/// [`probe`] with the task's standard-library import lines (`from datetime import date`) run
+/// before the inputs, so an input that uses what the task writes is not dropped for it (the
+/// probe also imports any standard-library module an input names, `datetime.date(...)`).
+pub fn probe_with(
+    runner: &dyn TestRunner,
+    code: &str,
+    inputs: &[Input],
+    imports: &[String],
+) -> Result<Profile, String> {
     let mut observations: Vec<Option<Observation>> = vec![None; inputs.len()];
     let mut matches = vec![None; inputs.len()];
     let mut messages = vec![String::new(); inputs.len()];
@@ -167,7 +179,7 @@ pub fn probe(runner: &dyn TestRunner, code: &str, inputs: &[Input]) -> Result<Pr
             })
             .collect();
         let nonce = nonce();
-        let payload = serde_json::json!({ "nonce": nonce, "inputs": list });
+        let payload = serde_json::json!({ "nonce": nonce, "inputs": list, "imports": imports });
         let files = vec![
             ("solution.py".to_string(), code.to_string()),
             (PROBE_FILE.to_string(), PROBE_PY.to_string()),
@@ -249,6 +261,25 @@ pub fn probe(runner: &dyn TestRunner, code: &str, inputs: &[Input]) -> Result<Pr
         matches,
         messages,
     })
+}
+
+/// The task's import lines (`import datetime`, `from datetime import date`), inside code
+/// fences or not; the probe runs only those of standard-library modules.
+pub fn task_imports(task: &str) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for line in task.lines() {
+        let t = line.trim().trim_start_matches(">>>").trim();
+        let import = t.starts_with("import ")
+            || (t.starts_with("from ") && t.contains(" import ") && !t.contains('('));
+        if import
+            && t.chars()
+                .all(|c| c.is_alphanumeric() || " _.,*".contains(c))
+            && !out.iter().any(|o| o == t)
+        {
+            out.push(t.to_string());
+        }
+    }
+    out
 }
 
 /// A fresh 64-bit hex nonce (not secret from a determined guest, which shares the harness's
@@ -556,6 +587,19 @@ mod tests {
             "too short to be a quotation"
         );
         assert!(!stated_in(task, "by_length"), "not a call");
+    }
+
+    #[test]
+    fn task_imports_are_the_import_lines() {
+        let task = "Use dates.\n```python\nfrom datetime import date, timedelta\nimport math\n```\n>>> import re\nfrom here import (x)\nimport os; os.system('x')";
+        assert_eq!(
+            task_imports(task),
+            vec![
+                "from datetime import date, timedelta",
+                "import math",
+                "import re"
+            ]
+        );
     }
 
     #[test]

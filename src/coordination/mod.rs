@@ -10,7 +10,10 @@ pub mod io_examples;
 pub mod judge;
 pub mod requirements;
 pub mod scan;
+pub mod self_attrs;
 pub mod static_check;
+pub mod verdict;
+pub mod well_typed;
 
 pub use crate::testing::{TestRun, TestRunner};
 pub use coordinator::{Coordinator, RunOutcome, RunReport};

@@ -25,11 +25,15 @@ pub struct Requirement {
     /// The exception the task names for this case, if any (`ValueError`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raises: Option<String>,
-    /// `holds`, `fails`, `exercised` (inputs ran; agreement judged them) or `not exercised`.
+    /// `holds`, `fails`, `exercised` (inputs ran; agreement judged them) or `not exercised`
+    /// (no input tied to it ran on every candidate).
     pub status: String,
-    /// What the chosen solution did on the inputs that exercise it.
+    /// What the chosen solution did on the inputs that exercise it, each with its outcome.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
+    /// Why it was not exercised, when that keeps the verdict from `passed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 const ERROR_WORDS: [&str; 6] = ["raise", "error", "exception", "invalid", "throw", "reject"];
@@ -86,6 +90,7 @@ pub fn extract(task: &str, examples: &[Example], max: usize) -> Vec<Requirement>
             raises,
             status: "not exercised".into(),
             evidence: vec![],
+            note: None,
         })
         .collect()
 }

@@ -1,6 +1,7 @@
 //! Cheap static checks that run before any test, with precise feedback: a function or class
 //! the task asks for is missing, its signature takes a different number of parameters than
-//! the task's, or the code calls a name that nothing defines (`Node(...)` with no `Node`).
+//! the task's, the code calls a name that nothing defines (`Node(...)` with no `Node`), or a
+//! method uses an attribute of `self` its class never defines ([`super::self_attrs`]).
 
 use std::collections::BTreeSet;
 
@@ -136,12 +137,15 @@ pub fn wanted(task: &str, examples: &[Example]) -> Vec<Wanted> {
     out
 }
 
+/// Required and at most (`None` with `*args`) arguments of a call.
+pub type Arity = (usize, Option<usize>);
+
 /// Problems found in `code`, each a sentence the CodeGenerator can act on.
 pub fn check(code: &str, wanted: &[Wanted]) -> Vec<String> {
     let tree = parse_python(code);
     let root = tree.root_node();
     let mut problems = vec![];
-    let mut defined_top: Vec<(String, Option<(usize, Option<usize>)>)> = vec![];
+    let mut defined_top: Vec<(String, Option<Arity>)> = vec![];
     let mut cursor = root.walk();
     for node in root.children(&mut cursor) {
         let node = unwrap_decorated(node);
@@ -191,15 +195,84 @@ pub fn check(code: &str, wanted: &[Wanted]) -> Vec<String> {
     }
     let mut reported = BTreeSet::new();
     for (name, line) in called {
-        if !bound.contains(&name) && !BUILTINS.contains(&name.as_str()) && !is_exception(&name) {
-            if reported.insert(name.clone()) {
-                problems.push(format!(
-                    "line {line} calls `{name}`, but nothing in solution.py defines or imports it"
-                ));
-            }
+        if !bound.contains(&name)
+            && !BUILTINS.contains(&name.as_str())
+            && !is_exception(&name)
+            && reported.insert(name.clone())
+        {
+            problems.push(format!(
+                "line {line} calls `{name}`, but nothing in solution.py defines or imports it"
+            ));
         }
     }
+    problems.extend(super::self_attrs::undefined(root, code));
     problems
+}
+
+/// How many arguments a call of top-level `name` in `code` takes (required, and at most;
+/// `None` with `*args`): a function's parameters, or a class's `__init__` without `self`.
+pub fn arity(code: &str, name: &str) -> Option<Arity> {
+    let tree = parse_python(code);
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let found = root.children(&mut cursor).map(unwrap_decorated).find(|n| {
+        matches!(n.kind(), "function_definition" | "class_definition")
+            && field_text(*n, "name", code) == Some(name)
+    })?;
+    if found.kind() == "function_definition" {
+        return found
+            .child_by_field_name("parameters")
+            .map(|p| param_range(p, code));
+    }
+    let body = found.child_by_field_name("body")?;
+    let mut c = body.walk();
+    let init = body.children(&mut c).map(unwrap_decorated).find(|m| {
+        m.kind() == "function_definition" && field_text(*m, "name", code) == Some("__init__")
+    });
+    match init {
+        Some(m) => m
+            .child_by_field_name("parameters")
+            .map(|p| param_range(p, code)),
+        None => Some((0, Some(0))),
+    }
+}
+
+/// The annotations of top-level function `name`'s parameters in `code`, in order, without
+/// `self`/`cls` and `*args`/`**kwargs` (`None` for a parameter without one); empty when there
+/// is no such function.
+pub fn annotations(code: &str, name: &str) -> Vec<Option<String>> {
+    let tree = parse_python(code);
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let Some(f) = root
+        .children(&mut cursor)
+        .map(unwrap_decorated)
+        .find(|n| n.kind() == "function_definition" && field_text(*n, "name", code) == Some(name))
+    else {
+        return vec![];
+    };
+    let Some(params) = f.child_by_field_name("parameters") else {
+        return vec![];
+    };
+    let mut out = vec![];
+    let mut c = params.walk();
+    for p in params.named_children(&mut c) {
+        let annotation = match p.kind() {
+            "identifier" => None,
+            "typed_parameter" | "typed_default_parameter" | "default_parameter" => p
+                .child_by_field_name("type")
+                .and_then(|t| t.utf8_text(code.as_bytes()).ok())
+                .map(str::to_string),
+            _ => continue,
+        };
+        let text = p.utf8_text(code.as_bytes()).unwrap_or("");
+        let pname = text.split([':', '=']).next().unwrap_or("").trim();
+        if pname == "self" || pname == "cls" {
+            continue;
+        }
+        out.push(annotation);
+    }
+    out
 }
 
 /// Builtin exception and warning classes (`ValueError`, `StopIteration`, `UserWarning`).

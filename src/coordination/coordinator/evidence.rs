@@ -1,0 +1,437 @@
+//! Stage 2, evidence: the inputs (stated examples, calls for each stated error case, written
+//! calls), every candidate probed on them, the inputs left out and why, the candidates
+//! clustered by behaviour and ranked, and small questions where the leading behaviours
+//! differ.
+
+use super::*;
+
+impl Coordinator<'_, '_> {
+    /// The InputWriter writes calls that exercise the requirements (no expected values).
+    pub(super) fn write_inputs(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
+        let Some(code) = self.candidates.first().map(|c| c.code.clone()) else {
+            return Ok(());
+        };
+        self.inputs_written = true;
+        let max = self.crew.config.limits.max_inputs;
+        let names: Vec<String> = self.wanted.iter().map(|w| w.name.clone()).collect();
+        let defaults = default_inputs::inputs(&code, &names, &self.stated, max);
+        let example: Vec<String> = defaults.iter().take(2).cloned().collect();
+        let (mut written, problems) = input_writer::write(
+            &mut self.crew,
+            &self.task,
+            &self.checklist,
+            &code,
+            &example,
+            max,
+        )?;
+        step.notes
+            .extend(problems.iter().map(|p| format!("inputs: {p}")));
+        // Too few calls written (a small model often writes code instead): edge values for
+        // each parameter fill up to the limit.
+        if written.len() < max / 2 {
+            step.notes.push(format!(
+                "the InputWriter gave {} call(s); added edge values for each parameter",
+                written.len()
+            ));
+            for d in defaults {
+                if written.len() >= max {
+                    break;
+                }
+                if !written.iter().any(|w| w.code == d) {
+                    written.push(input_writer::WrittenInput {
+                        code: d,
+                        requirement: None,
+                    });
+                }
+            }
+        }
+        for w in written {
+            if self.inputs.iter().any(|i| i.code == w.code) {
+                continue;
+            }
+            self.inputs.push(Input {
+                code: w.code,
+                expected: None,
+                source: "written".into(),
+            });
+            self.input_reqs.push(w.requirement);
+        }
+        let first = example.first().cloned().unwrap_or_else(|| "f(-1)".into());
+        self.write_error_calls(&code, &first, step)?;
+        step.notes.push(format!(
+            "{} input(s): {} stated example(s), {} stated error-case call(s), {} written",
+            self.inputs.len(),
+            self.inputs.iter().filter(|i| i.source == "example").count(),
+            self.inputs
+                .iter()
+                .filter(|i| i.source == ERROR_CASE)
+                .count(),
+            self.inputs.iter().filter(|i| !i.is_example()).count()
+        ));
+        Ok(())
+    }
+
+    /// Calls that meet each stated error case's condition (the model writes the call), each
+    /// checked to raise the exception type the task names: an input with expected value
+    /// `!ValueError`, ground truth like a stated example. A call that does not call a function
+    /// the first candidate defines, with an argument count it takes, is left out (it would
+    /// fail for its own fault).
+    pub(super) fn write_error_calls(
+        &mut self,
+        code: &str,
+        example: &str,
+        step: &mut StepRecord,
+    ) -> Result<(), AgentError> {
+        let cases: Vec<ErrorCase> = self
+            .requirements
+            .iter()
+            .filter(|r| r.kind == Kind::Error)
+            .filter_map(|r| {
+                r.raises.as_ref().map(|e| ErrorCase {
+                    id: r.id.clone(),
+                    quote: r.quote.clone(),
+                    raises: e.clone(),
+                })
+            })
+            .collect();
+        if cases.is_empty() {
+            return Ok(());
+        }
+        let per = self.crew.config.limits.error_inputs_per_requirement;
+        let (calls, problems) = input_writer::write_error_calls(
+            &mut self.crew,
+            &self.task,
+            &cases,
+            code,
+            example,
+            per,
+        )?;
+        step.notes.extend(problems);
+        for w in calls {
+            let Some(case) = cases
+                .iter()
+                .find(|c| Some(c.id.as_str()) == w.requirement.as_deref())
+            else {
+                continue;
+            };
+            if !callable_with(code, &w.code) {
+                step.notes.push(format!(
+                    "error case {}: `{}` does not call a function solution.py defines with arguments it takes; left out",
+                    case.id, w.code
+                ));
+                continue;
+            }
+            let check = Input {
+                code: w.code.clone(),
+                expected: Some(format!("!{}", case.raises)),
+                source: ERROR_CASE.into(),
+            };
+            // The InputWriter may have written the same call: it becomes the check.
+            match self.inputs.iter().position(|i| i.code == w.code) {
+                Some(k) if self.inputs[k].is_example() => continue,
+                Some(k) => {
+                    self.inputs[k] = check;
+                    self.input_reqs[k] = Some(case.id.clone());
+                }
+                None => {
+                    self.inputs.push(check);
+                    self.input_reqs.push(Some(case.id.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Run every candidate not yet probed on every input.
+    pub(super) fn probe_all(&mut self, step: &mut StepRecord) {
+        let Some(runner) = self.runner else {
+            return;
+        };
+        if self.inputs.is_empty() {
+            return;
+        }
+        for i in 0..self.candidates.len() {
+            if self.candidates[i].profile.is_some() {
+                continue;
+            }
+            match behaviour::probe_with(
+                runner,
+                &self.candidates[i].code,
+                &self.inputs,
+                &self.imports,
+            ) {
+                Ok(p) => {
+                    self.candidates[i].examples = p.examples();
+                    self.candidates[i].behaviour = Some(p.observations.clone());
+                    self.candidates[i].profile = Some(p);
+                }
+                Err(e) => step
+                    .notes
+                    .push(format!("candidate {}: probe failed: {e}", i + 1)),
+            }
+        }
+    }
+
+    /// Inputs every probed candidate crashed on with an internal error are bad inputs, unless
+    /// the task itself states their arguments (then the crash is a shared bug: every candidate
+    /// failing with `TypeError` on the task's own `arr = [2, 1, 1, 4, 5, 8, 2, 3]` must not be
+    /// left out, or one trivial input would make the verdict); a written input that some
+    /// candidate does not finish is too slow to compare on (or a case the task does not state:
+    /// `factorize(0)` looping forever). Either is left out of the comparison and named in the
+    /// report; stated examples always count.
+    pub(super) fn drop_reason(&self, i: usize) -> Option<&'static str> {
+        if self.inputs[i].is_example() {
+            return None;
+        }
+        let profiles: Vec<&Profile> = self
+            .candidates
+            .iter()
+            .filter_map(|c| c.profile.as_ref())
+            .collect();
+        if profiles.is_empty() {
+            return None;
+        }
+        if profiles.iter().all(|p| match &p.observations[i] {
+            Observation::Raised(e) => behaviour::is_internal_error(e),
+            _ => false,
+        }) && !behaviour::stated_in(&self.task, &self.inputs[i].code)
+            && !self.shared_bug(&profiles, i)
+        {
+            return Some("every candidate crashes on it");
+        }
+        if profiles
+            .iter()
+            .any(|p| p.observations[i] == Observation::Hung)
+        {
+            return Some("a candidate does not finish it in time: not compared (too slow to judge, or a case the task does not state)");
+        }
+        None
+    }
+
+    /// Every candidate raises the same internal error on input `i`, and the input is
+    /// well-typed for the asked signature ([`well_typed::shared_bug`]): the crash is a bug
+    /// they share.
+    pub(super) fn shared_bug(&self, profiles: &[&Profile], i: usize) -> bool {
+        let first = &profiles[0].observations[i];
+        if !profiles.iter().all(|p| p.observations[i] == *first) {
+            return false;
+        }
+        let Observation::Raised(error) = first else {
+            return false;
+        };
+        let asked: Vec<String> = self.wanted.iter().map(|w| w.name.clone()).collect();
+        let code = self
+            .candidates
+            .first()
+            .map(|c| c.code.as_str())
+            .unwrap_or("");
+        well_typed::shared_bug(
+            &self.inputs[i].code,
+            error,
+            &asked,
+            &self.task,
+            code,
+            &self.stated,
+        )
+    }
+
+    /// Inputs that ran on every candidate and count (stated examples and error cases always).
+    pub(super) fn usable_count(&self) -> usize {
+        self.usable_inputs().iter().filter(|u| **u).count()
+    }
+
+    pub(super) fn usable_inputs(&self) -> Vec<bool> {
+        (0..self.inputs.len())
+            .map(|i| self.drop_reason(i).is_none())
+            .collect()
+    }
+
+    /// Profiles restricted to usable inputs.
+    pub(super) fn masked(&self, p: &Profile, usable: &[bool]) -> Profile {
+        let keep = |i: &usize| usable[*i];
+        let idx: Vec<usize> = (0..p.observations.len()).filter(keep).collect();
+        Profile {
+            observations: idx.iter().map(|&i| p.observations[i].clone()).collect(),
+            matches: idx.iter().map(|&i| p.matches[i]).collect(),
+            messages: idx.iter().map(|&i| p.messages[i].clone()).collect(),
+        }
+    }
+
+    /// Cluster the probed candidates, apply answered questions and written-test evidence, rank.
+    pub(super) fn clusters(&self) -> Vec<Cluster> {
+        let usable = self.usable_inputs();
+        let masked: Vec<(usize, Profile, usize)> = self
+            .candidates
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                c.profile
+                    .as_ref()
+                    .map(|p| (i, self.masked(p, &usable), 1 + c.duplicates))
+            })
+            .collect();
+        let refs: Vec<(usize, &Profile, usize)> =
+            masked.iter().map(|(i, p, v)| (*i, p, *v)).collect();
+        let mut clusters = behaviour::cluster(&refs);
+        for c in &mut clusters {
+            c.written_passed = c
+                .members
+                .iter()
+                .filter_map(|&m| self.candidates[m].written.map(|w| w.0))
+                .max()
+                .unwrap_or(0);
+            let p = self.candidates[c.members[0]]
+                .profile
+                .as_ref()
+                .expect("probed");
+            for q in &self.evidence.questions {
+                let Some(chosen) = q.chosen else { continue };
+                let Some(i) = self.inputs.iter().position(|x| x.code == q.input) else {
+                    continue;
+                };
+                let obs = p.observations[i].to_string();
+                if obs == q.options[chosen] {
+                    c.answers += 1;
+                } else if obs == q.options[1 - chosen] {
+                    c.answers -= 1;
+                }
+            }
+        }
+        behaviour::rank(&mut clusters);
+        clusters
+    }
+
+    /// Every probed candidate behaves the same on at least one usable input, at least `votes`
+    /// of them, and the stated examples hold.
+    pub(super) fn agreed(&self, votes: usize) -> bool {
+        // Agreement on no input is no agreement: more candidates may make inputs usable.
+        if self.usable_count() == 0 {
+            return false;
+        }
+        let c = self.clusters();
+        c.len() == 1 && c[0].consistent && c[0].votes >= votes
+    }
+
+    pub(super) fn select(&mut self, step: &mut StepRecord) {
+        let clusters = self.clusters();
+        if let Some(lead) = clusters.first() {
+            let best = *lead.members.iter().min().expect("non-empty cluster");
+            if self.chosen != Some(best) {
+                step.notes.push(format!(
+                    "chose candidate {} ({} vote(s) of {}; stated examples {}/{})",
+                    best + 1,
+                    lead.votes,
+                    clusters.iter().map(|c| c.votes).sum::<usize>(),
+                    self.candidates[best].examples.0,
+                    self.candidates[best].examples.1
+                ));
+            }
+            self.chosen = Some(best);
+        } else if self.chosen.is_none() && !self.candidates.is_empty() {
+            self.chosen = Some(0);
+        }
+        self.evidence.clusters = clusters;
+    }
+
+    /// Whether the evidence settles the leading cluster: it is consistent with the stated
+    /// examples, and either it is the only consistent behaviour (with two votes, or stated
+    /// examples that ruled the others out), or it has more votes than the runner-up, or
+    /// answered questions favour it.
+    pub(super) fn settled(&self, clusters: &[Cluster]) -> bool {
+        let Some(lead) = clusters.first() else {
+            return false;
+        };
+        if !lead.consistent {
+            return false;
+        }
+        let runner_up = clusters.iter().skip(1).find(|c| c.consistent);
+        let stated = self.inputs.iter().any(Input::is_example);
+        match runner_up {
+            None => lead.votes >= 2 || (stated && clusters.len() > 1),
+            Some(r) => lead.answers > r.answers || (lead.votes >= 2 && lead.votes > r.votes),
+        }
+    }
+
+    /// Ask about inputs where the two leading consistent behaviours differ, until settled.
+    pub(super) fn ask_questions(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
+        let max = self.crew.config.limits.questions;
+        let mut asked = 0;
+        while asked < max {
+            let clusters = self.clusters();
+            if self.settled(&clusters) {
+                break;
+            }
+            let consistent: Vec<&Cluster> = clusters.iter().filter(|c| c.consistent).collect();
+            if consistent.len() < 2 {
+                break;
+            }
+            let a = self.candidates[consistent[0].members[0]]
+                .profile
+                .clone()
+                .expect("probed");
+            let b = self.candidates[consistent[1].members[0]]
+                .profile
+                .clone()
+                .expect("probed");
+            let open = behaviour::disagreements(&self.inputs, &a, &b)
+                .into_iter()
+                .find(|d| {
+                    !self
+                        .evidence
+                        .questions
+                        .iter()
+                        .any(|q| q.input == self.inputs[d.input].code)
+                });
+            let Some(d) = open else { break };
+            let q = input_writer::ask(
+                &mut self.crew,
+                &self.task,
+                &self.inputs[d.input].code,
+                [d.leader.to_string(), d.other.to_string()],
+            )?;
+            step.notes.push(format!(
+                "asked about `{}`: {} or {} -> {}",
+                q.input,
+                q.options[0],
+                q.options[1],
+                match q.chosen {
+                    Some(i) => format!("`{}` (both orders)", q.options[i]),
+                    None => format!("unsettled (answers {:?})", q.answers),
+                }
+            ));
+            self.evidence.questions.push(q);
+            asked += 1;
+        }
+        self.select(step);
+        Ok(())
+    }
+}
+
+/// Whether the last statement of `input` calls a top-level function (or class) `code`
+/// defines with an argument count it takes; a method call or other expression is accepted.
+fn callable_with(code: &str, input: &str) -> bool {
+    let last = input.rsplit("; ").next().unwrap_or(input).trim();
+    let Some(open) = last.find('(') else {
+        return true;
+    };
+    let name = &last[..open];
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return true;
+    }
+    let Some((required, total)) = static_check::arity(code, name) else {
+        return false;
+    };
+    let Some(close) = crate::coordination::scan::close_of(last.as_bytes(), open, false) else {
+        return false;
+    };
+    let args = &last[open + 1..close - 1];
+    if args.contains('=') || args.contains('*') {
+        return true;
+    }
+    let n = if args.trim().is_empty() {
+        0
+    } else {
+        crate::coordination::scan::split_top(args).len()
+    };
+    n >= required && total.is_none_or(|t| n <= t)
+}
