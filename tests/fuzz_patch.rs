@@ -8,7 +8,8 @@
 //! hunk headers, altered or dropped context lines, CRLF, a missing last newline, truncation,
 //! garbage lines, escaping paths, removed "\ No newline" markers), or the patch is applied
 //! a second time. The same patch then goes to codeswarm, `git apply` and GNU patch, each on
-//! its own copy of the target, and the outcomes are compared:
+//! its own copy of the target (the cases are generated in tests/fuzz_patch_case), and the
+//! outcomes are compared:
 //!
 //! - whatever `git apply` accepts, codeswarm accepts with the same resulting files;
 //! - else whatever GNU patch accepts, codeswarm accepts with the same resulting files;
@@ -16,7 +17,8 @@
 //!
 //! Where codeswarm differs on purpose, [`explain`] names the documented rule (docs/fuzzing.md
 //! lists them); any other difference fails the test with the case (proptest shrinks it).
-//! Every case is tallied; `--nocapture` prints the tally.
+//! Every case is tallied; `--nocapture` prints the tally. The regressions the fuzzing found are
+//! plain tests at the end.
 
 mod fuzz_common;
 mod fuzz_patch_case;
