@@ -369,6 +369,30 @@ fn documented_difference(
     if ours.is_some() && case.context == 0 && misordered(&built.patch) {
         return Some("R7 out-of-order -U0 hunks applied in patch order");
     }
+    // R8. GNU patch `--forward` calls a patch reversed when a first hunk's reversal is found,
+    // even by its context alone, and skips it; codeswarm's already-applied check needs the
+    // hunk's added lines to be found (documented in `repo::patch`), so it goes on to the fuzz
+    // tier. GNU patch told to assume no patch is reversed (`--force`) ends as codeswarm does.
+    if let (Some(ours), Some(Outcome::Refused(why))) = (ours, &r.gnu) {
+        if why.contains("Reversed (or previously applied) patch detected") {
+            let patch_file = root.join("r8.diff");
+            std::fs::write(&patch_file, &built.patch).unwrap();
+            let dir = fresh_target(root, "r8-gnu", &built.target, false);
+            let args = [
+                "--force",
+                "--fuzz=5",
+                "-p1",
+                "--no-backup-if-mismatch",
+                "--reject-file=-",
+                "--quiet",
+                "-i",
+                patch_file.to_str().unwrap(),
+            ];
+            if run_tool(&dir, "patch", &args).tree() == Some(ours) {
+                return Some("R8 reversal found by context alone is not an applied patch");
+            }
+        }
+    }
     // R6. A patch that changes nothing (a file header without hunks, the rest cut off): GNU
     // patch exits 0 having done nothing; codeswarm refuses it, as `git apply` does.
     if let (Err(_), Some((_, theirs))) = (&r.codeswarm, harness_tree(&r.git, &r.gnu)) {
