@@ -36,7 +36,7 @@ use proptest::prelude::*;
 
 static TALLY: Tally = Tally::new();
 
-/// The default number of cases (about 15 s on a shared 2-core machine).
+/// The default number of cases (3 s on a quiet 2-core machine, 13 s on a loaded one).
 const DEFAULT_CASES: u32 = 64;
 
 // ---------------------------------------------------------------------------------------------
