@@ -492,3 +492,100 @@ fn directories_a_killed_run_left_behind_are_removed_on_the_next_start() {
         .collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
+
+#[test]
+fn evaluate_reads_null_patches_refuses_conflicting_repeats_and_escapes_names() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let ids = set.ids();
+    let bidi_id = "evil\u{202E}txt.exe__x-1";
+    let huge_id = "h".repeat(10_000);
+    let mut instances = std::fs::read_to_string(&set.instances).unwrap();
+    for id in [bidi_id, huge_id.as_str()] {
+        instances.push_str(
+            &serde_json::json!({
+                "instance_id": id, "repo": "o/r", "base_commit": "abc", "problem_statement": "p"
+            })
+            .to_string(),
+        );
+        instances.push('\n');
+    }
+    let instances_path = out.path().join("instances.jsonl");
+    std::fs::write(&instances_path, instances).unwrap();
+    let line = |id: &str, patch: serde_json::Value| {
+        format!(
+            "{}\n",
+            serde_json::json!({"instance_id": id, "model_name_or_path": "m", "model_patch": patch})
+        )
+    };
+    let preds = out.path().join("preds.jsonl");
+    let evaluate = || {
+        run(
+            &[
+                "evaluate",
+                "--instances",
+                instances_path.to_str().unwrap(),
+                "--predictions",
+                preds.to_str().unwrap(),
+                "--repo-url-template",
+                &set.template,
+            ],
+            out.path(),
+        )
+    };
+
+    // Two different lines for one instance: an error naming it and both lines.
+    std::fs::write(
+        &preds,
+        line(&ids[0], "".into()) + &line(&ids[1], "a".into()) + &line(&ids[1], "b".into()),
+    )
+    .unwrap();
+    let o = evaluate();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&ids[1]) && err.contains("lines 2, 3"), "{err}");
+
+    // `"model_patch": null` is no patch, not a broken file; names reach the terminal escaped.
+    std::fs::write(
+        &preds,
+        line(&ids[0], serde_json::Value::Null) + &line(bidi_id, "".into()),
+    )
+    .unwrap();
+    let o = evaluate();
+    let (text, err) = (stdout(&o), stderr(&o));
+    assert!(text.contains(&ids[0]), "{text}{err}");
+    assert!(
+        !text.contains('\u{202E}') && !err.contains('\u{202E}'),
+        "{text}{err}"
+    );
+    assert!(text.contains("evil\\u{202e}txt.exe__x-1"), "{text}");
+    assert!(!err.contains(&huge_id), "a 10 kB id is not echoed whole");
+    assert!(err.contains("more characters"), "{err}");
+}
+
+#[test]
+fn an_unknown_test_environment_is_an_error() {
+    let home = check_common::Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = check_common::fixture_repo("textkit", dir.path());
+    let patch = check_common::write(
+        dir.path(),
+        "p.diff",
+        &check_common::add_file_patch("textkit/extra.py", "y = 2\n"),
+    );
+    for env in ["nope/nope@1", "nope/nope"] {
+        let o = check_common::check(
+            &home,
+            repo.path.to_str().unwrap(),
+            &repo.base_commit,
+            &patch,
+            &["--tests", "tests/test_case.py", "--env", env],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{env}: {}", check_common::out(&o));
+        assert!(
+            err.contains("--env") && err.contains("--specs"),
+            "{env}: {err}"
+        );
+    }
+}

@@ -155,11 +155,14 @@ impl EvalReport {
         for e in &self.instances {
             out.push_str(&format!(
                 "{:<40} {}{}\n",
-                e.instance_id,
+                crate::terminal_text::terminal_safe(&e.instance_id),
                 e.status.as_str(),
                 e.reason
                     .as_deref()
-                    .map(|r| format!(": {}", r.lines().next().unwrap_or("")))
+                    .map(|r| format!(
+                        ": {}",
+                        crate::terminal_text::terminal_safe(r.lines().next().unwrap_or(""))
+                    ))
                     .unwrap_or_default()
             ));
         }
@@ -254,7 +257,7 @@ pub fn evaluate(
         indicatif::ProgressBar::hidden()
     };
     for (inst, pred) in todo {
-        bar.set_message(inst.id().to_string());
+        bar.set_message(crate::terminal_text::terminal_safe(inst.id()).into_owned());
         let started = Instant::now();
         let mut e = evaluate_one(inst, pred, executor, options);
         e.seconds = started.elapsed().as_secs_f64();
@@ -282,7 +285,7 @@ pub fn evaluate(
                 "[{}/{}] {} {} ({:.0} s)",
                 report.evaluated,
                 bar.length().unwrap_or(0),
-                e.instance_id,
+                crate::terminal_text::terminal_safe(&e.instance_id),
                 e.status.as_str(),
                 e.seconds
             );

@@ -876,13 +876,13 @@ pub fn run_batch_workers(
                 "[{}/{}] {}: {}{} ({:.1} s, {} tokens)",
                 manifest.progress.done,
                 selected.len(),
-                inst.id(),
+                crate::terminal_text::terminal_safe(inst.id()),
                 status.as_str(),
                 record
                     .result
                     .reason
                     .as_deref()
-                    .map(|r| format!(": {}", first_line(r)))
+                    .map(|r| format!(": {}", crate::terminal_text::terminal_safe(first_line(r))))
                     .unwrap_or_default(),
                 record.result.seconds,
                 record.result.tokens
