@@ -22,15 +22,24 @@ fn unsafe_char(c: char) -> bool {
         )
 }
 
+/// The most characters of a whole message that may quote untrusted fields (its own wording
+/// must survive; the fields inside it are cut on their own).
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
 /// `text` with control and bidirectional characters escaped and cut to [`MAX_SHOWN_CHARS`].
 pub fn terminal_safe(text: &str) -> Cow<'_, str> {
-    let long = text.chars().nth(MAX_SHOWN_CHARS).is_some();
+    terminal_safe_max(text, MAX_SHOWN_CHARS)
+}
+
+/// [`terminal_safe`], cut to `max` characters instead (e.g. [`MAX_MESSAGE_CHARS`]).
+pub fn terminal_safe_max(text: &str, max: usize) -> Cow<'_, str> {
+    let long = text.chars().nth(max).is_some();
     if !long && !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
-        if i == MAX_SHOWN_CHARS {
+        if i == max {
             let rest = text.chars().count() - i;
             out.push_str(&format!("… ({rest} more characters)"));
             break;

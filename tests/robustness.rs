@@ -589,3 +589,46 @@ fn an_unknown_test_environment_is_an_error() {
         );
     }
 }
+
+#[test]
+fn under_mock_each_batch_instance_replays_the_script_from_its_start() {
+    let home = check_common::Home::new();
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    // The same fixture twice, under two ids: both get the script's replies.
+    let text = std::fs::read_to_string(&set.instances).unwrap();
+    let first = text.lines().next().unwrap();
+    let mut copy: serde_json::Value = serde_json::from_str(first).unwrap();
+    let id = copy["instance_id"].as_str().unwrap().to_string();
+    copy["instance_id"] = format!("{id}-copy").into();
+    let instances = out.path().join("twice.jsonl");
+    std::fs::write(&instances, format!("{first}\n{copy}\n")).unwrap();
+    let preds = out.path().join("preds.jsonl");
+    let o = check_common::codeswarm(
+        &home,
+        &[
+            "batch",
+            "--mock",
+            "--instances",
+            instances.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--repo-url-template",
+            &set.template,
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", check_common::out(&o));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&preds)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let patches: Vec<&str> = lines
+        .iter()
+        .map(|l| l["model_patch"].as_str().unwrap())
+        .collect();
+    assert!(!patches[0].is_empty(), "{}", check_common::out(&o));
+    assert_eq!(patches[0], patches[1], "{}", check_common::out(&o));
+}

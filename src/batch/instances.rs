@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::input_file::{read_input, Follow, MAX_DATA_FILE};
-use crate::terminal_text::terminal_safe;
+use crate::terminal_text::{terminal_safe, terminal_safe_max, MAX_MESSAGE_CHARS};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -97,9 +97,14 @@ impl fmt::Display for InputProblem {
                 "{} ({}): {}",
                 self.location,
                 terminal_safe(id),
-                terminal_safe(&self.message)
+                terminal_safe_max(&self.message, MAX_MESSAGE_CHARS)
             ),
-            None => write!(f, "{}: {}", self.location, terminal_safe(&self.message)),
+            None => write!(
+                f,
+                "{}: {}",
+                self.location,
+                terminal_safe_max(&self.message, MAX_MESSAGE_CHARS)
+            ),
         }
     }
 }

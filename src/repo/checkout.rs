@@ -68,10 +68,11 @@ pub enum CheckoutError {
     )]
     UnknownSpec { spec: String },
     #[error(
-        "repository `{spec}` must be `owner/name` (an instance file may not name a URL or a \
+        "repository `{}` must be `owner/name` (an instance file may not name a URL or a \
          local path); give where repositories live on the command line instead, e.g. \
          `--repo-url-template '/path/to/repos/{{name}}'` or `--repo-url-template \
-         'https://host/{{owner}}/{{name}}.git'`"
+         'https://host/{{owner}}/{{name}}.git'`",
+        crate::terminal_text::terminal_safe(spec)
     )]
     NotOwnerName { spec: String },
     #[error(
