@@ -632,3 +632,56 @@ fn under_mock_each_batch_instance_replays_the_script_from_its_start() {
     assert!(!patches[0].is_empty(), "{}", check_common::out(&o));
     assert_eq!(patches[0], patches[1], "{}", check_common::out(&o));
 }
+
+#[test]
+fn tree_entries_that_cannot_be_checked_out_are_named() {
+    use codeswarm::repo::checkout::{resolve, CheckoutError, CheckoutOptions, MirrorCache};
+    // Hand-made trees git itself would refuse to write.
+    for (name, problem) in [
+        (b"".to_vec(), "empty or invalid name"),
+        (b"caf\xe9.py".to_vec(), "is not UTF-8"),
+        (b"..".to_vec(), "reserved"),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        let repo = git2::Repository::init(&src).unwrap();
+        let blob = repo.blob(b"x = 1\n").unwrap();
+        // The raw tree object (`<mode> <name>\0<id>` per entry, sorted by name): libgit2's
+        // tree builder refuses these names.
+        let mut raw = Vec::new();
+        for n in [name.as_slice(), b"ok.py"] {
+            raw.extend_from_slice(b"100644 ");
+            raw.extend_from_slice(n);
+            raw.push(0);
+            raw.extend_from_slice(blob.as_bytes());
+        }
+        let sub_id = repo
+            .odb()
+            .unwrap()
+            .write(git2::ObjectType::Tree, &raw)
+            .unwrap();
+        let mut root = repo.treebuilder(None).unwrap();
+        root.insert("pkg", sub_id, 0o040000).unwrap();
+        let tree = repo.find_tree(root.write().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+        let base = repo
+            .commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
+        let source = resolve(src.to_str().unwrap(), "{repo}").unwrap();
+        let parent = d.path().join("work");
+        let e = MirrorCache::new(d.path().join("cache"))
+            .checkout(
+                &source,
+                Some(&base.to_string()),
+                &CheckoutOptions {
+                    parent_dir: Some(parent.clone()),
+                    ..CheckoutOptions::default()
+                },
+            )
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, CheckoutError::BadFileName { .. }), "{text}");
+        assert!(text.contains(problem) && text.contains("pkg/"), "{text}");
+        assert!(!text.contains("partial clone"), "{text}");
+    }
+}
