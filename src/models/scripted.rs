@@ -340,10 +340,10 @@ text = "second"
             .unwrap_err()
             .to_string();
         assert!(err.contains("code_generator"), "{err}");
+        assert_eq!(m.transcript.len(), 4);
         // A new job (a batch instance) replays the script from its start.
         m.new_job();
         assert_eq!(ask(&mut m, AgentRole::CodeGenerator).unwrap().text, "first");
-        assert_eq!(m.transcript.len(), 4);
     }
 
     #[test]
