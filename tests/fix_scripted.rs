@@ -95,6 +95,7 @@ fn scripted_fix_produces_a_verified_patch_that_git_applies() {
         url_template: DEFAULT_URL_TEMPLATE.into(),
         work_dir: None,
         deadline: None,
+        owner_name_only: false,
     };
     let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
 
@@ -198,6 +199,7 @@ text = "still no code"
         url_template: DEFAULT_URL_TEMPLATE.into(),
         work_dir: None,
         deadline: None,
+        owner_name_only: false,
     };
     let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
     assert_eq!(report.localization.files_from, "ranking");
@@ -291,6 +293,7 @@ stalls = true
         url_template: DEFAULT_URL_TEMPLATE.into(),
         work_dir: None,
         deadline: Some(deadline),
+        owner_name_only: false,
     };
     let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
     assert!(std::time::Instant::now() >= deadline);
