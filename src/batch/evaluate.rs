@@ -161,7 +161,10 @@ impl EvalReport {
                     .as_deref()
                     .map(|r| format!(
                         ": {}",
-                        crate::terminal_text::terminal_safe(r.lines().next().unwrap_or(""))
+                        crate::terminal_text::terminal_safe_max(
+                            r.lines().next().unwrap_or(""),
+                            crate::terminal_text::MAX_MESSAGE_CHARS
+                        )
                     ))
                     .unwrap_or_default()
             ));

@@ -882,7 +882,13 @@ pub fn run_batch_workers(
                     .result
                     .reason
                     .as_deref()
-                    .map(|r| format!(": {}", crate::terminal_text::terminal_safe(first_line(r))))
+                    .map(|r| format!(
+                        ": {}",
+                        crate::terminal_text::terminal_safe_max(
+                            first_line(r),
+                            crate::terminal_text::MAX_MESSAGE_CHARS
+                        )
+                    ))
                     .unwrap_or_default(),
                 record.result.seconds,
                 record.result.tokens

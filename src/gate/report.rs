@@ -1,7 +1,7 @@
 //! What `codeswarm check` found: the verdict with its reasons, each step's result and its time,
 //! as JSON (`--json`) or as the readable summary printed by default.
 
-use crate::terminal_text::terminal_safe;
+use crate::terminal_text::{terminal_safe, terminal_safe_max, MAX_MESSAGE_CHARS};
 use serde::Serialize;
 
 use crate::repo::patch::PatchFile;
@@ -241,7 +241,7 @@ impl CheckReport {
                 format!(
                     "  apply:  {}: FAILED: {at}{}\n",
                     terminal_safe(&self.patch),
-                    terminal_safe(&f.message)
+                    terminal_safe_max(&f.message, MAX_MESSAGE_CHARS)
                 )
             }
         };
@@ -267,7 +267,10 @@ impl CheckReport {
         };
         let t = &self.tests;
         if let Some(why) = &t.not_run {
-            s += &format!("  tests:  not run: {}\n", terminal_safe(why));
+            s += &format!(
+                "  tests:  not run: {}\n",
+                terminal_safe_max(why, MAX_MESSAGE_CHARS)
+            );
         } else if let Some(why) = &t.not_runnable {
             s += &format!(
                 "  tests:  NOT RUNNABLE in the sandbox{}: {}\n",
@@ -276,7 +279,7 @@ impl CheckReport {
                 } else {
                     ""
                 },
-                terminal_safe(why)
+                terminal_safe_max(why, MAX_MESSAGE_CHARS)
             );
         } else {
             s += &format!(
@@ -302,7 +305,7 @@ impl CheckReport {
                         "ERROR"
                     },
                     terminal_safe(&c.id),
-                    terminal_safe(first)
+                    terminal_safe_max(first, MAX_MESSAGE_CHARS)
                 );
             }
             for m in &t.missing {
@@ -310,7 +313,7 @@ impl CheckReport {
             }
         }
         for n in &self.notes {
-            s += &format!("  note:   {}\n", terminal_safe(n));
+            s += &format!("  note:   {}\n", terminal_safe_max(n, MAX_MESSAGE_CHARS));
         }
         if !self.passed() {
             // A reason the step lines above already print in full is not repeated.
@@ -320,7 +323,7 @@ impl CheckReport {
                 .iter()
                 .filter(|r| !shown.iter().any(|d| r.ends_with(d.as_str())))
             {
-                s += &format!("  fail:   {}\n", terminal_safe(r));
+                s += &format!("  fail:   {}\n", terminal_safe_max(r, MAX_MESSAGE_CHARS));
             }
         }
         let m = &self.timings;
