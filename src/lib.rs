@@ -45,4 +45,5 @@ pub mod report;
 pub mod sandbox;
 pub mod stale_dirs;
 pub mod syntax;
+pub mod terminal_text;
 pub mod testing;

@@ -492,3 +492,196 @@ fn directories_a_killed_run_left_behind_are_removed_on_the_next_start() {
         .collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
+
+#[test]
+fn evaluate_reads_null_patches_refuses_conflicting_repeats_and_escapes_names() {
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let ids = set.ids();
+    let bidi_id = "evil\u{202E}txt.exe__x-1";
+    let huge_id = "h".repeat(10_000);
+    let mut instances = std::fs::read_to_string(&set.instances).unwrap();
+    for id in [bidi_id, huge_id.as_str()] {
+        instances.push_str(
+            &serde_json::json!({
+                "instance_id": id, "repo": "o/r", "base_commit": "abc", "problem_statement": "p"
+            })
+            .to_string(),
+        );
+        instances.push('\n');
+    }
+    let instances_path = out.path().join("instances.jsonl");
+    std::fs::write(&instances_path, instances).unwrap();
+    let line = |id: &str, patch: serde_json::Value| {
+        format!(
+            "{}\n",
+            serde_json::json!({"instance_id": id, "model_name_or_path": "m", "model_patch": patch})
+        )
+    };
+    let preds = out.path().join("preds.jsonl");
+    let evaluate = || {
+        run(
+            &[
+                "evaluate",
+                "--instances",
+                instances_path.to_str().unwrap(),
+                "--predictions",
+                preds.to_str().unwrap(),
+                "--repo-url-template",
+                &set.template,
+            ],
+            out.path(),
+        )
+    };
+
+    // Two different lines for one instance: an error naming it and both lines.
+    std::fs::write(
+        &preds,
+        line(&ids[0], "".into()) + &line(&ids[1], "a".into()) + &line(&ids[1], "b".into()),
+    )
+    .unwrap();
+    let o = evaluate();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&ids[1]) && err.contains("lines 2, 3"), "{err}");
+
+    // `"model_patch": null` is no patch, not a broken file; names reach the terminal escaped.
+    std::fs::write(
+        &preds,
+        line(&ids[0], serde_json::Value::Null) + &line(bidi_id, "".into()),
+    )
+    .unwrap();
+    let o = evaluate();
+    let (text, err) = (stdout(&o), stderr(&o));
+    assert!(text.contains(&ids[0]), "{text}{err}");
+    assert!(
+        !text.contains('\u{202E}') && !err.contains('\u{202E}'),
+        "{text}{err}"
+    );
+    assert!(text.contains("evil\\u{202e}txt.exe__x-1"), "{text}");
+    assert!(!err.contains(&huge_id), "a 10 kB id is not echoed whole");
+    assert!(err.contains("more characters"), "{err}");
+}
+
+#[test]
+fn an_unknown_test_environment_is_an_error() {
+    let home = check_common::Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = check_common::fixture_repo("textkit", dir.path());
+    let patch = check_common::write(
+        dir.path(),
+        "p.diff",
+        &check_common::add_file_patch("textkit/extra.py", "y = 2\n"),
+    );
+    for env in ["nope/nope@1", "nope/nope"] {
+        let o = check_common::check(
+            &home,
+            repo.path.to_str().unwrap(),
+            &repo.base_commit,
+            &patch,
+            &["--tests", "tests/test_case.py", "--env", env],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{env}: {}", check_common::out(&o));
+        assert!(
+            err.contains("--env") && err.contains("--specs"),
+            "{env}: {err}"
+        );
+    }
+}
+
+#[test]
+fn under_mock_each_batch_instance_replays_the_script_from_its_start() {
+    let home = check_common::Home::new();
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    // The same fixture twice, under two ids: both get the script's replies.
+    let text = std::fs::read_to_string(&set.instances).unwrap();
+    let first = text.lines().next().unwrap();
+    let mut copy: serde_json::Value = serde_json::from_str(first).unwrap();
+    let id = copy["instance_id"].as_str().unwrap().to_string();
+    copy["instance_id"] = format!("{id}-copy").into();
+    let instances = out.path().join("twice.jsonl");
+    std::fs::write(&instances, format!("{first}\n{copy}\n")).unwrap();
+    let preds = out.path().join("preds.jsonl");
+    let o = check_common::codeswarm(
+        &home,
+        &[
+            "batch",
+            "--mock",
+            "--instances",
+            instances.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+            "--repo-url-template",
+            &set.template,
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", check_common::out(&o));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&preds)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let patches: Vec<&str> = lines
+        .iter()
+        .map(|l| l["model_patch"].as_str().unwrap())
+        .collect();
+    assert!(!patches[0].is_empty(), "{}", check_common::out(&o));
+    assert_eq!(patches[0], patches[1], "{}", check_common::out(&o));
+}
+
+#[test]
+fn tree_entries_that_cannot_be_checked_out_are_named() {
+    use codeswarm::repo::checkout::{resolve, CheckoutError, CheckoutOptions, MirrorCache};
+    // Hand-made trees git itself would refuse to write.
+    for (name, problem) in [
+        (b"".to_vec(), "empty or invalid name"),
+        (b"caf\xe9.py".to_vec(), "is not UTF-8"),
+        (b"..".to_vec(), "reserved"),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        let repo = git2::Repository::init(&src).unwrap();
+        let blob = repo.blob(b"x = 1\n").unwrap();
+        // The raw tree object (`<mode> <name>\0<id>` per entry, sorted by name): libgit2's
+        // tree builder refuses these names.
+        let mut raw = Vec::new();
+        for n in [name.as_slice(), b"ok.py"] {
+            raw.extend_from_slice(b"100644 ");
+            raw.extend_from_slice(n);
+            raw.push(0);
+            raw.extend_from_slice(blob.as_bytes());
+        }
+        let sub_id = repo
+            .odb()
+            .unwrap()
+            .write(git2::ObjectType::Tree, &raw)
+            .unwrap();
+        let mut root = repo.treebuilder(None).unwrap();
+        root.insert("pkg", sub_id, 0o040000).unwrap();
+        let tree = repo.find_tree(root.write().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+        let base = repo
+            .commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
+        let source = resolve(src.to_str().unwrap(), "{repo}").unwrap();
+        let parent = d.path().join("work");
+        let e = MirrorCache::new(d.path().join("cache"))
+            .checkout(
+                &source,
+                Some(&base.to_string()),
+                &CheckoutOptions {
+                    parent_dir: Some(parent.clone()),
+                    ..CheckoutOptions::default()
+                },
+            )
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, CheckoutError::BadFileName { .. }), "{text}");
+        assert!(text.contains(problem) && text.contains("pkg/"), "{text}");
+        assert!(!text.contains("partial clone"), "{text}");
+    }
+}

@@ -88,6 +88,7 @@ impl WorkerDisplay {
     /// Worker `w` starts `id`.
     pub fn start(&self, w: usize, id: &str) {
         let worker = &self.workers[w];
+        let id = crate::terminal_text::terminal_safe(id);
         if let Ok(mut i) = worker.instance.lock() {
             *i = id.to_string();
         }

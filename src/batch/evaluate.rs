@@ -164,11 +164,17 @@ impl EvalReport {
         for e in &self.instances {
             out.push_str(&format!(
                 "{:<40} {}{}\n",
-                e.instance_id,
+                crate::terminal_text::terminal_safe(&e.instance_id),
                 e.status.as_str(),
                 e.reason
                     .as_deref()
-                    .map(|r| format!(": {}", r.lines().next().unwrap_or("")))
+                    .map(|r| format!(
+                        ": {}",
+                        crate::terminal_text::terminal_safe_max(
+                            r.lines().next().unwrap_or(""),
+                            crate::terminal_text::MAX_MESSAGE_CHARS
+                        )
+                    ))
                     .unwrap_or_default()
             ));
         }
@@ -273,7 +279,7 @@ pub fn evaluate(
         indicatif::ProgressBar::hidden()
     };
     for (inst, pred) in todo {
-        bar.set_message(inst.id().to_string());
+        bar.set_message(crate::terminal_text::terminal_safe(inst.id()).into_owned());
         let started = Instant::now();
         let mut e = evaluate_one(inst, pred, executor, options);
         e.seconds = started.elapsed().as_secs_f64();
@@ -301,7 +307,7 @@ pub fn evaluate(
                 "[{}/{}] {} {} ({:.0} s)",
                 report.evaluated,
                 bar.length().unwrap_or(0),
-                e.instance_id,
+                crate::terminal_text::terminal_safe(&e.instance_id),
                 e.status.as_str(),
                 e.seconds
             );

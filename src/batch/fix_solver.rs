@@ -85,6 +85,8 @@ impl Solver for FixSolver {
         instance: &SolverView,
         ctx: &SolveContext<'_>,
     ) -> Result<SolveOutcome, SolveError> {
+        // Each instance is its own job: a scripted model's replies start over (--mock).
+        self.manager.new_job();
         let mut issue = instance.problem_statement.clone();
         if let Some(h) = instance
             .hints_text

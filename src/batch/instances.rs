@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::input_file::{read_input, Follow, MAX_DATA_FILE};
+use crate::terminal_text::{terminal_safe, terminal_safe_max, MAX_MESSAGE_CHARS};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -96,8 +97,19 @@ pub struct InputProblem {
 impl fmt::Display for InputProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.instance_id {
-            Some(id) => write!(f, "{} ({id}): {}", self.location, self.message),
-            None => write!(f, "{}: {}", self.location, self.message),
+            Some(id) => write!(
+                f,
+                "{} ({}): {}",
+                self.location,
+                terminal_safe(id),
+                terminal_safe_max(&self.message, MAX_MESSAGE_CHARS)
+            ),
+            None => write!(
+                f,
+                "{}: {}",
+                self.location,
+                terminal_safe_max(&self.message, MAX_MESSAGE_CHARS)
+            ),
         }
     }
 }

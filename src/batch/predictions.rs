@@ -34,8 +34,15 @@ use crate::input_file::{read_input, Follow, MAX_DATA_FILE};
 pub struct Prediction {
     pub instance_id: String,
     pub model_name_or_path: String,
-    /// Unified diff against the base commit; empty when the solver produced none.
+    /// Unified diff against the base commit; empty when the solver produced none (`null`, as
+    /// some tools write for "no patch", reads as empty).
+    #[serde(deserialize_with = "null_as_empty")]
     pub model_patch: String,
+}
+
+/// A string field where `null` means empty.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Prediction {
@@ -112,6 +119,23 @@ impl ReadPredictions {
         self.lines
             .iter()
             .map(|(_, p)| p.instance_id.clone())
+            .collect()
+    }
+
+    /// The ids with more than one line whose lines differ, each with its line numbers
+    /// (identical repeats are harmless and left out).
+    pub fn conflicting(&self) -> Vec<(String, Vec<usize>)> {
+        self.duplicates
+            .iter()
+            .filter_map(|id| {
+                let lines: Vec<&(usize, Prediction)> = self
+                    .lines
+                    .iter()
+                    .filter(|(_, p)| &p.instance_id == id)
+                    .collect();
+                let differ = lines.windows(2).any(|w| w[0].1 != w[1].1);
+                differ.then(|| (id.clone(), lines.iter().map(|(n, _)| *n).collect()))
+            })
             .collect()
     }
 
@@ -395,6 +419,25 @@ impl PredictionsWriter {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn null_patches_read_as_empty_and_conflicting_repeats_are_named() {
+        let text = concat!(
+            r#"{"instance_id": "a", "model_name_or_path": "m", "model_patch": null}"#,
+            "\n",
+            r#"{"instance_id": "b", "model_name_or_path": "m", "model_patch": "x"}"#,
+            "\n",
+            r#"{"instance_id": "b", "model_name_or_path": "m", "model_patch": "y"}"#,
+            "\n",
+            r#"{"instance_id": "c", "model_name_or_path": "m", "model_patch": ""}"#,
+            "\n",
+            r#"{"instance_id": "c", "model_name_or_path": "m", "model_patch": ""}"#,
+            "\n",
+        );
+        let read = parse_predictions(text.as_bytes(), Path::new("p.jsonl")).unwrap();
+        assert_eq!(read.lines[0].1.model_patch, "");
+        assert_eq!(read.conflicting(), [("b".to_string(), vec![2, 3])]);
+    }
 
     #[test]
     fn a_json_array_is_read_whole_even_on_one_line() {

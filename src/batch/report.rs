@@ -195,8 +195,8 @@ pub fn render_table(report: &RunReport) -> String {
         .iter()
         .map(|r| {
             [
-                r.instance_id.clone(),
-                r.status.clone(),
+                crate::terminal_text::terminal_safe(&r.instance_id).into_owned(),
+                crate::terminal_text::terminal_safe(&r.status).into_owned(),
                 r.seconds().map_or("-".into(), |s| format!("{s:.1}")),
                 r.tokens().map_or("-".into(), |t| t.to_string()),
                 r.patch_lines().to_string(),

@@ -876,13 +876,19 @@ pub fn run_batch_workers(
                 "[{}/{}] {}: {}{} ({:.1} s, {} tokens)",
                 manifest.progress.done,
                 selected.len(),
-                inst.id(),
+                crate::terminal_text::terminal_safe(inst.id()),
                 status.as_str(),
                 record
                     .result
                     .reason
                     .as_deref()
-                    .map(|r| format!(": {}", first_line(r)))
+                    .map(|r| format!(
+                        ": {}",
+                        crate::terminal_text::terminal_safe_max(
+                            first_line(r),
+                            crate::terminal_text::MAX_MESSAGE_CHARS
+                        )
+                    ))
                     .unwrap_or_default(),
                 record.result.seconds,
                 record.result.tokens

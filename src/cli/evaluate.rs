@@ -186,6 +186,25 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<i32> {
     if read.torn.as_ref().is_some_and(|t| !t.complete_json) {
         tracing::warn!(file = %path.display(), "the last line is torn and is left out");
     }
+    let conflicting = read.conflicting();
+    if !conflicting.is_empty() {
+        let list: Vec<String> = conflicting
+            .iter()
+            .map(|(id, lines)| {
+                let lines: Vec<String> = lines.iter().map(usize::to_string).collect();
+                format!(
+                    "  {} (lines {})",
+                    crate::terminal_text::terminal_safe(id),
+                    lines.join(", ")
+                )
+            })
+            .collect();
+        anyhow::bail!(
+            "predictions file {} has different predictions for the same instance:\n{}\nkeep one line per instance (which patch should be scored?), then evaluate again",
+            path.display(),
+            list.join("\n")
+        );
+    }
     let predictions: Vec<_> = read.by_id().into_values().collect();
     // Only predictions with a patch reach the executor: without any, no sandbox is needed
     // (nor its runtime installed).

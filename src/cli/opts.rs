@@ -63,10 +63,6 @@ impl DepsOpts {
         progress: &dyn Progress,
     ) -> anyhow::Result<crate::testing::RepoTests> {
         let specs = self.spec_set()?;
-        let site = self.resolve(progress)?;
-        progress.set_message("opening the sandbox".into());
-        let sandbox = crate::testing::open_sandbox(progress).context("opening the sandbox")?;
-        let base = crate::testing::RepoTests::new(sandbox, site, &config.repo_tests);
         let (name, version) = match self.env.as_deref() {
             Some(e) => {
                 let (n, v) = match e.split_once('@') {
@@ -76,6 +72,11 @@ impl DepsOpts {
                 if n.split('/').filter(|p| !p.is_empty()).count() != 2 {
                     anyhow::bail!("--env {e}: give the environment as owner/name or owner/name@version (see specs/repos.toml)");
                 }
+                // A name or version no spec knows is a mistake, not a request for the default
+                // environment (checked before the sandbox opens).
+                specs.check_known(n, v).map_err(|known| {
+                    anyhow::anyhow!("--env {e}: {known}; or describe it in a file given with --specs (see specs/repos.toml)")
+                })?;
                 (Some(n.to_string()), v.map(str::to_string))
             }
             None => (
@@ -88,6 +89,10 @@ impl DepsOpts {
                 None,
             ),
         };
+        let site = self.resolve(progress)?;
+        progress.set_message("opening the sandbox".into());
+        let sandbox = crate::testing::open_sandbox(progress).context("opening the sandbox")?;
+        let base = crate::testing::RepoTests::new(sandbox, site, &config.repo_tests);
         match name {
             Some(n) => {
                 let spec = specs.find(&n, version.as_deref());

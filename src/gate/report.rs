@@ -1,6 +1,7 @@
 //! What `codeswarm check` found: the verdict with its reasons, each step's result and its time,
 //! as JSON (`--json`) or as the readable summary printed by default.
 
+use crate::terminal_text::{terminal_safe, terminal_safe_max, MAX_MESSAGE_CHARS};
 use serde::Serialize;
 
 use crate::repo::patch::PatchFile;
@@ -192,7 +193,8 @@ impl CheckReport {
         shown
     }
 
-    /// The readable summary.
+    /// The readable summary. Every field that comes from the patch, the repository or the
+    /// tests goes through [`terminal_safe`] (file names, test ids, messages).
     pub fn summary(&self) -> String {
         let mut s = format!(
             "codeswarm check: {}\n",
@@ -200,15 +202,15 @@ impl CheckReport {
         );
         s += &format!(
             "  repo:   {} @ {} ({})\n",
-            self.repo,
+            terminal_safe(&self.repo),
             &self.base_commit[..self.base_commit.len().min(12)],
-            self.base
+            terminal_safe(&self.base)
         );
         let a = &self.apply;
         s += &match &a.error {
             None => format!(
                 "  apply:  {}: {} file(s), {} hunk(s), +{} -{}{}\n",
-                self.patch,
+                terminal_safe(&self.patch),
                 a.files.len(),
                 a.hunks,
                 a.additions,
@@ -218,7 +220,12 @@ impl CheckReport {
                         " (applied with {m}: {})",
                         a.adjusted_hunks
                             .iter()
-                            .map(|h| format!("{} hunk {} {:+}", h.file, h.hunk, h.offset))
+                            .map(|h| format!(
+                                "{} hunk {} {:+}",
+                                terminal_safe(&h.file),
+                                h.hunk,
+                                h.offset
+                            ))
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
@@ -227,8 +234,15 @@ impl CheckReport {
             ),
             Some(f) => {
                 // The location first, worded as the reasons word it.
-                let at = f.location().map(|l| format!("{l}: ")).unwrap_or_default();
-                format!("  apply:  {}: FAILED: {at}{}\n", self.patch, f.message)
+                let at = f
+                    .location()
+                    .map(|l| format!("{}: ", terminal_safe(&l)))
+                    .unwrap_or_default();
+                format!(
+                    "  apply:  {}: FAILED: {at}{}\n",
+                    terminal_safe(&self.patch),
+                    terminal_safe_max(&f.message, MAX_MESSAGE_CHARS)
+                )
             }
         };
         let y = &self.syntax;
@@ -243,21 +257,29 @@ impl CheckReport {
                 y.files.len()
             );
             for p in &y.problems {
-                t += &format!("    {}\n      {}\n", p.location(), p.line_text.trim_end());
+                t += &format!(
+                    "    {}\n      {}\n",
+                    terminal_safe(&p.location()),
+                    terminal_safe(p.line_text.trim_end())
+                );
             }
             t
         };
         let t = &self.tests;
         if let Some(why) = &t.not_run {
-            s += &format!("  tests:  not run: {why}\n");
+            s += &format!(
+                "  tests:  not run: {}\n",
+                terminal_safe_max(why, MAX_MESSAGE_CHARS)
+            );
         } else if let Some(why) = &t.not_runnable {
             s += &format!(
-                "  tests:  NOT RUNNABLE in the sandbox{}: {why}\n",
+                "  tests:  NOT RUNNABLE in the sandbox{}: {}\n",
                 if self.allow_not_runnable {
                     " (--allow-not-runnable)"
                 } else {
                     ""
-                }
+                },
+                terminal_safe_max(why, MAX_MESSAGE_CHARS)
             );
         } else {
             s += &format!(
@@ -266,7 +288,7 @@ impl CheckReport {
                 t.count(CaseOutcome::Failed),
                 t.count(CaseOutcome::Error),
                 t.count(CaseOutcome::Skipped),
-                t.targets.join(" "),
+                terminal_safe(&t.targets.join(" ")),
                 t.status.as_deref().unwrap_or("")
             );
             for c in t
@@ -276,21 +298,22 @@ impl CheckReport {
             {
                 let first = c.message.lines().next().unwrap_or("");
                 s += &format!(
-                    "    {} {}: {first}\n",
+                    "    {} {}: {}\n",
                     if c.outcome == CaseOutcome::Failed {
                         "FAILED"
                     } else {
                         "ERROR"
                     },
-                    c.id
+                    terminal_safe(&c.id),
+                    terminal_safe_max(first, MAX_MESSAGE_CHARS)
                 );
             }
             for m in &t.missing {
-                s += &format!("    NOT FOUND {m}\n");
+                s += &format!("    NOT FOUND {}\n", terminal_safe(m));
             }
         }
         for n in &self.notes {
-            s += &format!("  note:   {n}\n");
+            s += &format!("  note:   {}\n", terminal_safe_max(n, MAX_MESSAGE_CHARS));
         }
         if !self.passed() {
             // A reason the step lines above already print in full is not repeated.
@@ -300,7 +323,7 @@ impl CheckReport {
                 .iter()
                 .filter(|r| !shown.iter().any(|d| r.ends_with(d.as_str())))
             {
-                s += &format!("  fail:   {r}\n");
+                s += &format!("  fail:   {}\n", terminal_safe_max(r, MAX_MESSAGE_CHARS));
             }
         }
         let m = &self.timings;

@@ -257,6 +257,13 @@ impl ModelManager {
         }
     }
 
+    /// A new independent job (a batch instance) starts: see [`Model::new_job`].
+    pub fn new_job(&mut self) {
+        if let Some(r) = self.resident.as_mut() {
+            r.model.new_job();
+        }
+    }
+
     /// Drop the resident model, freeing its weights and KV cache.
     pub fn unload(&mut self) {
         if let Some(r) = self.resident.take() {

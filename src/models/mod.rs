@@ -272,6 +272,10 @@ pub trait Model: Send {
     /// was batched, so a task that starts from an empty cache gets the same replies whatever
     /// ran before it.
     fn clear_cache(&mut self) {}
+    /// A new, independent job starts (a batch instance): a model with state of its own (the
+    /// scripted model's reply queues) starts it over, so one instance never consumes
+    /// another's replies. Real models have none.
+    fn new_job(&mut self) {}
 }
 
 /// llama.cpp's internal performance counters (`llama_perf_context`).

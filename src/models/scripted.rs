@@ -135,6 +135,8 @@ pub struct ScriptedModel {
     scripts: Vec<Selected>,
     /// Every request seen, in order: (role, last user message).
     pub transcript: Vec<(AgentRole, String)>,
+    /// The script's name and text, to start it over for a new job.
+    source: (String, String),
 }
 
 fn queues(name: &str, list: Vec<Reply>) -> Result<Queues, ModelError> {
@@ -180,6 +182,7 @@ impl ScriptedModel {
             replies,
             scripts,
             transcript: vec![],
+            source: (name.to_string(), text.to_string()),
         })
     }
 
@@ -287,6 +290,15 @@ impl Model for ScriptedModel {
     fn n_ctx(&self) -> usize {
         32768
     }
+
+    /// Every job replays the script from its start (the text parsed once already, so this
+    /// cannot fail).
+    fn new_job(&mut self) {
+        let (name, text) = self.source.clone();
+        if let Ok(fresh) = Self::from_toml(&name, &text) {
+            *self = fresh;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -329,6 +341,9 @@ text = "second"
             .to_string();
         assert!(err.contains("code_generator"), "{err}");
         assert_eq!(m.transcript.len(), 4);
+        // A new job (a batch instance) replays the script from its start.
+        m.new_job();
+        assert_eq!(ask(&mut m, AgentRole::CodeGenerator).unwrap().text, "first");
     }
 
     #[test]

@@ -68,10 +68,11 @@ pub enum CheckoutError {
     )]
     UnknownSpec { spec: String },
     #[error(
-        "repository `{spec}` must be `owner/name` (an instance file may not name a URL or a \
+        "repository `{}` must be `owner/name` (an instance file may not name a URL or a \
          local path); give where repositories live on the command line instead, e.g. \
          `--repo-url-template '/path/to/repos/{{name}}'` or `--repo-url-template \
-         'https://host/{{owner}}/{{name}}.git'`"
+         'https://host/{{owner}}/{{name}}.git'`",
+        crate::terminal_text::terminal_safe(spec)
     )]
     NotOwnerName { spec: String },
     #[error(
@@ -134,6 +135,16 @@ pub enum CheckoutError {
         limit: u64,
         largest: String,
         largest_size: u64,
+    },
+    #[error(
+        "commit {commit} cannot be checked out: the file name `{path}` {problem} (shown escaped); \
+         git itself refuses such names on checkout, so the tree was made by hand — fix the \
+         repository or choose another commit"
+    )]
+    BadFileName {
+        commit: String,
+        path: String,
+        problem: String,
     },
     #[error("mirror {}: {message}; delete that directory to have it cloned again", path.display())]
     BrokenMirror { path: PathBuf, message: String },
@@ -840,7 +851,7 @@ pub fn create_worktree(
     // Reopen so the object database picks the alternates up.
     let repo = super::no_freshen::open(dir.path()).map_err(wt_err)?;
     // Sizes from the objects' headers, before any blob is read or written out.
-    check_tree_size(&repo, base, max_tree_bytes)?;
+    check_tree(&repo, base, max_tree_bytes)?;
     let checked_out = (|| {
         let commit = repo.find_commit(base)?;
         repo.set_head_detached(commit.id())?;
@@ -900,41 +911,95 @@ fn collect_object_dirs(objects: PathBuf, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Refuse commit `base` when its blobs together hold more than `limit` bytes, reading only
-/// object headers (`Odb::read_header`: a loose object's first bytes, a packed one's entry
-/// header). Objects that cannot be read are left to the checkout, which names them.
-fn check_tree_size(repo: &Repository, base: Oid, limit: u64) -> Result<(), CheckoutError> {
+/// Refuse commit `base` when a file name in its tree cannot be checked out safely (empty,
+/// `.`, `..`, `.git`, holding `/` or NUL, or not UTF-8) or when its blobs together hold more
+/// than `limit` bytes, reading only trees and object headers (`Odb::read_header`: a loose
+/// object's first bytes, a packed one's entry header), before any blob is read or written.
+/// Objects that cannot be read are left to the checkout, which names them.
+fn check_tree(repo: &Repository, base: Oid, limit: u64) -> Result<(), CheckoutError> {
     let Ok(odb) = repo.odb() else { return Ok(()) };
-    let Ok(tree) = repo.find_commit(base).and_then(|c| c.tree()) else {
+    let Ok(root) = repo.find_commit(base).map(|c| c.tree_id()) else {
         return Ok(());
     };
-    let mut total: u64 = 0;
-    let mut largest = (String::new(), 0u64);
-    let mut over = false;
-    let _ = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-        if entry.kind() != Some(ObjectType::Blob) {
-            return git2::TreeWalkResult::Ok;
-        }
-        if let Ok((size, _)) = odb.read_header(entry.id()) {
-            let size = size as u64;
-            total = total.saturating_add(size);
-            if size > largest.1 {
-                let name = String::from_utf8_lossy(entry.name_bytes());
-                largest = (format!("{dir}{name}"), size);
+    struct Walk<'a> {
+        repo: &'a Repository,
+        odb: git2::Odb<'a>,
+        base: Oid,
+        total: u64,
+        largest: (String, u64),
+    }
+    impl Walk<'_> {
+        fn tree(&mut self, id: Oid, prefix: &str) -> Result<(), CheckoutError> {
+            let tree = match self.repo.find_tree(id) {
+                Ok(t) => t,
+                // Present but unparsable: libgit2 refuses a tree holding an empty or otherwise
+                // invalid name (not a missing object, which the checkout names).
+                Err(e) if self.odb.exists(id) => {
+                    return Err(CheckoutError::BadFileName {
+                        commit: self.base.to_string(),
+                        path: if prefix.is_empty() { "/".into() } else { prefix.to_string() },
+                        problem: format!(
+                            "is a directory whose tree cannot be read ({}): an entry in it has an empty or invalid name",
+                            e.message()
+                        ),
+                    })
+                }
+                Err(_) => return Ok(()),
+            };
+            for entry in tree.iter() {
+                let raw = entry.name_bytes();
+                let shown =
+                    crate::terminal_text::terminal_safe(&String::from_utf8_lossy(raw)).into_owned();
+                let bad = |problem: &str| CheckoutError::BadFileName {
+                    commit: self.base.to_string(),
+                    path: format!("{prefix}{shown}"),
+                    problem: problem.to_string(),
+                };
+                let Ok(name) = std::str::from_utf8(raw) else {
+                    return Err(bad("is not UTF-8"));
+                };
+                if name.is_empty() {
+                    return Err(bad("is empty"));
+                }
+                if name == "." || name == ".." || name.eq_ignore_ascii_case(".git") {
+                    return Err(bad("is a reserved name"));
+                }
+                if name.contains(['/', '\0']) {
+                    return Err(bad("holds `/` or NUL"));
+                }
+                let path = format!("{prefix}{name}");
+                match entry.kind() {
+                    Some(ObjectType::Tree) => self.tree(entry.id(), &format!("{path}/"))?,
+                    Some(ObjectType::Blob) => {
+                        if let Ok((size, _)) = self.odb.read_header(entry.id()) {
+                            let size = size as u64;
+                            self.total = self.total.saturating_add(size);
+                            if size > self.largest.1 {
+                                self.largest = (path, size);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
             }
-            if total > limit {
-                over = true;
-            }
+            Ok(())
         }
-        git2::TreeWalkResult::Ok
-    });
-    if over {
+    }
+    let mut walk = Walk {
+        repo,
+        odb,
+        base,
+        total: 0,
+        largest: (String::new(), 0),
+    };
+    walk.tree(root, "")?;
+    if walk.total > limit {
         return Err(CheckoutError::TooLarge {
             commit: base.to_string(),
-            total,
+            total: walk.total,
             limit,
-            largest: largest.0,
-            largest_size: largest.1,
+            largest: crate::terminal_text::terminal_safe(&walk.largest.0).into_owned(),
+            largest_size: walk.largest.1,
         });
     }
     Ok(())

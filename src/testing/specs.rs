@@ -242,6 +242,38 @@ impl SpecSet {
         &self.specs
     }
 
+    /// Check that a spec names `repo` (and `version`, when given, unless the repository has a
+    /// `*` spec); the error lists what is known.
+    pub fn check_known(&self, repo: &str, version: Option<&str>) -> Result<(), String> {
+        let same: Vec<&Spec> = self
+            .specs
+            .iter()
+            .filter(|s| s.repo.eq_ignore_ascii_case(repo))
+            .collect();
+        if same.is_empty() {
+            let mut known: Vec<&str> = self.specs.iter().map(|s| s.repo.as_str()).collect();
+            known.sort_unstable();
+            known.dedup();
+            return Err(format!(
+                "no test environment is known for `{}`; known: {}",
+                crate::terminal_text::terminal_safe(repo),
+                known.join(", ")
+            ));
+        }
+        let versions: Vec<&str> = same
+            .iter()
+            .flat_map(|s| s.versions.iter().map(String::as_str))
+            .collect();
+        match version {
+            Some(v) if !versions.iter().any(|x| *x == v || *x == "*") => Err(format!(
+                "`{repo}` has no test environment for version `{}`; known versions: {}",
+                crate::terminal_text::terminal_safe(v),
+                versions.join(", ")
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The spec for `repo` at `version` (see the module doc for the order).
     pub fn find(&self, repo: &str, version: Option<&str>) -> Spec {
         let same = |s: &&Spec| s.repo.eq_ignore_ascii_case(repo);
