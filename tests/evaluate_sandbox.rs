@@ -6,7 +6,7 @@ mod batch_common;
 mod check_common;
 
 use batch_common::FixtureSet;
-use check_common::{codeswarm, out, stdout, Home};
+use check_common::{codeswarm, git, out, stdout, Home};
 use codeswarm::batch::fixture_set::ADDED_TEST_ID;
 
 fn predictions(set: &FixtureSet, path: &std::path::Path, gold: bool) {
@@ -85,25 +85,6 @@ fn gold_predictions_resolve_all_and_empty_ones_none_in_the_sandbox() {
         "{}",
         out(&o)
     );
-}
-
-/// Run `git ARGS` in `dir`.
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let o = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// The diff `change` makes to a clone of `repo` at its base.
