@@ -363,20 +363,7 @@ mod tests {
     use crate::testing::TestCase;
 
     fn report() -> CheckReport {
-        CheckReport {
-            verdict: Verdict::Fail,
-            reasons: vec![],
-            notes: vec![],
-            repo: "r".into(),
-            base: "HEAD".into(),
-            base_commit: "0123456789abcdef".into(),
-            patch: "p.diff".into(),
-            allow_not_runnable: false,
-            apply: ApplyStep::default(),
-            syntax: SyntaxStep::default(),
-            tests: TestsStep::default(),
-            timings: Timings::default(),
-        }
+        crate::gate::report::sample_report()
     }
 
     #[test]

@@ -335,25 +335,31 @@ impl CheckReport {
     }
 }
 
+/// An empty failing report for unit tests of the renderings.
+#[cfg(test)]
+pub(crate) fn sample_report() -> CheckReport {
+    CheckReport {
+        verdict: Verdict::Fail,
+        reasons: vec![],
+        notes: vec![],
+        repo: "r".into(),
+        base: "HEAD".into(),
+        base_commit: "0123456789abcdef".into(),
+        patch: "p.diff".into(),
+        allow_not_runnable: false,
+        apply: ApplyStep::default(),
+        syntax: SyntaxStep::default(),
+        tests: TestsStep::default(),
+        timings: Timings::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn report() -> CheckReport {
-        CheckReport {
-            verdict: Verdict::Fail,
-            reasons: vec![],
-            notes: vec![],
-            repo: "r".into(),
-            base: "HEAD".into(),
-            base_commit: "0123456789abcdef".into(),
-            patch: "p.diff".into(),
-            allow_not_runnable: false,
-            apply: ApplyStep::default(),
-            syntax: SyntaxStep::default(),
-            tests: TestsStep::default(),
-            timings: Timings::default(),
-        }
+        sample_report()
     }
 
     fn count(haystack: &str, needle: &str) -> usize {
