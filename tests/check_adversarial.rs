@@ -8,7 +8,7 @@ mod check_common;
 
 use std::path::Path;
 
-use check_common::{codeswarm, git, out, Home};
+use check_common::{check, codeswarm, git, out, Home};
 
 const TESTS: &str = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_add_negative():\n    assert add(-1, 1) == 0\n";
 
@@ -352,31 +352,14 @@ fn test_edits_run_at_the_base_unless_allowed() {
     let file = dir.path().join("p.diff");
     std::fs::write(&file, &patch).unwrap();
     let f = file.to_str().unwrap();
-    let o = codeswarm(
-        &home,
-        &["check", "--repo", &repo, "--base", &base, "--patch", f],
-        &[],
-    );
+    let o = check(&home, &repo, &base, f, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("--allow-test-edits"),
         "{}",
         out(&o)
     );
-    let o = codeswarm(
-        &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &base,
-            "--patch",
-            f,
-            "--allow-test-edits",
-        ],
-        &[],
-    );
+    let o = check(&home, &repo, &base, f, &["--allow-test-edits"]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -395,13 +378,7 @@ fn test_edits_run_at_the_base_unless_allowed() {
         );
     });
     std::fs::write(&file, format!("{fix}{test_edit}")).unwrap();
-    let o = codeswarm(
-        &home,
-        &[
-            "check", "--repo", &repo, "--base", &base, "--patch", f, "--json",
-        ],
-        &[],
-    );
+    let o = check(&home, &repo, &base, f, &["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(
@@ -411,21 +388,12 @@ fn test_edits_run_at_the_base_unless_allowed() {
 
     let init = patch_of(&repo_dir, &|d| write(d, "tests/__init__.py", FORCE_PASS));
     std::fs::write(&file, init).unwrap();
-    let o = codeswarm(
+    let o = check(
         &home,
-        &[
-            "check",
-            "--repo",
-            &repo,
-            "--base",
-            &base,
-            "--patch",
-            f,
-            "--tests",
-            "tests/test_calc.py",
-            "--json",
-        ],
-        &[],
+        &repo,
+        &base,
+        f,
+        &["--tests", "tests/test_calc.py", "--json"],
     );
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

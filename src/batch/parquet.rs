@@ -14,8 +14,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// Largest Parquet input read (all shards together): far above SWE-bench's sizes.
-pub const MAX_PARQUET_BYTES: u64 = 2 << 30;
+use crate::input_file::{read_input, Follow, MAX_DATA_FILE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParquetError {
@@ -28,8 +27,8 @@ pub enum ParquetError {
     NoShards { path: PathBuf },
     #[error("{path} is not a readable Parquet file: {message}")]
     Unreadable { path: PathBuf, message: String },
-    #[error("{path}: the Parquet input is {bytes} bytes, more than the {max} read")]
-    TooLarge { path: PathBuf, bytes: u64, max: u64 },
+    #[error(transparent)]
+    Input(#[from] crate::input_file::InputError),
 }
 
 /// Whether `path` names Parquet input: a `.parquet` file, or a directory (of shards).
@@ -77,39 +76,17 @@ pub fn shards(path: &Path) -> Result<Vec<PathBuf>, ParquetError> {
 }
 
 /// The rows of every shard of `path` as JSON objects, in order, and the sha256 of the shards'
-/// bytes (concatenated in path order).
+/// bytes (concatenated in path order). Each shard is read as any input file is
+/// ([`read_input`]: regular files only), all of them together within [`MAX_DATA_FILE`].
 pub fn read_rows(path: &Path) -> Result<(Vec<Value>, String), ParquetError> {
-    let files = shards(path)?;
-    let mut total = 0u64;
-    for f in &files {
-        let meta = std::fs::metadata(f).map_err(|source| ParquetError::Io {
-            path: f.clone(),
-            source,
-        })?;
-        if !meta.is_file() {
-            return Err(ParquetError::Unreadable {
-                path: f.clone(),
-                message: "not a regular file".into(),
-            });
-        }
-        total += meta.len();
-    }
-    if total > MAX_PARQUET_BYTES {
-        return Err(ParquetError::TooLarge {
-            path: path.to_path_buf(),
-            bytes: total,
-            max: MAX_PARQUET_BYTES,
-        });
-    }
     let mut hasher = Sha256::new();
     let mut rows = Vec::new();
-    for f in &files {
-        let bytes = std::fs::read(f).map_err(|source| ParquetError::Io {
-            path: f.clone(),
-            source,
-        })?;
+    let mut left = MAX_DATA_FILE;
+    for f in shards(path)? {
+        let bytes = read_input(&f, "--instances", left, Follow::Yes)?;
+        left -= bytes.len() as u64;
         hasher.update(&bytes);
-        rows.extend(rows_of(f, bytes)?);
+        rows.extend(rows_of(&f, bytes)?);
     }
     Ok((rows, hex::encode(hasher.finalize())))
 }

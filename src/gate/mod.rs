@@ -529,17 +529,10 @@ fn judge_tests(report: &mut CheckReport, run: RepoTestRun) {
             .collect();
     }
     for c in &run.cases {
-        let verb = match c.outcome {
-            CaseOutcome::Failed => "failed",
-            CaseOutcome::Error => "errored",
-            _ => continue,
+        let Some(reason) = report::failed_test_reason(c) else {
+            continue;
         };
-        let first = c.message.lines().next().unwrap_or("").trim();
-        report.reasons.push(if first.is_empty() {
-            format!("test {} {verb}", c.id)
-        } else {
-            format!("test {} {verb}: {first}", c.id)
-        });
+        report.reasons.push(reason);
     }
     for m in &t.missing {
         report

@@ -174,17 +174,10 @@ impl CheckReport {
         }
         if self.tests.not_run.is_none() && self.tests.not_runnable.is_none() {
             for c in &self.tests.cases {
-                let verb = match c.outcome {
-                    CaseOutcome::Failed => "failed",
-                    CaseOutcome::Error => "errored",
-                    _ => continue,
+                let Some(reason) = failed_test_reason(c) else {
+                    continue;
                 };
-                let first = c.message.lines().next().unwrap_or("").trim();
-                shown.push(if first.is_empty() {
-                    format!("test {} {verb}", c.id)
-                } else {
-                    format!("test {} {verb}: {first}", c.id)
-                });
+                shown.push(reason);
             }
             for m in &self.tests.missing {
                 shown.push(format!("test {m} was not found or did not run"));
@@ -333,6 +326,22 @@ impl CheckReport {
         );
         s
     }
+}
+
+/// What a failed or errored test says among the gate's reasons (`test ID failed: first line of
+/// its message`); `None` for a test that passed or was skipped.
+pub fn failed_test_reason(c: &TestCase) -> Option<String> {
+    let verb = match c.outcome {
+        CaseOutcome::Failed => "failed",
+        CaseOutcome::Error => "errored",
+        _ => return None,
+    };
+    let first = c.message.lines().next().unwrap_or("").trim();
+    Some(if first.is_empty() {
+        format!("test {} {verb}", c.id)
+    } else {
+        format!("test {} {verb}: {first}", c.id)
+    })
 }
 
 /// An empty failing report for unit tests of the renderings.
