@@ -91,11 +91,9 @@ fn wrap(line: &str, indent: &str) -> String {
 /// The commit message's body: status and evidence, one fact per (wrapped) line.
 fn body(r: &FixReport) -> String {
     let mut b = String::new();
-    b += &match (r.status, r.verified) {
-        (FixStatus::Patched, true) => {
-            "Status: verified in the sandbox: the reproduction test fails before \
-the edit and passes after it, and no related test that passed before fails.\n"
-                .to_string()
+    b += &match r.status {
+        FixStatus::Verified | FixStatus::Plausible => {
+            format!("Status: {}: {}.\n", r.status, r.status.promise())
         }
         _ => format!(
             "Status: UNVERIFIED: {}\n",
@@ -233,7 +231,7 @@ pub fn rfc2822_date(secs: u64) -> String {
 
 /// The mail for `r`, dated `secs` after the Unix epoch.
 pub fn format_patch_at(r: &FixReport, secs: u64) -> Result<String, FormatPatchError> {
-    if r.status != FixStatus::Patched || r.patch.trim().is_empty() {
+    if !r.status.has_patch() || r.patch.trim().is_empty() {
         return Err(FormatPatchError::NoPatch);
     }
     let sha = if r.base_commit.len() == 40 {

@@ -10,7 +10,7 @@ use super::SolverView;
 use crate::agents::prompts::Prompts;
 use crate::agents::AgentError;
 use crate::config::Config;
-use crate::coordination::fixer::{FixError, FixStatus};
+use crate::coordination::fixer::FixError;
 use crate::fix::FixTarget;
 use crate::models::{ModelError, ModelManager};
 use crate::testing::{RepoTests, SpecSet};
@@ -154,7 +154,7 @@ impl Solver for FixSolver {
             Ok(report) => {
                 let tokens = report.totals.prompt_tokens + report.totals.generated_tokens;
                 let log = crate::fix::summary(&report);
-                let patch = (report.status == FixStatus::Patched).then(|| report.patch.clone());
+                let patch = report.status.has_patch().then(|| report.patch.clone());
                 let reason = report.reason.clone();
                 let trajectory = serde_json::to_value(&report).unwrap_or_default();
                 Ok(SolveOutcome {

@@ -28,12 +28,11 @@ pub struct Partial {
 impl From<&crate::coordination::fixer::FixReport> for Partial {
     /// The repository fixer's report so far: all of it is the trajectory.
     fn from(r: &crate::coordination::fixer::FixReport) -> Partial {
-        use crate::coordination::fixer::FixStatus;
         Partial {
             trajectory: serde_json::to_value(r).unwrap_or_default(),
             tokens: r.totals.prompt_tokens + r.totals.generated_tokens,
-            patch: (r.status == FixStatus::Patched).then(|| r.patch.clone()),
-            verified: r.verified,
+            patch: r.status.has_patch().then(|| r.patch.clone()),
+            verified: r.status >= crate::fix::FixStatus::Plausible,
             stopped_by: r.stopped_by.clone(),
         }
     }

@@ -83,7 +83,7 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
     live.finish();
     let report = report?;
     crate::fsutil::write_atomic(&report_path, &serde_json::to_vec_pretty(&report)?)?;
-    if report.status == FixStatus::Patched {
+    if report.status.has_patch() {
         let text = if a.format_patch {
             crate::format_patch::format_patch(&report)?
         } else {
@@ -95,7 +95,7 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", fix::summary(&report));
-        if report.status == FixStatus::Patched {
+        if report.status.has_patch() {
             println!(
                 "wrote {}{} and {}",
                 a.patch_out.display(),
@@ -110,7 +110,7 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
             println!("wrote {}", report_path.display());
         }
     }
-    Ok(if report.status == FixStatus::Patched && report.verified {
+    Ok(if matches!(report.status, FixStatus::Verified | FixStatus::Plausible) {
         0
     } else {
         1

@@ -77,12 +77,7 @@ pub struct AttemptRecord {
     pub patch_lines: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FixStatus {
-    Patched,
-    NoPatch,
-}
+pub use crate::fix::status::FixStatus;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FixReport {
@@ -97,8 +92,6 @@ pub struct FixReport {
     pub attempts: Vec<AttemptRecord>,
     pub test_runs: Vec<RepoTestRun>,
     pub status: FixStatus,
-    /// The reproduction test passes and no related test regressed.
-    pub verified: bool,
     pub reason: Option<String>,
     /// The limit that ended the work early (a budget, or a stop request), if one did.
     pub stopped_by: Option<String>,
@@ -149,7 +142,6 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         attempts: vec![],
         test_runs: vec![],
         status: FixStatus::NoPatch,
-        verified: false,
         reason: None,
         stopped_by: None,
         patch: String::new(),
@@ -191,9 +183,12 @@ fn snapshot(report: &FixReport, crew: &Crew<'_>, best: Option<&Best>, start: Ins
     r.loads = crew.models.loads.clone();
     r.seconds = start.elapsed().as_secs_f64();
     if let Some(b) = best {
-        r.status = FixStatus::Patched;
+        r.status = if b.verified {
+            FixStatus::Plausible
+        } else {
+            FixStatus::Unverified
+        };
         r.patch = b.patch.clone();
-        r.verified = b.verified;
     }
     r
 }
@@ -529,8 +524,11 @@ fn conclude(wt: &Worktree, report: &mut FixReport, best: Option<&Best>) -> Resul
     match best {
         Some(b) => {
             patch::check_patch(wt.path(), &b.patch)?;
-            report.status = FixStatus::Patched;
-            report.verified = b.verified;
+            report.status = if b.verified {
+                FixStatus::Plausible
+            } else {
+                FixStatus::Unverified
+            };
             report.patch = b.patch.clone();
             if !b.verified && report.reason.is_none() {
                 report.reason = Some(if report.repro.test.is_none() {

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use crate::agents::prompts::Prompts;
 use crate::agents::Crew;
 use crate::config::Config;
-use crate::coordination::fixer::{self, FixError, FixReport, FixRequest, FixStatus};
+pub mod status;
+
+use crate::coordination::fixer::{self, FixError, FixReport, FixRequest};
+pub use status::FixStatus;
 use crate::models::ModelManager;
 use crate::repo::checkout::{self, CheckoutOptions};
 use crate::testing::RepoTests;
@@ -187,12 +190,15 @@ pub fn summary(r: &FixReport) -> String {
         s += &format!("stopped by: {limit}\n");
     }
     s += &match r.status {
-        FixStatus::Patched if r.verified => "result: PATCH (verified in the sandbox)\n".to_string(),
-        FixStatus::Patched => format!(
-            "result: PATCH (unverified: {})\n",
-            r.reason.as_deref().unwrap_or("")
-        ),
         FixStatus::NoPatch => format!("result: NO PATCH: {}\n", r.reason.as_deref().unwrap_or("")),
+        status => format!(
+            "result: PATCH, {status}: {}{}\n",
+            status.promise(),
+            r.reason
+                .as_deref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default()
+        ),
     };
     s
 }
