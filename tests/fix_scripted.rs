@@ -10,7 +10,7 @@ use std::process::Command;
 
 use codeswarm::agents::prompts::Prompts;
 use codeswarm::config::Config;
-use codeswarm::coordination::fixer::FixStatus;
+use codeswarm::fix::FixStatus;
 use codeswarm::fix::{fix_issue, FixTarget};
 use codeswarm::models::{ManagerSettings, ModelManager, Registry};
 use codeswarm::repo::checkout::DEFAULT_URL_TEMPLATE;
