@@ -102,6 +102,8 @@ pub struct FixLimits {
     pub edit_format: crate::agents::repairer::EditFormat,
     pub feedback: bool,
     pub repair_failure_chars: usize,
+    /// Seconds one run of the reproduction checks (and a candidate's run) may take.
+    pub check_timeout_seconds: u64,
 }
 
 impl FixLimits {
@@ -111,6 +113,9 @@ impl FixLimits {
                 "[fix] code_context_percent = {}: give a percentage of the context window from 1 to 100",
                 self.code_context_percent
             ));
+        }
+        if self.check_timeout_seconds == 0 {
+            return Err("[fix] check_timeout_seconds = 0: give whole seconds, at least 1".into());
         }
         if self.samples == 0 {
             return Err("[fix] samples = 0: give at least 1 (the greedy candidate)".into());

@@ -144,11 +144,15 @@ fn stages(
     report.baseline = Some(baseline);
     record(req, report, pool, crew, start);
 
-    // Reproduce.
+    // Reproduce. Runs of checks have their own, shorter limit than whole test suites.
+    let mut checks_tests = req.tests.clone();
+    checks_tests.timeout = checks_tests
+        .timeout
+        .min(std::time::Duration::from_secs(fix.check_timeout_seconds));
     let code = issue_code(&parsed);
     let (repro, budget) = reproduce::reproduce(
         crew,
-        req.tests,
+        &checks_tests,
         wt,
         &reproduce::Inputs {
             issue: issue_text,
@@ -221,7 +225,7 @@ fn stages(
                 if new {
                     rec.outcome = format!("candidate {}", i + 1);
                     let (verdict, run) = verify::candidate(
-                        req.tests,
+                        &checks_tests,
                         wt.path(),
                         &pool[i],
                         &plan,
