@@ -24,6 +24,8 @@ use std::path::{Component, Path, PathBuf};
 use git2::{Repository, Tree};
 
 use super::shadow::RuntimeModules;
+use crate::repo::checkout::Worktree;
+use crate::repo::patch::{apply_patch, ApplyReport, PatchError};
 
 /// Test-configuration file names, wherever they are.
 const CONFIG_NAMES: &[&str] = &[
@@ -192,6 +194,34 @@ pub fn escaping_links(worktree: &Path, paths: &[String]) -> Vec<String> {
     out
 }
 
+/// Why a patch nobody vouches for was not applied ([`apply_guarded`]).
+#[derive(Debug, thiserror::Error)]
+pub enum GuardedApplyError {
+    /// Links leaving the repository, in the patch text or in what applying it left.
+    #[error("the patch is refused: {0}")]
+    Refused(String),
+    /// The patch does not apply.
+    #[error(transparent)]
+    NotApplied(#[from] PatchError),
+}
+
+/// Apply a hostile patch to `worktree`, as the gate and `evaluate` do: refused before anything
+/// is written when its text makes a link leaving the repository ([`unsafe_links`]); applied with
+/// [`apply_patch`]; refused when a path it touched is then a link leaving the worktree
+/// ([`escaping_links`]; the worktree then holds the patch: throw it away).
+pub fn apply_guarded(worktree: &Path, patch: &str) -> Result<ApplyReport, GuardedApplyError> {
+    let links = unsafe_links(patch);
+    if !links.is_empty() {
+        return Err(GuardedApplyError::Refused(links.join("; ")));
+    }
+    let applied = apply_patch(worktree, patch)?;
+    let links = escaping_links(worktree, &super::changed_paths(&applied.files));
+    if !links.is_empty() {
+        return Err(GuardedApplyError::Refused(links.join("; ")));
+    }
+    Ok(applied)
+}
+
 /// Read a worktree file without following a link at its place (links are refused as
 /// unreadable).
 pub fn read_no_follow(worktree: &Path, rel: &str) -> std::io::Result<Vec<u8>> {
@@ -273,6 +303,24 @@ pub struct Guarded {
     pub notes: Vec<String>,
     /// Reasons the patch must not be judged at all (it fails).
     pub refusals: Vec<String>,
+}
+
+/// [`protect_judge`] over a checked-out worktree, against its base commit.
+pub fn protect_worktree(
+    worktree: &Worktree,
+    changed: &[String],
+    guard: &JudgeGuard<'_>,
+) -> Result<Guarded, String> {
+    let repo = worktree
+        .open()
+        .map_err(|e| format!("opening the worktree: {}", e.message()))?;
+    protect_judge(
+        &repo,
+        worktree.base_commit(),
+        worktree.path(),
+        changed,
+        guard,
+    )
 }
 
 /// Refuse a patch that shadows the runtime's modules; put test configuration back to the base
