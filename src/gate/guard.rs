@@ -493,6 +493,39 @@ mod tests {
     }
 
     #[test]
+    fn guarded_apply_refuses_leaving_links_before_writing_and_names_what_does_not_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("calc.py"), "def add(a, b):\n    return a + b\n").unwrap();
+        let repo = Repository::init(d).unwrap();
+        let mut index = repo.index().unwrap();
+        index.add_path(Path::new("calc.py")).unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
+        let leak = "diff --git a/env_leak.py b/env_leak.py\nnew file mode 120000\n--- /dev/null\n+++ b/env_leak.py\n@@ -0,0 +1 @@\n+/proc/self/environ\n\\ No newline at end of file\n";
+        match apply_guarded(d, leak) {
+            Err(GuardedApplyError::Refused(why)) => assert!(why.contains("env_leak.py"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(std::fs::symlink_metadata(d.join("env_leak.py")).is_err());
+        let stale = "diff --git a/gone.py b/gone.py\n--- a/gone.py\n+++ b/gone.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n";
+        match apply_guarded(d, stale) {
+            Err(GuardedApplyError::NotApplied(e)) => {
+                assert!(e.to_string().contains("gone.py"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let fix = "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a + b\n+    return b + a\n";
+        let applied = apply_guarded(d, fix).unwrap();
+        assert_eq!(applied.files[0].path, "calc.py");
+        assert!(std::fs::read_to_string(d.join("calc.py"))
+            .unwrap()
+            .contains("b + a"));
+    }
+
+    #[test]
     fn link_targets_are_judged_by_their_depth() {
         assert!(link_stays_inside("a/b/link", "../c.py"));
         assert!(link_stays_inside("link", "a/./b"));
