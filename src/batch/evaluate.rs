@@ -699,10 +699,10 @@ fn checkout(inst: &Instance, options: &EvalOptions) -> Result<Worktree, String> 
 
 /// The gate's guards on a model patch applied with [`guard::apply_guarded`] (which refused
 /// links out of the repository), unless `--harness-compat`: modules shadowing the runtime's
-/// refuse the patch (`Err`); test configuration it changed goes back to the base, and so does a file of
-/// listed tests (`listed`: FAIL_TO_PASS and PASS_TO_PASS) that the test patch does not touch
-/// (the official harness only resets the files its test patch touches). What they changed is
-/// noted in `e.guards`.
+/// refuse the patch (`Err`); test configuration it changed goes back to the base, and so does
+/// a file of listed tests (`listed`: FAIL_TO_PASS and PASS_TO_PASS) that the test patch does
+/// not touch (the official harness only resets the files its test patch touches). What they
+/// changed is noted in `e.guards`.
 fn guard_model_patch(
     inst: &Instance,
     worktree: &Worktree,
