@@ -1,8 +1,8 @@
 //! The gate against hostile patches. A tiny repository (`calc.py` with `add(a, b)`,
 //! `tests/test_calc.py` with two tests); every patch below also breaks `add` (`return a - b`)
 //! and tries to get past the gate anyway: links to host files, missing modules, zero tests,
-//! rewritten judges, huge or non-text patches. Each must fail the gate (exit 1), and no host
-//! file's content may reach the output.
+//! rewritten judges, huge or non-text patches, a crash of the runtime in a named file. Each
+//! must fail the gate (exit 1), and no host file's content may reach the output.
 
 mod check_common;
 
@@ -398,4 +398,53 @@ fn test_edits_run_at_the_base_unless_allowed() {
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(r["notes"].to_string().contains("tests/__init__.py"), "{r}");
+}
+
+#[test]
+fn a_patch_that_crashes_the_runtime_in_a_named_file_fails_though_its_named_ids_pass_alone() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("calc");
+    let base = calc_repo(&repo_dir);
+    let repo = repo_dir.display().to_string();
+    // `add` is right for the named test and crashes the guest (recursion through C past the
+    // runtime's C stack) for the other test of the named file: the file's run loses every
+    // result, and only the named node id runs again, alone.
+    let patch = patch_of(&repo_dir, &|d| {
+        write(
+            d,
+            "calc.py",
+            "import sys\n\n\nclass _Deep:\n    def __getitem__(self, n):\n        return self[n + 1]\n\n\n\
+             def add(a, b):\n    if a < 0:\n        sys.setrecursionlimit(10**8)\n        _Deep()[0]\n    return a + b\n",
+        )
+    });
+    let file = dir.path().join("p.diff");
+    std::fs::write(&file, &patch).unwrap();
+    let o = check(
+        &home,
+        &repo,
+        &base,
+        file.to_str().unwrap(),
+        &[
+            "--tests",
+            "tests/test_calc.py,tests/test_calc.py::test_add",
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["verdict"], "fail", "{r}");
+    let cases = r["tests"]["cases"].as_array().unwrap();
+    assert!(
+        cases
+            .iter()
+            .any(|c| c["id"] == "tests/test_calc.py::test_add" && c["outcome"] == "passed"),
+        "the named id ran alone: {r}"
+    );
+    assert!(
+        r["reasons"]
+            .to_string()
+            .contains("the test run of tests/test_calc.py ended abnormally"),
+        "{r}"
+    );
 }

@@ -1,7 +1,8 @@
 //! A repository's tests in the sandbox: the seeded bug fails, the gold patch fixes it; a
 //! missing dependency is "not runnable", never a failure; a repository that ships its own
 //! pytest runs its tests with it; the runners of sympy and Django are read from their output;
-//! a collection error and a timeout are reported as what they are.
+//! a collection error and a timeout are reported as what they are; a test file that crashes the
+//! runtime does not take the listed tests of `evaluate`'s executor down with it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -357,6 +358,41 @@ fn the_executor_reports_a_spec_known_not_to_run_with_its_reason() {
         .unwrap_err();
     match err {
         ExecError::NotRunnable(why) => assert!(why.contains("needs the network"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_executor_runs_the_listed_ids_alone_when_their_file_crashes_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    // test_crash recurses through C past the runtime's C stack: the file's run traps.
+    write(
+        dir.path(),
+        "tests/test_deep.py",
+        "import sys\n\n\nclass Deep:\n    def __getitem__(self, n):\n        return self[n + 1]\n\n\n\
+         def test_ok():\n    assert 1 + 1 == 2\n\n\n\
+         def test_crash():\n    sys.setrecursionlimit(10**8)\n    Deep()[0]\n",
+    );
+    let executor = SandboxExecutor::new(tests_runner(), SpecSet::builtin());
+    let run = |wanted: &[String]| {
+        executor.run_tests(
+            dir.path(),
+            &TestRequest {
+                repo: "local/project",
+                version: None,
+                ids: wanted,
+                files: &["tests/test_deep.py".to_string()],
+            },
+        )
+    };
+    let ok = ids(&["tests/test_deep.py::test_ok"]);
+    let r = run(&ok).unwrap();
+    assert_eq!(r.outcomes[&ok[0]], TestOutcome::Passed, "{}", r.log);
+    match run(&ids(&[
+        "tests/test_deep.py::test_ok",
+        "tests/test_deep.py::test_crash",
+    ])) {
+        Err(ExecError::NotRunnable(why)) => assert!(why.contains("crashed"), "{why}"),
         other => panic!("{other:?}"),
     }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::instances::Instance;
 use super::predictions::Prediction;
-use crate::gate::guard;
+use crate::gate::guard::{self, GuardedApplyError};
 use crate::repo::checkout::{resolve_owner_name, CheckoutOptions, MirrorCache, Worktree};
 use crate::repo::patch::{apply_patch, parse_patch};
 pub use crate::testing::{ExecError, TestExecutor, TestOutcome, TestRequest, TestResults};
@@ -379,15 +379,13 @@ fn evaluate_one(
         Err(msg) => return end(e, EvalStatus::Error, msg),
     };
     if !pred.model_patch.trim().is_empty() {
-        if !options.harness_compat {
-            let links = guard::unsafe_links(&pred.model_patch);
-            if !links.is_empty() {
-                let why = format!("the model patch is refused: {}", links.join("; "));
-                e.guards.push(why.clone());
-                return end(e, EvalStatus::PatchFailed, why);
-            }
-        }
-        match apply_patch(worktree.path(), &pred.model_patch) {
+        // The gate's link checks, unless judging as the official harness does.
+        let applied = if options.harness_compat {
+            apply_patch(worktree.path(), &pred.model_patch).map_err(GuardedApplyError::from)
+        } else {
+            guard::apply_guarded(worktree.path(), &pred.model_patch)
+        };
+        match applied {
             Ok(r) => {
                 e.applied
                     .push(format!("model patch: {}", applied_label(&r)));
@@ -401,7 +399,12 @@ fn evaluate_one(
                     }
                 }
             }
-            Err(err) => {
+            Err(GuardedApplyError::Refused(links)) => {
+                let why = format!("the model patch is refused: {links}");
+                e.guards.push(why.clone());
+                return end(e, EvalStatus::PatchFailed, why);
+            }
+            Err(GuardedApplyError::NotApplied(err)) => {
                 return end(
                     e,
                     EvalStatus::PatchFailed,
@@ -694,12 +697,12 @@ fn checkout(inst: &Instance, options: &EvalOptions) -> Result<Worktree, String> 
         })
 }
 
-/// The gate's guards on an applied model patch ([`crate::gate::guard`]), unless
-/// `--harness-compat`: links out of the repository and modules shadowing the runtime's refuse
-/// the patch (`Err`); test configuration it changed goes back to the base, and so does a file of
-/// listed tests (`listed`: FAIL_TO_PASS and PASS_TO_PASS) that the test patch does not touch
-/// (the official harness only resets the files its test patch touches). What they changed is
-/// noted in `e.guards`.
+/// The gate's guards on a model patch applied with [`guard::apply_guarded`] (which refused
+/// links out of the repository), unless `--harness-compat`: modules shadowing the runtime's
+/// refuse the patch (`Err`); test configuration it changed goes back to the base, and so does
+/// a file of listed tests (`listed`: FAIL_TO_PASS and PASS_TO_PASS) that the test patch does
+/// not touch (the official harness only resets the files its test patch touches). What they
+/// changed is noted in `e.guards`.
 fn guard_model_patch(
     inst: &Instance,
     worktree: &Worktree,
@@ -709,10 +712,6 @@ fn guard_model_patch(
     e: &mut InstanceEval,
 ) -> Result<(), String> {
     let changed = crate::gate::changed_paths(&applied.files);
-    let links = guard::escaping_links(worktree.path(), &changed);
-    if !links.is_empty() {
-        return Err(format!("the model patch is refused: {}", links.join("; ")));
-    }
     let test_patch_files: Vec<String> = match &inst.eval.test_patch {
         Some(tp) => parse_patch(tp)
             .map(|(_, r)| crate::gate::changed_paths(&r.files))
@@ -735,13 +734,8 @@ fn guard_model_patch(
         );
     }
     let roots = executor.import_roots(&inst.view.repo, inst.view.version.as_deref());
-    let repo = worktree
-        .open()
-        .map_err(|err| format!("opening the worktree: {}", err.message()))?;
-    let g = guard::protect_judge(
-        &repo,
-        worktree.base_commit(),
-        worktree.path(),
+    let g = guard::protect_worktree(
+        worktree,
         &changed,
         &guard::JudgeGuard {
             named: Some(&named),

@@ -24,6 +24,8 @@ use std::path::{Component, Path, PathBuf};
 use git2::{Repository, Tree};
 
 use super::shadow::RuntimeModules;
+use crate::repo::checkout::Worktree;
+use crate::repo::patch::{apply_patch, ApplyReport, PatchError};
 
 /// Test-configuration file names, wherever they are.
 const CONFIG_NAMES: &[&str] = &[
@@ -192,6 +194,34 @@ pub fn escaping_links(worktree: &Path, paths: &[String]) -> Vec<String> {
     out
 }
 
+/// Why a patch nobody vouches for was not applied ([`apply_guarded`]).
+#[derive(Debug, thiserror::Error)]
+pub enum GuardedApplyError {
+    /// Links leaving the repository, in the patch text or in what applying it left.
+    #[error("the patch is refused: {0}")]
+    Refused(String),
+    /// The patch does not apply.
+    #[error(transparent)]
+    NotApplied(#[from] PatchError),
+}
+
+/// Apply a hostile patch to `worktree`, as the gate and `evaluate` do: refused before anything
+/// is written when its text makes a link leaving the repository ([`unsafe_links`]); applied with
+/// [`apply_patch`]; refused when a path it touched is then a link leaving the worktree
+/// ([`escaping_links`]; the worktree then holds the patch: throw it away).
+pub fn apply_guarded(worktree: &Path, patch: &str) -> Result<ApplyReport, GuardedApplyError> {
+    let links = unsafe_links(patch);
+    if !links.is_empty() {
+        return Err(GuardedApplyError::Refused(links.join("; ")));
+    }
+    let applied = apply_patch(worktree, patch)?;
+    let links = escaping_links(worktree, &super::changed_paths(&applied.files));
+    if !links.is_empty() {
+        return Err(GuardedApplyError::Refused(links.join("; ")));
+    }
+    Ok(applied)
+}
+
 /// Read a worktree file without following a link at its place (links are refused as
 /// unreadable).
 pub fn read_no_follow(worktree: &Path, rel: &str) -> std::io::Result<Vec<u8>> {
@@ -273,6 +303,24 @@ pub struct Guarded {
     pub notes: Vec<String>,
     /// Reasons the patch must not be judged at all (it fails).
     pub refusals: Vec<String>,
+}
+
+/// [`protect_judge`] over a checked-out worktree, against its base commit.
+pub fn protect_worktree(
+    worktree: &Worktree,
+    changed: &[String],
+    guard: &JudgeGuard<'_>,
+) -> Result<Guarded, String> {
+    let repo = worktree
+        .open()
+        .map_err(|e| format!("opening the worktree: {}", e.message()))?;
+    protect_judge(
+        &repo,
+        worktree.base_commit(),
+        worktree.path(),
+        changed,
+        guard,
+    )
 }
 
 /// Refuse a patch that shadows the runtime's modules; put test configuration back to the base
@@ -442,6 +490,39 @@ mod tests {
         assert_eq!(bad.len(), 2, "{bad:?}");
         assert!(bad[0].contains("env_leak.py") && bad[0].contains("/proc/self/environ"));
         assert!(bad[1].contains("calc.py"));
+    }
+
+    #[test]
+    fn guarded_apply_refuses_leaving_links_before_writing_and_names_what_does_not_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("calc.py"), "def add(a, b):\n    return a + b\n").unwrap();
+        let repo = Repository::init(d).unwrap();
+        let mut index = repo.index().unwrap();
+        index.add_path(Path::new("calc.py")).unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
+        let leak = "diff --git a/env_leak.py b/env_leak.py\nnew file mode 120000\n--- /dev/null\n+++ b/env_leak.py\n@@ -0,0 +1 @@\n+/proc/self/environ\n\\ No newline at end of file\n";
+        match apply_guarded(d, leak) {
+            Err(GuardedApplyError::Refused(why)) => assert!(why.contains("env_leak.py"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(std::fs::symlink_metadata(d.join("env_leak.py")).is_err());
+        let stale = "diff --git a/gone.py b/gone.py\n--- a/gone.py\n+++ b/gone.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n";
+        match apply_guarded(d, stale) {
+            Err(GuardedApplyError::NotApplied(e)) => {
+                assert!(e.to_string().contains("gone.py"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let fix = "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a + b\n+    return b + a\n";
+        let applied = apply_guarded(d, fix).unwrap();
+        assert_eq!(applied.files[0].path, "calc.py");
+        assert!(std::fs::read_to_string(d.join("calc.py"))
+            .unwrap()
+            .contains("b + a"));
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //! 4. **tests**: pytest in the sandbox on the named tests (`--tests`, `--tests-from`), or else
 //!    on the test files the patch adds or changes (`test_*.py`, `*_test.py`, pytest's default
 //!    patterns). A patch that touches no test file runs no tests, and fails: a CI job names
-//!    the tests that must pass.
+//!    the tests that must pass. The run is [`crate::testing::named_run`]'s, shared with
+//!    `evaluate` and the fixer: a named node id pytest does not find is reported missing while
+//!    the others run; when the run crashes, the named node ids run alone and the named files
+//!    fail.
 //!
 //! Verdict: the gate fails closed. It fails when the patch is refused (too large, not UTF-8,
 //! links leaving the repository: [`guard`]) or does not apply, a syntax error is found, a test
@@ -34,10 +37,12 @@ use std::time::Instant;
 
 use crate::config::SandboxSettings;
 use crate::fetch::Progress;
-use crate::repo::patch::{apply_patch, FileStatus, PatchError};
+use crate::repo::patch::{FileStatus, PatchError};
 use crate::sandbox::SandboxError;
+use crate::testing::named_run::{reported, run_named};
 use crate::testing::CaseOutcome;
 use crate::testing::{RepoTestRun, RepoTests};
+use guard::GuardedApplyError;
 
 pub use report::{
     ApplyFailure, ApplyStep, CheckReport, Selection, SyntaxProblem, SyntaxStep, TestsStep, Timings,
@@ -168,32 +173,18 @@ pub fn check_with(
 
     progress.set_message(format!("applying {}", req.patch_name));
     let t = Instant::now();
-    let refusal = req
-        .patch_problem
-        .clone()
-        .or_else(|| {
-            (req.patch.len() > req.max_patch_bytes).then(|| {
-                format!(
-                    "the patch is {} bytes, more than the {} allowed (--max-patch-size)",
-                    req.patch.len(),
-                    req.max_patch_bytes
-                )
-            })
+    let refusal = req.patch_problem.clone().or_else(|| {
+        (req.patch.len() > req.max_patch_bytes).then(|| {
+            format!(
+                "the patch is {} bytes, more than the {} allowed (--max-patch-size)",
+                req.patch.len(),
+                req.max_patch_bytes
+            )
         })
-        .or_else(|| {
-            let links = guard::unsafe_links(&req.patch);
-            (!links.is_empty()).then(|| links.join("; "))
-        });
+    });
     match refusal {
         Some(why) => refuse_patch(&mut report, why),
         None => apply_step(&mut report, wt.path(), &req.patch),
-    }
-    if report.apply.ok {
-        let changed: Vec<String> = report.apply.files.iter().map(|f| f.path.clone()).collect();
-        let links = guard::escaping_links(wt.path(), &changed);
-        if !links.is_empty() {
-            refuse_patch(&mut report, links.join("; "));
-        }
     }
     report.timings.apply = t.elapsed().as_secs_f64();
 
@@ -227,8 +218,10 @@ fn refuse_patch(report: &mut CheckReport, why: String) {
     });
 }
 
+/// Apply the patch with the guards' link checks ([`guard::apply_guarded`]).
 fn apply_step(report: &mut CheckReport, worktree: &std::path::Path, patch: &str) {
-    match apply_patch(worktree, patch) {
+    match guard::apply_guarded(worktree, patch) {
+        Err(GuardedApplyError::Refused(why)) => refuse_patch(report, why),
         Ok(applied) => {
             report.apply = ApplyStep {
                 ok: true,
@@ -241,7 +234,7 @@ fn apply_step(report: &mut CheckReport, worktree: &std::path::Path, patch: &str)
                 error: None,
             };
         }
-        Err(e) => {
+        Err(GuardedApplyError::NotApplied(e)) => {
             let (kind, file, line) = match &e {
                 PatchError::Empty => ("empty", None, None),
                 PatchError::Binary { files } => ("binary", files.first().cloned(), None),
@@ -385,19 +378,14 @@ fn tests_step(
     let worktree = wt.path();
     let tests = open()?;
     {
-        let repo = wt.open().map_err(|e| {
-            CheckError::Environment(format!("opening the worktree: {}", e.message()))
-        })?;
         let changed = changed_paths(&report.apply.files);
         let named =
             (report.tests.selection == Selection::Named).then_some(&report.tests.targets[..]);
         let modules = shadow::RuntimeModules::of_sandbox(&tests.sandbox).map_err(|e| {
             CheckError::Environment(format!("reading the runtime's module names: {e}"))
         })?;
-        let guarded = guard::protect_judge(
-            &repo,
-            wt.base_commit(),
-            worktree,
+        let guarded = guard::protect_worktree(
+            wt,
             &changed,
             &guard::JudgeGuard {
                 named,
@@ -421,83 +409,9 @@ fn tests_step(
         "running {} in the sandbox",
         report.tests.targets.join(" ")
     ));
-    let targets = run_targets(&report.tests.targets);
-    let mut run = tests.run(worktree, &[], &targets, "check")?;
-    // pytest refuses the whole command line when one node id does not exist (exit code 4,
-    // nothing run): run the others again; the unknown ones are reported missing.
-    if run.exit_code == Some(4) && run.cases.is_empty() {
-        let unknown = not_found_targets(&run.output_tail, &targets);
-        let rest: Vec<String> = targets
-            .iter()
-            .filter(|t| !unknown.contains(t))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() && !rest.is_empty() {
-            tracing::info!(
-                ?unknown,
-                "pytest did not find some tests; running the others"
-            );
-            run = tests.run(worktree, &[], &run_targets(&rest), "check")?;
-        }
-    }
+    let run = run_named(&tests, worktree, &[], &report.tests.targets, "check")?;
     judge_tests(report, run);
     Ok(())
-}
-
-/// The targets to hand pytest: node ids inside a file or directory also named are left out
-/// (pytest 8 would then run only those ids of the file, not all of it); they are still judged.
-fn run_targets(targets: &[String]) -> Vec<String> {
-    let paths: Vec<String> = targets
-        .iter()
-        .filter(|t| !t.contains("::"))
-        .map(|t| t.trim_start_matches("./").trim_end_matches('/').to_string())
-        .collect();
-    targets
-        .iter()
-        .filter(|t| {
-            let Some((file, _)) = t.trim_start_matches("./").split_once("::") else {
-                return true;
-            };
-            !paths
-                .iter()
-                .any(|p| file == p || file.starts_with(&format!("{p}/")))
-        })
-        .cloned()
-        .collect()
-}
-
-/// The targets pytest names in `ERROR: not found: /PATH::ID` lines (paths are guest paths
-/// from the work dir at `/`).
-fn not_found_targets(output: &str, targets: &[String]) -> Vec<String> {
-    let norm = |s: &str| {
-        s.trim()
-            .trim_start_matches("./")
-            .trim_start_matches('/')
-            .to_string()
-    };
-    let found: Vec<String> = output
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("ERROR: not found:"))
-        .map(norm)
-        .collect();
-    targets
-        .iter()
-        .filter(|t| found.contains(&norm(t)))
-        .cloned()
-        .collect()
-}
-
-/// Whether the run reported anything for `target` (a node id, a file or a directory).
-fn reported(run: &RepoTestRun, target: &str) -> bool {
-    let target = target.trim_start_matches("./");
-    if target.contains("::") {
-        return run.outcome(target).is_some();
-    }
-    let dir = format!("{}/", target.trim_end_matches('/'));
-    let file = format!("{target}::");
-    run.cases
-        .iter()
-        .any(|c| c.id == target || c.id.starts_with(&file) || c.id.starts_with(&dir))
 }
 
 fn judge_tests(report: &mut CheckReport, run: RepoTestRun) {
@@ -538,6 +452,15 @@ fn judge_tests(report: &mut CheckReport, run: RepoTestRun) {
         report
             .reasons
             .push(format!("test {m} was not found or did not run"));
+    }
+    // The run of the named files crashed and only the named node ids ran again: the files
+    // themselves were not judged whole.
+    if let Some(status) = &run.crashed_first {
+        for target in t.targets.iter().filter(|t| !t.contains("::")) {
+            report.reasons.push(format!(
+                "the test run of {target} ended abnormally ({status}); only the named node ids ran again, alone"
+            ));
+        }
     }
     if t.selection == Selection::Named {
         for target in &t.targets {
@@ -597,7 +520,6 @@ fn last_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestCase;
 
     #[test]
     fn test_files_follow_pytest_defaults() {
@@ -607,52 +529,5 @@ mod tests {
         assert!(!is_test_file("tests/conftest.py"));
         assert!(!is_test_file("pkg/testing.py"));
         assert!(!is_test_file("tests/test_data.json"));
-    }
-
-    #[test]
-    fn unknown_node_ids_are_read_from_pytest_output() {
-        let out = "no tests ran in 0.04s\nERROR: not found: /tests/test_a.py::test_gone\n(no match in any of [<Module test_a.py>])\n";
-        let targets = vec![
-            "tests/test_a.py::test_x".to_string(),
-            "./tests/test_a.py::test_gone".to_string(),
-        ];
-        assert_eq!(not_found_targets(out, &targets), [targets[1].clone()]);
-        assert!(not_found_targets("ERROR: file or directory not found: x", &targets).is_empty());
-    }
-
-    #[test]
-    fn node_ids_inside_named_files_are_not_passed_twice() {
-        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            run_targets(&t(&[
-                "tests/test_a.py",
-                "tests/test_a.py::x",
-                "tests/test_b.py::y",
-                "./lib/",
-                "lib/sub/test_c.py::z"
-            ])),
-            t(&["tests/test_a.py", "tests/test_b.py::y", "./lib/"])
-        );
-    }
-
-    #[test]
-    fn named_targets_match_ids_files_and_dirs() {
-        let run = RepoTestRun {
-            cases: vec![TestCase {
-                id: "tests/test_a.py::TestA::test_x".into(),
-                outcome: CaseOutcome::Passed,
-                message: String::new(),
-                details: String::new(),
-            }],
-            ..Default::default()
-        };
-        assert!(reported(&run, "tests/test_a.py::TestA::test_x"));
-        assert!(reported(&run, "tests/test_a.py::test_x"));
-        assert!(reported(&run, "tests/test_a.py"));
-        assert!(reported(&run, "tests"));
-        assert!(reported(&run, "tests/"));
-        assert!(!reported(&run, "tests/test_a.py::test_y"));
-        assert!(!reported(&run, "tests/test_b.py"));
-        assert!(!reported(&run, "test"));
     }
 }

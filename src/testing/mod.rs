@@ -12,12 +12,15 @@
 //!   SWE-bench harness's log parsers do.
 //! - [`environment`]: telling an environment limit (Python version, native module, sockets,
 //!   subprocesses) from a failure of the code.
+//! - [`named_run`]: named tests of a worktree, run once for the gate, `evaluate` and the fixer
+//!   (node ids pytest does not find and guest crashes do not hide the others' outcomes).
 //! - [`executor`]: the sandbox [`TestExecutor`] of `evaluate`.
 //! - [`snippets`]: the Coordinator's [`TestRunner`]: pytest on the agents' files.
 
 pub mod environment;
 pub mod executor;
 pub mod logs;
+pub mod named_run;
 pub mod results;
 pub mod runner;
 pub mod snippets;
@@ -26,6 +29,7 @@ pub mod specs;
 use std::sync::Mutex;
 
 pub use executor::SandboxExecutor;
+pub use named_run::{outcomes_of, run_named};
 pub use results::{
     CaseOutcome, ExecError, ScriptRun, TestCase, TestExecutor, TestOutcome, TestRequest,
     TestResults, TestRun, TestRunner, EXAMPLES_FILE,

@@ -68,6 +68,14 @@ pub struct RepoTestRun {
     pub limited: Vec<(String, String)>,
     pub output_tail: String,
     pub seconds: f64,
+    /// Targets pytest refused as not existing (exit code 4, nothing run); the others ran again
+    /// without them ([`super::named_run`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_found: Vec<String>,
+    /// The status of a first run that crashed with no results, after which the listed node ids
+    /// ran alone ([`super::named_run`]): files and dirs named beside them were not run whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crashed_first: Option<String>,
 }
 
 /// The leaf name of a test id: `test_x` of `a/b.py::C::test_x`, of `test_x (mod.C)`, or of a
