@@ -213,7 +213,7 @@ pub fn reproduce(
         return Ok((rec, budget));
     }
     let targets: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
-    let run = tests.run(wt.path(), &files, &targets, "reproduction at the base")?;
+    let run = crate::testing::run_named(tests, wt.path(), &files, &targets, "reproduction at the base")?;
     if let Some(why) = &run.not_runnable {
         rec.rejected.push(format!("not runnable in the sandbox: {why}"));
         runs.push(run);
