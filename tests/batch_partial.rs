@@ -16,6 +16,7 @@ use codeswarm::batch::runner::{
     Solver,
 };
 use codeswarm::batch::SolverView;
+use codeswarm::fix::FixStatus;
 use common::{bin, stderr};
 
 const SOME_PATCH: &str =
@@ -48,7 +49,7 @@ impl Solver for Recording {
                 trajectory: serde_json::json!({"steps": ["localize", "edit 1"]}),
                 tokens: 90,
                 patch: Some(SOME_PATCH.into()),
-                verified: false,
+                status: Some(FixStatus::Unverified),
                 stopped_by: None,
             })
             .unwrap();
@@ -94,6 +95,7 @@ fn a_cancelled_or_panicking_solver_keeps_its_trajectory_tokens_and_best_patch() 
         assert_eq!(r.status, expected, "{r:?}");
         assert_eq!(r.tokens, 90);
         assert_eq!(r.patch_verified, Some(false));
+        assert_eq!(r.fix_status, Some(FixStatus::Unverified), "{r:?}");
         assert_eq!(r.patch_lines, 0, "nothing went into the predictions");
         if panic {
             assert_eq!(r.stopped_by, None);
@@ -117,6 +119,10 @@ fn a_cancelled_or_panicking_solver_keeps_its_trajectory_tokens_and_best_patch() 
         let preds = prediction_lines(&config.predictions);
         assert_eq!(preds.len(), 1);
         assert_eq!(preds[0]["model_patch"], "");
+        assert_eq!(
+            preds[0]["codeswarm_status"], "no-patch",
+            "an empty prediction"
+        );
     }
 }
 
