@@ -255,6 +255,12 @@ fn the_scripted_fixer_keeps_its_best_patch_when_the_time_limit_or_an_error_ends_
     );
     assert!(r.tokens > 0, "{r:?}");
     assert_eq!(r.patch_verified, Some(false), "{r:?}");
+    // The fixer's status of its best patch so far: a patch, not verified.
+    assert!(
+        r.fix_status
+            .is_some_and(|s| s.has_patch() && s < FixStatus::Plausible),
+        "{r:?}"
+    );
     let patch = std::fs::read_to_string(dir.join("patch.diff")).unwrap();
     assert!(
         patch.contains("+    return text[: width - len(suffix) - 2] + suffix"),
@@ -291,9 +297,15 @@ fn the_scripted_fixer_keeps_its_best_patch_when_the_time_limit_or_an_error_ends_
     );
     assert_eq!(trajectory["attempts"].as_array().unwrap().len(), 1);
 
-    // Neither unverified patch went into the predictions.
+    assert!(
+        r.fix_status
+            .is_some_and(|s| s.has_patch() && s < FixStatus::Plausible),
+        "{r:?}"
+    );
+    // Neither unverified patch went into the predictions, whose lines say so.
     for p in prediction_lines(&out.path().join("preds.jsonl")) {
         assert_eq!(p["model_patch"], "", "{p}");
+        assert_eq!(p["codeswarm_status"], "no-patch", "{p}");
     }
 }
 
