@@ -9,7 +9,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::coordination::fixer::{FixReport, FixStatus, REPRO_FILE};
+use crate::fix::{FixReport, FixStatus};
 
 /// The author `git am` records (change it after with `git commit --amend --reset-author`).
 pub const AUTHOR: &str = "codeswarm <codeswarm@localhost>";
@@ -113,44 +113,34 @@ fn body(r: &FixReport) -> String {
             r.localization.files_from
         );
     }
-    match &r.repro.test {
-        Some(src) => {
-            let names: Vec<&str> = src
-                .lines()
-                .filter_map(|l| l.trim_start().strip_prefix("def "))
-                .filter_map(|l| l.split('(').next())
-                .filter(|n| n.starts_with("test"))
-                .collect();
-            b += &format!(
-                "- reproduction test ({REPRO_FILE}, not part of the patch): {} fails before the edit\n",
-                if names.is_empty() {
-                    "it".to_string()
-                } else {
-                    names.join(", ")
-                }
-            );
-        }
-        None => b += "- reproduction test: none was accepted\n",
+    if let Some(code) = &r.reproduction.issue_code {
+        b += &format!("- the issue's code at the base: {}\n", code.at_base);
     }
-    if let Some(a) = r.attempts.iter().rev().find(|a| a.applied) {
+    if r.reproduction.checks.is_empty() {
+        b += "- reproduction: no check failed at the base\n";
+    }
+    for c in &r.reproduction.checks {
+        b += &format!("- reproduction (fails at the base): {}\n", c.what);
+    }
+    if let Some(sel) = &r.selection {
+        let v = &r.candidates[sel.chosen].verdict;
+        let passed = v.checks.iter().filter(|x| **x == Some(true)).count();
         b += &format!(
-            "- edit {}: {}; reproduction {}{}\n",
-            a.round + 1,
-            a.files.join(", "),
-            match a.repro_passes {
-                Some(true) => "passes",
-                Some(false) => "still fails",
-                None => "not run",
-            },
-            if a.regressions.is_empty() {
+            "- chosen: 1 of {} distinct candidates ({} proposals), {} agreeing; reproduction checks passed {}/{}{}\n",
+            r.candidates.len(),
+            r.proposals.len(),
+            sel.agreeing,
+            passed,
+            v.checks.len(),
+            if v.regressions.is_empty() {
                 String::new()
             } else {
-                format!("; regressions: {}", a.regressions.join(", "))
+                format!("; regressions: {}", v.regressions.join(", "))
             }
         );
     }
     if !r.related_tests.is_empty() {
-        b += &format!("- related tests run: {}\n", r.related_tests.join(", "));
+        b += &format!("- regression tests: {}\n", r.related_tests.join(", "));
     }
     let models: Vec<&str> = {
         let mut m: Vec<&str> = r.calls.iter().map(|c| c.model.as_str()).collect();

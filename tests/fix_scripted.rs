@@ -1,8 +1,9 @@
-//! Repository mode end to end on the ScriptedModel: from an issue to a patch that `git apply`
-//! accepts on the base commit and that makes the fixture's failing tests pass in the sandbox.
-//! Also: a reproduction test that passes before the edit is rejected and retried, and a
-//! Repairer reply that changes nothing is sent back with the reason; and a time limit that runs
-//! out mid-generation keeps the best patch found before.
+//! The repository fixer end to end on the ScriptedModel, the real sandbox and real git: many
+//! candidate edits, verified and selected by behaviour. The greedy candidate is wrong, sampled
+//! ones are right, and selection picks a right one by agreement (`verified`); one right
+//! candidate alone is `plausible`; without a reproduction that fails at the base the patch is
+//! `unverified`; no applicable edit is `no-patch`; and a time limit that runs out
+//! mid-generation keeps the best patch found before.
 
 mod common;
 
@@ -10,14 +11,14 @@ use std::process::Command;
 
 use codeswarm::agents::prompts::Prompts;
 use codeswarm::config::Config;
-use codeswarm::coordination::fixer::FixStatus;
-use codeswarm::fix::{fix_issue, FixTarget};
-use codeswarm::models::{ManagerSettings, ModelManager, Registry};
+use codeswarm::fix::select::Tier;
+use codeswarm::fix::{fix_issue, FixReport, FixStatus, FixTarget};
+use codeswarm::models::{AgentRole, ManagerSettings, ModelManager, Registry};
 use codeswarm::repo::checkout::DEFAULT_URL_TEMPLATE;
-use codeswarm::repo::fixture;
+use codeswarm::repo::fixture::{self, FixtureRepo};
 use codeswarm::testing::RepoTests;
 
-const SCRIPT: &str = r#"
+const LOCALIZE: &str = r#"
 [[reply]]
 role = "localizer"
 text = "textkit/strings.py"
@@ -25,8 +26,22 @@ text = "textkit/strings.py"
 [[reply]]
 role = "localizer"
 text = "textkit/strings.py::truncate"
+"#;
 
-# A "reproduction" that passes on the buggy code: rejected, then retried with the reason.
+/// A reproduction test for textkit's bug (fails at the base).
+const REPRO: &str = r#"
+[[reply]]
+role = "test_writer"
+text = '''```python
+from textkit.strings import truncate
+
+def test_cut_text_fills_the_width():
+    assert truncate("hello world", 8) == "hello..."
+```'''
+"#;
+
+/// A "reproduction" that passes at the base.
+const NOT_A_REPRO: &str = r#"
 [[reply]]
 role = "test_writer"
 text = '''```python
@@ -35,152 +50,211 @@ from textkit.strings import truncate
 def test_short_text_is_unchanged():
     assert truncate("hi", 8) == "hi"
 ```'''
-
-[[reply]]
-role = "test_writer"
-text = '''```python
-from textkit.strings import truncate
-
-def test_cut_text_fills_the_width():
-    assert truncate("hello world", 8) == "hello..."
-```'''
-
-# First the unchanged function (sent back), then the fix.
-[[reply]]
-role = "repairer"
-text = '''```python
-def truncate(text, width, suffix=ELLIPSIS):
-    """Shorten text to at most width characters, ending with suffix when it is cut."""
-    if width < len(suffix):
-        raise ValueError("width must be at least len(suffix)")
-    if len(text) <= width:
-        return text
-    return text[: width - len(suffix) - 1] + suffix
-```'''
-
-[[reply]]
-role = "repairer"
-text = '''```python
-def truncate(text, width, suffix=ELLIPSIS):
-    """Shorten text to at most width characters, ending with suffix when it is cut."""
-    if width < len(suffix):
-        raise ValueError("width must be at least len(suffix)")
-    if len(text) <= width:
-        return text
-    return text[: width - len(suffix)] + suffix
-```'''
 "#;
 
-#[test]
-fn scripted_fix_produces_a_verified_patch_that_git_applies() {
+fn truncate_reply(body: &str) -> String {
+    format!(
+        r#"
+[[reply]]
+role = "repairer"
+text = '''```python
+def truncate(text, width, suffix=ELLIPSIS):
+    """Shorten text to at most width characters, ending with suffix when it is cut."""
+    if width < len(suffix):
+        raise ValueError("width must be at least len(suffix)")
+    if len(text) <= width:
+        return text
+{body}
+```'''
+"#
+    )
+}
+
+const RIGHT: &str = "    return text[: width - len(suffix)] + suffix";
+const WRONG: &str = "    return text[: width - len(suffix) - 2] + suffix";
+const UNCHANGED: &str = "    return text[: width - len(suffix) - 1] + suffix";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    fx: FixtureRepo,
+    tests: RepoTests,
+}
+
+fn setup(name: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let fx = fixture::by_name("textkit")
-        .unwrap()
-        .build(dir.path())
-        .unwrap();
+    let fx = fixture::by_name(name).unwrap().build(dir.path()).unwrap();
+    let config = Config::defaults();
+    let tests = RepoTests::new(
+        codeswarm::sandbox::Sandbox::open(&()).unwrap(),
+        None,
+        &config.sandbox,
+    );
+    Setup {
+        _dir: dir,
+        fx,
+        tests,
+    }
+}
+
+fn run_fix(
+    s: &Setup,
+    script: &str,
+    config: &Config,
+    deadline: Option<std::time::Instant>,
+) -> FixReport {
     let settings = ManagerSettings {
-        mock_script: Some(("fix".into(), SCRIPT.into())),
+        mock_script: Some(("fix".into(), script.to_string())),
         quiet: true,
         ..Default::default()
     };
     let mut manager = ModelManager::new(Registry::builtin(), settings);
-    let config = Config::defaults();
     let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
-    let sandbox = codeswarm::sandbox::Sandbox::open(&()).unwrap();
-    let tests = RepoTests::new(sandbox.clone(), None, &config.sandbox);
     let target = FixTarget {
-        repo: fx.path.display().to_string(),
-        commit: Some(fx.base_commit.clone()),
-        issue: fx.issue.clone(),
+        repo: s.fx.path.display().to_string(),
+        commit: Some(s.fx.base_commit.clone()),
+        issue: s.fx.issue.clone(),
         url_template: DEFAULT_URL_TEMPLATE.into(),
         work_dir: None,
-        deadline: None,
+        deadline,
         owner_name_only: false,
     };
-    let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
+    fix_issue(&target, &mut manager, config, &prompts, &s.tests, &|| false).unwrap()
+}
+
+#[test]
+fn a_wrong_greedy_candidate_loses_to_two_agreeing_sampled_ones_and_the_patch_is_verified() {
+    let s = setup("textkit");
+    // Proposal 1: the unchanged function (sent back), then a wrong edit. Proposal 2: the
+    // fix. Proposal 3 (shown proposal 1's failures): the fix again, reformatted with a
+    // comment: a repeat, so a second vote, and sampling stops.
+    let script = [
+        LOCALIZE,
+        NOT_A_REPRO,
+        REPRO,
+        REPRO,
+        &truncate_reply(UNCHANGED),
+        &truncate_reply(WRONG),
+        &truncate_reply(RIGHT),
+        &truncate_reply("    # keep the suffix inside the width\n    return text[:width-len(suffix)]+suffix"),
+    ]
+    .concat();
+    let report = run_fix(&s, &script, &Config::defaults(), None);
 
     assert_eq!(report.localization.files, vec!["textkit/strings.py"]);
-    assert_eq!(report.localization.files_from, "model");
     assert_eq!(
         report.localization.symbols,
         vec![("textkit/strings.py".to_string(), "truncate".to_string())]
     );
-    // The related tests run are those that name `truncate`, not the whole modules.
-    assert!(!report.related_tests.is_empty());
-    for t in &report.related_tests {
-        assert!(t.contains("::"), "{:?}", report.related_tests);
-        assert!(
-            !t.contains("pad_left") && !t.contains("slugify"),
-            "{:?}",
-            report.related_tests
-        );
+    // The regression set: the related tests that name `truncate` and pass at the base.
+    let baseline = report.baseline.as_ref().unwrap();
+    assert!(!baseline.passing.is_empty());
+    for t in &baseline.passing {
+        assert!(t.contains("truncate") || t.contains("short_text"), "{t}");
     }
-    let baseline = report
-        .baseline
-        .as_ref()
-        .expect("the related tests ran at the base");
+    // Three tests written: one passes at the base (rejected), one kept, one repeat.
+    let rp = &report.reproduction;
+    assert_eq!(rp.tests_written, 3);
+    assert_eq!(rp.checks.len(), 1, "{:?}", rp.rejected);
+    assert!(rp.rejected.iter().any(|r| r.contains("passes at the base")), "{:?}", rp.rejected);
+    assert!(rp.rejected.iter().any(|r| r.contains("same as an earlier")), "{:?}", rp.rejected);
+
+    let outcomes: Vec<&str> = report.proposals.iter().map(|p| p.outcome.as_str()).collect();
     assert_eq!(
-        baseline.cases.len(),
-        report.related_tests.len(),
-        "{}",
-        baseline.summary()
-    );
-    assert_eq!(report.repro.attempts, 2);
-    assert!(
-        report.repro.rejected[0].contains("PASS on the current code"),
+        outcomes,
+        vec!["candidate 1", "candidate 2", "repeat of candidate 2"],
         "{:?}",
-        report.repro.rejected
+        report.proposals
     );
-    let retry_prompt = &report
+    assert_eq!(report.proposals[0].retries, 1, "the unchanged reply was sent back");
+    assert!(report.proposals[2].feedback);
+    let feedback_prompt = &report
         .calls
         .iter()
-        .filter(|c| c.agent == codeswarm::models::AgentRole::TestWriter)
-        .nth(1)
+        .filter(|c| c.agent == AgentRole::Repairer)
+        .nth(3)
         .unwrap()
         .messages;
-    assert!(retry_prompt
-        .last()
-        .unwrap()
-        .content
-        .contains("do not reproduce the issue"));
-    assert_eq!(report.attempts.len(), 1);
-    assert_eq!(
-        report.attempts[0].retries, 1,
-        "the unchanged reply was sent back"
-    );
     assert!(
-        report.attempts[0].problems[0].contains("same as the current code"),
-        "{:?}",
-        report.attempts[0].problems
+        feedback_prompt
+            .iter()
+            .any(|m| m.content.contains("- 2] + suffix")),
+        "the third proposal is shown the wrong candidate's diff"
     );
-    assert_eq!(report.attempts[0].repro_passes, Some(true));
-    assert_eq!(report.status, FixStatus::Plausible, "{:?}", report.reason);
-    assert!(report
-        .patch
-        .contains("-    return text[: width - len(suffix) - 1] + suffix"));
-    assert!(
-        !report.patch.contains("test_codeswarm_repro"),
-        "the reproduction test is not part of the patch"
-    );
+    assert_eq!(report.candidates[0].verdict.checks, vec![Some(false)]);
+    assert_eq!(report.candidates[1].verdict.checks, vec![Some(true)]);
+    assert_eq!(report.candidates[1].verdict.votes, 2);
+    let sel = report.selection.as_ref().unwrap();
+    assert_eq!((sel.chosen, sel.tier, sel.agreeing), (1, Tier::Reproduced, 2));
+    assert_eq!(report.status, FixStatus::Verified, "{:?}", report.reason);
+    assert!(report.patch.contains(&format!("+{RIGHT}")), "{}", report.patch);
+    assert!(!report.patch.contains("test_codeswarm"), "checks are not part of the patch");
 
-    // `git apply` accepts it on a fresh clone at the base commit.
-    let (_keep, c) = common::git_apply_on_fresh_clone(&fx.path, &fx.base_commit, &report.patch);
-
-    // The fixture's own failing tests pass in the sandbox with the patch.
-    let run = tests.run(&c, &[], &fx.failing_tests, "gold check").unwrap();
-    for t in &fx.failing_tests {
+    // `git apply` accepts it on a fresh clone at the base commit, and the fixture's own
+    // failing tests pass in the sandbox with it.
+    let (_keep, c) = common::git_apply_on_fresh_clone(&s.fx.path, &s.fx.base_commit, &report.patch);
+    let run = s.tests.run(&c, &[], &s.fx.failing_tests, "gold check").unwrap();
+    for t in &s.fx.failing_tests {
         assert!(run.passed(t), "{t}: {}", run.summary());
     }
+    // The user's repository is untouched.
+    let status = Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(&s.fx.path)
+        .output()
+        .unwrap();
+    assert!(status.stdout.is_empty());
+}
+
+#[test]
+fn one_right_candidate_alone_is_plausible_and_without_a_reproduction_unverified() {
+    let s = setup("textkit");
+    let mut config = Config::defaults();
+    config.fix.samples = 2;
+    // The fix, then a wrong edit: no second vote for the fix.
+    let script = [
+        LOCALIZE,
+        REPRO,
+        REPRO,
+        REPRO,
+        &truncate_reply(RIGHT),
+        &truncate_reply(WRONG),
+    ]
+    .concat();
+    let report = run_fix(&s, &script, &config, None);
+    assert_eq!(report.candidates.len(), 2);
+    assert_eq!(report.selection.as_ref().unwrap().chosen, 0);
+    assert_eq!(report.status, FixStatus::Plausible, "{:?}", report.reason);
+
+    // Every test written passes at the base: nothing reproduces the issue, so even two
+    // agreeing candidates are only unverified.
+    let script = [
+        LOCALIZE,
+        NOT_A_REPRO,
+        NOT_A_REPRO,
+        NOT_A_REPRO,
+        &truncate_reply(RIGHT),
+        &truncate_reply(RIGHT),
+    ]
+    .concat();
+    let report = run_fix(&s, &script, &config, None);
+    assert!(report.reproduction.checks.is_empty());
+    assert_eq!(report.selection.as_ref().unwrap().tier, Tier::RegressionOnly);
+    assert_eq!(report.status, FixStatus::Unverified);
+    assert!(
+        report.reason.as_deref().unwrap_or("").contains("no reproduction fails at the base"),
+        "{:?}",
+        report.reason
+    );
+    assert!(report.patch.contains(&format!("+{RIGHT}")));
 }
 
 #[test]
 fn unresolvable_localization_falls_back_to_the_ranking_and_no_patch_is_explained() {
-    let dir = tempfile::tempdir().unwrap();
-    let fx = fixture::by_name("shopcart")
-        .unwrap()
-        .build(dir.path())
-        .unwrap();
-    // Every repair attempt (8 at most) is refused too.
+    let s = setup("shopcart");
+    let mut config = Config::defaults();
+    config.fix.samples = 2;
+    // Each reply without code is sent back once with the reason; the same reason again ends
+    // the proposal (two calls each).
     let script = format!(
         r#"
 [[reply]]
@@ -189,159 +263,61 @@ text = "I am not sure."
 [[reply]]
 role = "localizer"
 text = "nothing"
-[[reply]]
-role = "test_writer"
-text = "no code"
-[[reply]]
-role = "test_writer"
-text = "still no code"
-{}"#,
-        "[[reply]]\nrole = \"repairer\"\ntext = \"I cannot.\"\n".repeat(8)
+{}{}"#,
+        "[[reply]]\nrole = \"test_writer\"\ntext = \"no code\"\n".repeat(6),
+        "[[reply]]\nrole = \"repairer\"\ntext = \"I cannot.\"\n".repeat(4)
     );
-    let settings = ManagerSettings {
-        mock_script: Some(("fix".into(), script.into())),
-        quiet: true,
-        ..Default::default()
-    };
-    let mut manager = ModelManager::new(Registry::builtin(), settings);
-    let config = Config::defaults();
-    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
-    let tests = RepoTests::new(
-        codeswarm::sandbox::Sandbox::open(&()).unwrap(),
-        None,
-        &config.sandbox,
-    );
-    let target = FixTarget {
-        repo: fx.path.display().to_string(),
-        commit: Some(fx.base_commit.clone()),
-        issue: fx.issue.clone(),
-        url_template: DEFAULT_URL_TEMPLATE.into(),
-        work_dir: None,
-        deadline: None,
-        owner_name_only: false,
-    };
-    let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
+    let report = run_fix(&s, &script, &config, None);
     assert_eq!(report.localization.files_from, "ranking");
     assert_eq!(
         report.localization.files,
-        vec![fx.buggy_file.clone()],
+        vec![s.fx.buggy_file.clone()],
         "BM25 ranks the buggy file first"
     );
-    assert!(report.repro.test.is_none());
+    assert!(report.reproduction.checks.is_empty());
+    assert_eq!(report.reproduction.tests_written, 3);
     assert_eq!(report.status, FixStatus::NoPatch);
+    assert!(report.patch.is_empty());
     let reason = report.reason.unwrap();
     assert!(
-        reason.contains("no edit applied") && reason.contains("no Python code"),
+        reason.contains("no candidate applied") && reason.contains("no Python code"),
         "{reason}"
     );
-    // The worktree was temporary and the user's repository is untouched.
-    let status = Command::new("git")
-        .args(["status", "--porcelain"])
-        .current_dir(&fx.path)
-        .output()
-        .unwrap();
-    assert!(status.stdout.is_empty());
 }
 
-/// A batch instance's time limit runs out while the Repairer generates its second edit: that
-/// generation is cut off there, and the first edit (applied, not verified) is the result.
+/// A batch instance's time limit runs out while the Repairer generates its second proposal:
+/// that generation is cut off there, and the first candidate (applied, its check failing) is
+/// the result, unverified.
 #[test]
-fn the_instance_deadline_cuts_a_repair_off_and_the_best_patch_so_far_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let fx = fixture::by_name("textkit")
-        .unwrap()
-        .build(dir.path())
-        .unwrap();
-    let script = r#"
-[[reply]]
-role = "localizer"
-text = "textkit/strings.py"
-
-[[reply]]
-role = "localizer"
-text = "textkit/strings.py::truncate"
-
-[[reply]]
-role = "test_writer"
-text = '''```python
-from textkit.strings import truncate
-
-def test_cut_text_fills_the_width():
-    assert truncate("hello world", 8) == "hello..."
-```'''
-
-# A wrong edit: applied, the reproduction test still fails.
-[[reply]]
-role = "repairer"
-text = '''```python
-def truncate(text, width, suffix=ELLIPSIS):
-    """Shorten text to at most width characters, ending with suffix when it is cut."""
-    if width < len(suffix):
-        raise ValueError("width must be at least len(suffix)")
-    if len(text) <= width:
-        return text
-    return text[: width - len(suffix) - 2] + suffix
-```'''
-
-# The next generation does not end before the deadline.
-[[reply]]
-role = "repairer"
-text = '''```python
-def truncate(text, width'''
-stalls = true
-"#;
-    let settings = ManagerSettings {
-        mock_script: Some(("fix".into(), script.into())),
-        quiet: true,
-        ..Default::default()
-    };
-    let mut manager = ModelManager::new(Registry::builtin(), settings);
-    let config = Config::defaults();
-    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
-    let tests = RepoTests::new(
-        codeswarm::sandbox::Sandbox::open(&()).unwrap(),
-        None,
-        &config.sandbox,
-    );
-    // Room for the sandbox runs before the second edit (about a second each).
+fn the_instance_deadline_cuts_a_proposal_off_and_the_best_patch_so_far_is_kept() {
+    let s = setup("textkit");
+    let script = [
+        LOCALIZE,
+        REPRO,
+        REPRO,
+        REPRO,
+        &truncate_reply(WRONG),
+        "\n[[reply]]\nrole = \"repairer\"\ntext = '''```python\ndef truncate(text, width'''\nstalls = true\n",
+    ]
+    .concat();
+    // Room for the sandbox runs before the second proposal (about a second each).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(12);
-    let target = FixTarget {
-        repo: fx.path.display().to_string(),
-        commit: Some(fx.base_commit.clone()),
-        issue: fx.issue.clone(),
-        url_template: DEFAULT_URL_TEMPLATE.into(),
-        work_dir: None,
-        deadline: Some(deadline),
-        owner_name_only: false,
-    };
-    let report = fix_issue(&target, &mut manager, &config, &prompts, &tests, &|| false).unwrap();
+    let report = run_fix(&s, &script, &Config::defaults(), Some(deadline));
     assert!(std::time::Instant::now() >= deadline);
-
     let last = report.calls.last().unwrap();
     assert_eq!(
         (last.agent, last.finish),
-        (
-            codeswarm::models::AgentRole::Repairer,
-            codeswarm::models::Finish::Deadline
-        ),
+        (AgentRole::Repairer, codeswarm::models::Finish::Deadline),
         "{:?}",
-        report.reason
+        report.stopped_by
     );
-    let reason = report.reason.clone().unwrap_or_default();
+    let stopped = report.stopped_by.clone().unwrap_or_default();
     assert!(
-        reason.contains("budget spent")
-            && reason.contains("the instance's time limit")
-            && reason.contains("cut off"),
-        "{reason}"
+        stopped.contains("the instance's time limit") && stopped.contains("cut off"),
+        "{stopped}"
     );
-    assert_eq!(report.attempts.len(), 1);
-    assert_eq!(report.attempts[0].repro_passes, Some(false));
+    assert_eq!(report.candidates.len(), 1);
+    assert_eq!(report.candidates[0].verdict.checks, vec![Some(false)]);
     assert_eq!(report.status, FixStatus::Unverified);
-    assert!(
-        report
-            .patch
-            .contains("+    return text[: width - len(suffix) - 2] + suffix"),
-        "{}",
-        report.patch
-    );
+    assert!(report.patch.contains(&format!("+{WRONG}")), "{}", report.patch);
 }

@@ -33,11 +33,10 @@ pub fn localize(
     ranking: &Ranking,
     budget_tokens: usize,
 ) -> Result<Localization, AgentError> {
-    let limits = &crew.config.limits;
     let candidates: Vec<String> = ranking
         .candidates
         .iter()
-        .take(limits.localize_candidates)
+        .take(crew.config.fix.localize_candidates)
         .map(|c| c.path.clone())
         .collect();
     let mut loc = Localization {
@@ -71,7 +70,7 @@ pub fn localize(
         .cloned()
         .collect();
     let mut picked = order_by_mention(&reply, picked);
-    picked.truncate(crew.config.limits.localize_files);
+    picked.truncate(crew.config.fix.localize_files);
     if picked.is_empty() {
         loc.files = candidates.iter().take(1).cloned().collect();
         loc.files_from = "ranking".into();
@@ -111,8 +110,7 @@ pub fn localize(
             }
         }
     }
-    let limits = &crew.config.limits;
-    symbols.truncate(limits.localize_symbols);
+    symbols.truncate(crew.config.fix.localize_symbols);
     if symbols.is_empty() {
         loc.symbols_from = "ranking".into();
         for f in &loc.files {
@@ -120,7 +118,7 @@ pub fn localize(
                 symbols.extend(
                     r.symbols
                         .iter()
-                        .take(limits.fallback_symbols_per_file)
+                        .take(crew.config.fix.fallback_symbols_per_file)
                         .map(|s| (f.clone(), s.qualname.clone())),
                 );
             }
@@ -131,7 +129,7 @@ pub fn localize(
                 symbols.extend(
                     file.symbols
                         .iter()
-                        .take(limits.fallback_definitions)
+                        .take(crew.config.fix.fallback_definitions)
                         .map(|s| (file.path.clone(), s.qualname.clone())),
                 );
             }

@@ -36,11 +36,16 @@ pub struct RepairRequest<'a> {
     pub previous: Option<(&'a str, &'a str)>,
 }
 
+/// One proposed edit, as a value: nothing is written to the worktree.
 #[derive(Debug, Clone, Serialize, Default)]
-pub struct RepairResult {
-    /// Every block applied and every edited file parses; the files are written.
+pub struct Proposal {
+    /// Every block applied and every edited file parses.
     pub applied: bool,
-    pub files: Vec<String>,
+    /// Path → new content of each changed file (empty unless `applied`).
+    #[serde(skip)]
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Files that did not exist before.
+    pub created: Vec<String>,
     pub retries: u32,
     /// Why each retry was needed.
     pub problems: Vec<String>,
@@ -67,14 +72,15 @@ pub fn show_targets(map: &RepoMap, targets: &[(String, String)]) -> String {
     out
 }
 
-/// Ask for edits and apply them to `worktree` (which the caller has reset to the base).
-pub fn repair(
+/// Ask for edits and apply them in memory to the files of `worktree` (at the base; nothing
+/// is written): the proposal holds the new contents.
+pub fn propose(
     crew: &mut Crew<'_>,
     worktree: &Path,
     map: &RepoMap,
     format: EditFormat,
     req: &RepairRequest<'_>,
-) -> Result<RepairResult, AgentError> {
+) -> Result<Proposal, AgentError> {
     let (previous, failures) = req.previous.unwrap_or(("", ""));
     let template = match format {
         EditFormat::Function => "repair_function",
@@ -82,17 +88,22 @@ pub fn repair(
     };
     let mut messages = crew.opening(template, context! { issue => req.issue, code => req.code, previous, failures, format => FORMAT_EXAMPLE })?;
     let retries = crew.config.limits.syntax_retries;
-    let mut out = RepairResult::default();
+    let mut out = Proposal::default();
     for attempt in 0..=retries {
         let g = crew.chat(AgentRole::Repairer, &messages)?;
         let problem = match blocks(&g.text, format, map, req.targets) {
             Err(e) => e,
             Ok(blocks) => {
-                let outcome =
-                    edit::apply_edits_to_dir(worktree, &blocks, WritePolicy::AllOrNothing);
-                if outcome.is_clean() && !outcome.written.is_empty() {
+                let mut outcome =
+                    edit::apply_edits_to_dir(worktree, &blocks, WritePolicy::Nothing);
+                // A file given back unchanged is no edit.
+                outcome
+                    .files
+                    .retain(|p, new| map.file(p).is_none_or(|f| f.source != *new));
+                if outcome.is_clean() && !outcome.files.is_empty() {
                     out.applied = true;
-                    out.files = outcome.written;
+                    out.files = outcome.files;
+                    out.created = outcome.created;
                     return Ok(out);
                 }
                 if outcome.is_clean() {

@@ -10,7 +10,7 @@ use super::SolverView;
 use crate::agents::prompts::Prompts;
 use crate::agents::AgentError;
 use crate::config::Config;
-use crate::coordination::fixer::FixError;
+use crate::fix::FixError;
 use crate::fix::FixTarget;
 use crate::models::{ModelError, ModelManager};
 use crate::testing::{RepoTests, SpecSet};
@@ -137,7 +137,7 @@ impl Solver for FixSolver {
         crate::activity::set("checkout");
         // Each step's state goes to the instance's journal (trajectory.json at once): whatever
         // ends the work, the runner keeps the trajectory, tokens and best patch so far.
-        let journal = |r: &crate::coordination::fixer::FixReport| {
+        let journal = |r: &crate::fix::FixReport| {
             if let Err(e) = ctx.dir.journal().record(r.into()) {
                 tracing::warn!(error = %e, "cannot write the trajectory so far");
             }

@@ -26,9 +26,9 @@ pub struct Partial {
     pub stopped_by: Option<String>,
 }
 
-impl From<&crate::coordination::fixer::FixReport> for Partial {
+impl From<&crate::fix::FixReport> for Partial {
     /// The repository fixer's report so far: all of it is the trajectory.
-    fn from(r: &crate::coordination::fixer::FixReport) -> Partial {
+    fn from(r: &crate::fix::FixReport) -> Partial {
         Partial {
             trajectory: serde_json::to_value(r).unwrap_or_default(),
             tokens: r.totals.prompt_tokens + r.totals.generated_tokens,

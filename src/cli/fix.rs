@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::opts::{DepsOpts, ModelOpts};
-use crate::coordination::fixer::FixStatus;
+use crate::fix::FixStatus;
 use crate::fix::{self, FixTarget};
 use crate::repo::checkout::DEFAULT_URL_TEMPLATE;
 

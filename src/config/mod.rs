@@ -42,8 +42,6 @@ pub struct Limits {
     pub max_model_calls: u32,
     /// Seconds one run (or one fix) may spend before it stops calling the model; 0 = none.
     pub time_limit_seconds: u64,
-    /// How the Repairer writes edits in repository mode.
-    pub repair_format: crate::agents::repairer::EditFormat,
     /// Requirements quoted from the task into the checklist.
     pub max_requirements: usize,
     /// Inputs the InputWriter may add to the stated examples.
@@ -69,41 +67,99 @@ pub struct Limits {
     pub failure_output_lines: usize,
     /// Lines of each failing test's traceback in a failure report.
     pub failure_detail_lines: usize,
-    /// Repository mode: fix candidates the BM25 ranking keeps.
-    pub rank_files: usize,
-    /// Repository mode: related test files the ranking keeps.
-    pub rank_tests: usize,
-    /// Top-ranked files shown to the Localizer; also the ranking kept in the fix report.
-    pub localize_candidates: usize,
-    /// Files the Localizer may choose.
-    pub localize_files: usize,
-    /// Functions and classes the Localizer may choose.
-    pub localize_symbols: usize,
-    /// Without a valid choice of symbols: the ranking's best symbols taken per chosen file.
-    pub fallback_symbols_per_file: usize,
-    /// Without those either: top-level definitions taken from the first chosen file.
-    pub fallback_definitions: usize,
-    /// Percent of the context window that code shown to the Localizer or the Repairer may fill.
-    pub code_context_percent: usize,
-    /// Related existing tests run before and after each edit.
-    pub related_tests: usize,
-    /// Attempts at a reproduction test that fails before the edit.
-    pub repro_attempts: u32,
-    /// Lines of output shown to the TestWriter when its reproduction test collected nothing.
-    pub repro_output_lines: usize,
-    /// Characters, then lines, of the failure report shown to the TestWriter when its
-    /// reproduction test could not run.
-    pub repro_failure_chars: usize,
-    pub repro_failure_lines: usize,
-    /// Characters of the failure report of an edit fed back to the Repairer.
-    pub repair_failure_chars: usize,
-    /// Applied edits after which a reproduction test failing exactly as before the edit stops
-    /// the rounds (it does not test what the edits change).
-    pub unchanged_repro_rounds: u32,
     /// Batch: retries of an instance whose solver could not reach the inference server.
     pub batch_retries: u32,
     /// Batch: seconds before the first such retry (doubled before each next one).
     pub batch_retry_wait_seconds: u64,
+}
+
+/// The repository fixer's limits (`[fix]`): localization, reproduction, candidates,
+/// verification. See `defaults.toml` for what each does and how the defaults were chosen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixLimits {
+    pub rank_files: usize,
+    pub rank_tests: usize,
+    pub localize_candidates: usize,
+    pub localize_files: usize,
+    pub localize_symbols: usize,
+    pub fallback_symbols_per_file: usize,
+    pub fallback_definitions: usize,
+    /// Definitions the issue names (traceback frames, imports, calls) that are taken as the
+    /// locations without asking the model.
+    pub named_locations: usize,
+    pub code_context_percent: usize,
+    pub related_tests: usize,
+    /// Regression tests (node ids) kept of the related test files, at most.
+    pub regression_tests: usize,
+    pub repro_samples: u32,
+    pub repro_keep: usize,
+    pub repro_output_lines: usize,
+    pub repro_failure_chars: usize,
+    pub repro_failure_lines: usize,
+    pub samples: u32,
+    pub agree: usize,
+    pub edit_format: crate::agents::repairer::EditFormat,
+    pub feedback: bool,
+    pub repair_failure_chars: usize,
+    /// Seconds one run of the reproduction checks (and a candidate's run) may take.
+    pub check_timeout_seconds: u64,
+}
+
+impl FixLimits {
+    fn validate(&self) -> Result<(), String> {
+        if !(1..=100).contains(&self.code_context_percent) {
+            return Err(format!(
+                "[fix] code_context_percent = {}: give a percentage of the context window from 1 to 100",
+                self.code_context_percent
+            ));
+        }
+        if self.check_timeout_seconds == 0 {
+            return Err("[fix] check_timeout_seconds = 0: give whole seconds, at least 1".into());
+        }
+        if self.samples == 0 {
+            return Err("[fix] samples = 0: give at least 1 (the greedy candidate)".into());
+        }
+        if self.agree < 2 {
+            return Err(format!(
+                "[fix] agree = {}: give at least 2 (one candidate agreeing with itself shows nothing)",
+                self.agree
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Keys that moved from `[limits]` to `[fix]` (old name, new name).
+const MOVED_TO_FIX: &[(&str, &str)] = &[
+    ("rank_files", "rank_files"),
+    ("rank_tests", "rank_tests"),
+    ("localize_candidates", "localize_candidates"),
+    ("localize_files", "localize_files"),
+    ("localize_symbols", "localize_symbols"),
+    ("fallback_symbols_per_file", "fallback_symbols_per_file"),
+    ("fallback_definitions", "fallback_definitions"),
+    ("code_context_percent", "code_context_percent"),
+    ("related_tests", "related_tests"),
+    ("repro_attempts", "repro_samples"),
+    ("repro_output_lines", "repro_output_lines"),
+    ("repro_failure_chars", "repro_failure_chars"),
+    ("repro_failure_lines", "repro_failure_lines"),
+    ("repair_failure_chars", "repair_failure_chars"),
+    ("repair_format", "edit_format"),
+    ("unchanged_repro_rounds", ""),
+];
+
+/// A clear error for a user config that still sets a key `[fix]` now holds.
+fn moved_key(over: &toml::Table) -> Option<String> {
+    let limits = over.get("limits")?.as_table()?;
+    MOVED_TO_FIX.iter().find(|(old, _)| limits.contains_key(*old)).map(|(old, new)| {
+        if new.is_empty() {
+            format!("[limits] {old} is gone: the repository fixer no longer edits in rounds (it samples `[fix] samples` candidates); remove the key")
+        } else {
+            format!("[limits] {old} moved to the repository fixer's own table: write it as `{new}` under `[fix]`")
+        }
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +211,8 @@ impl SandboxSettings {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub limits: Limits,
+    /// The repository fixer (`fix`, `batch`).
+    pub fix: FixLimits,
     /// Limits of the sandbox runs of generated code (snippets and their tests).
     pub sandbox: SandboxSettings,
     /// Limits of a repository's test runs (fix, batch, check, evaluate): real suites take
@@ -179,12 +237,6 @@ impl Limits {
                 "[limits] min_usable_inputs = 0: give at least 1 (agreement on no input is no evidence; the default is 3)"
                     .into(),
             );
-        }
-        if !(1..=100).contains(&self.code_context_percent) {
-            return Err(format!(
-                "[limits] code_context_percent = {}: give a percentage of the context window from 1 to 100",
-                self.code_context_percent
-            ));
         }
         Ok(())
     }
@@ -226,6 +278,9 @@ impl Config {
             .map(|(p, _)| p.to_path_buf())
             .unwrap_or_else(|| PathBuf::from("<defaults>"));
         if let Some((_, o)) = over {
+            if let Some(detail) = moved_key(&o) {
+                return Err(ConfigError::Invalid { path, detail });
+            }
             merge(&mut base, o);
         }
         let cfg: Config = toml::Value::Table(base)
@@ -246,7 +301,8 @@ impl Config {
             .sandbox
             .validate("sandbox")
             .and_then(|()| cfg.repo_tests.validate("repo_tests"))
-            .and_then(|()| cfg.limits.validate());
+            .and_then(|()| cfg.limits.validate())
+            .and_then(|()| cfg.fix.validate());
         if let Err(detail) = ranges {
             return Err(ConfigError::Invalid { path, detail });
         }
@@ -343,9 +399,9 @@ mod tests {
     fn defaults_load_and_roles_override_default_sampling() {
         let c = Config::defaults();
         assert_eq!(c.limits.syntax_retries, 3);
-        assert_eq!(c.limits.localize_candidates, 8);
-        assert_eq!(c.limits.code_context_percent, 40);
-        assert_eq!(c.limits.repair_failure_chars, 2500);
+        assert_eq!(c.fix.localize_candidates, 8);
+        assert_eq!(c.fix.code_context_percent, 40);
+        assert_eq!(c.fix.repair_failure_chars, 2500);
         assert_eq!(c.sandbox.output_tail_bytes, 4000);
         assert_eq!(c.repo_tests.output_tail_bytes, 6000);
         assert_eq!(Limits::builtin().review_reasons, c.limits.review_reasons);
@@ -362,10 +418,10 @@ mod tests {
     fn user_file_merges_over_defaults_and_unknown_roles_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "[limits]\ndebug_rounds = 5\nlocalize_files = 2\n[sampling.debugger]\ntemperature = 0.2\n[models]\nreviewer = \"x.gguf\"\n").unwrap();
+        std::fs::write(&p, "[limits]\ndebug_rounds = 5\n[fix]\nlocalize_files = 2\n[sampling.debugger]\ntemperature = 0.2\n[models]\nreviewer = \"x.gguf\"\n").unwrap();
         let c = Config::load(Some(&p)).unwrap();
         assert_eq!(c.limits.debug_rounds, 5);
-        assert_eq!(c.limits.localize_files, 2);
+        assert_eq!(c.fix.localize_files, 2);
         assert_eq!(c.limits.syntax_retries, 3);
         assert_eq!(c.sampling(AgentRole::Debugger).temperature, 0.2);
         assert_eq!(
@@ -379,6 +435,10 @@ mod tests {
         assert!(err.contains("wizard"), "{err}");
         std::fs::write(&p, "[limits]\ndebug_roundz = 1\n").unwrap();
         assert!(Config::load(Some(&p)).is_err());
+        // A key that moved to [fix] says where it went.
+        std::fs::write(&p, "[limits]\nrepro_attempts = 4\n").unwrap();
+        let err = Config::load(Some(&p)).unwrap_err().to_string();
+        assert!(err.contains("repro_samples") && err.contains("[fix]"), "{err}");
     }
 
     #[test]
@@ -414,8 +474,8 @@ mod tests {
                 &["[limits] time_limit_seconds", "0 for no limit"],
             ),
             (
-                "[limits]\ncode_context_percent = 0\n",
-                &["[limits] code_context_percent = 0", "1 to 100"],
+                "[fix]\ncode_context_percent = 0\n",
+                &["[fix] code_context_percent = 0", "1 to 100"],
             ),
             (
                 "[limits]\nmin_usable_inputs = 0\n",

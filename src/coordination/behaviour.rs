@@ -316,26 +316,25 @@ pub struct Cluster {
 /// examples first, then examples matched, answered questions, votes, written tests passed,
 /// and finally the earliest member (the greedy answer comes first).
 pub fn cluster(profiles: &[(usize, &Profile, usize)]) -> Vec<Cluster> {
-    let mut out: Vec<(Vec<Observation>, Cluster)> = vec![];
-    for &(idx, p, votes) in profiles {
-        if let Some((_, c)) = out.iter_mut().find(|(o, _)| *o == p.observations) {
-            c.members.push(idx);
-            c.votes += votes;
-        } else {
-            out.push((
-                p.observations.clone(),
-                Cluster {
-                    members: vec![idx],
-                    votes,
-                    consistent: p.consistent(),
-                    examples_matched: p.examples().0,
-                    answers: 0,
-                    written_passed: 0,
-                },
-            ));
+    let first = |idx: usize| profiles.iter().find(|(i, _, _)| *i == idx).map(|(_, p, _)| *p);
+    super::agreement::group(
+        profiles
+            .iter()
+            .map(|&(idx, p, votes)| (idx, &p.observations, votes)),
+    )
+    .into_iter()
+    .map(|g| {
+        let p = first(g.members[0]).expect("a member of the profiles");
+        Cluster {
+            members: g.members,
+            votes: g.votes,
+            consistent: p.consistent(),
+            examples_matched: p.examples().0,
+            answers: 0,
+            written_passed: 0,
         }
-    }
-    out.into_iter().map(|(_, c)| c).collect()
+    })
+    .collect()
 }
 
 /// Sort clusters best first (see [`cluster`]).

@@ -1,11 +1,11 @@
 //! Coordination: the TaskDecomposer turns a request into a plan, the Coordinator runs the plan
 //! one specialist at a time and passes artifacts between them, with tests as the judge.
 
+pub mod agreement;
 pub mod behaviour;
 pub mod coordinator;
 pub mod decomposer;
 pub mod default_inputs;
-pub mod fixer;
 pub mod io_examples;
 pub mod judge;
 pub mod requirements;

@@ -1,5 +1,12 @@
-//! `codeswarm fix` as a library call: check out the repository at the commit (a temporary
-//! worktree from the mirror cache, never the user's checkout), run the repository fixer, and
+//! The repository fixer: from an issue to a patch and a status that says how sure it is.
+//! Stages, each in its own module, run by [`driver`]: [`localize`] (what the issue names, then
+//! BM25 and the model's pick) → [`reproduce`] (the issue's own code and sampled reproduction
+//! tests, kept when they fail at the base) → [`propose`] (many candidate edits, each a value,
+//! [`candidate`]) → [`verify`] (each distinct candidate against the reproduction and the
+//! regression set) → [`select`] (by agreement) → [`status`].
+//!
+//! This file is `codeswarm fix` as a library call: check out the repository at the commit (a
+//! temporary worktree from the mirror cache, never the user's checkout), run the fixer, and
 //! render its outcome. The batch runner's solver calls [`fix_issue`] too.
 
 use std::path::PathBuf;
@@ -7,9 +14,20 @@ use std::path::PathBuf;
 use crate::agents::prompts::Prompts;
 use crate::agents::Crew;
 use crate::config::Config;
+pub mod candidate;
+pub mod driver;
+pub mod issue;
+pub mod localize;
+pub mod named;
+pub mod propose;
+pub mod report;
+pub mod reproduce;
+pub mod select;
 pub mod status;
+pub mod verify;
 
-use crate::coordination::fixer::{self, FixError, FixReport, FixRequest};
+pub use driver::{fix, FixRequest, STOP_REQUESTED};
+pub use report::{FixError, FixReport};
 pub use status::FixStatus;
 use crate::models::ModelManager;
 use crate::repo::checkout::{self, CheckoutOptions};
@@ -49,7 +67,7 @@ pub fn fix_issue(
 
 /// [`fix_issue`], handing the report so far to `journal` after each step, with the final
 /// report, and with the last state when an error stops the fixer (see
-/// [`fixer::FixRequest::journal`]): how a batch instance keeps its trajectory, tokens and best
+/// [`FixRequest::journal`]): how a batch instance keeps its trajectory, tokens and best
 /// patch whatever ends the work.
 pub fn fix_issue_journaled(
     target: &FixTarget,
@@ -80,7 +98,7 @@ pub fn fix_issue_journaled(
     if let Some(at) = target.deadline {
         crew.stop_by(at, "the instance's time limit (batch --time-limit)");
     }
-    fixer::fix(
+    driver::fix(
         &mut crew,
         &FixRequest {
             issue: &target.issue,
@@ -133,43 +151,72 @@ pub fn summary(r: &FixReport) -> String {
             .collect::<Vec<_>>(),
         r.localization.symbols_from
     );
-    s += &match &r.repro.test {
-        Some(_) => format!(
-            "reproduction test: fails before the edit ({} attempt(s))\n",
-            r.repro.attempts
-        ),
-        None => format!(
-            "reproduction test: none ({})\n",
-            r.repro.rejected.join("; ")
-        ),
-    };
-    for a in &r.attempts {
+    if let Some(b) = &r.baseline {
         s += &format!(
-            "edit {}: {}{}{}\n",
-            a.round + 1,
-            if a.applied {
-                format!("applied to {}", a.files.join(", "))
+            "regression set: {} test(s) pass at the base{}\n",
+            b.passing.len(),
+            if b.cached { " (cached)" } else { "" }
+        );
+    }
+    let rp = &r.reproduction;
+    if let Some(code) = &rp.issue_code {
+        s += &format!(
+            "issue's code at the base: {}{}\n",
+            code.at_base,
+            if code.shows_symptom {
+                " (the symptom the issue shows)"
             } else {
-                format!(
-                    "not applied ({})",
-                    a.problems
-                        .last()
-                        .and_then(|p| p.lines().next())
-                        .unwrap_or("")
-                )
-            },
-            a.repro_passes
-                .map(|p| if p {
-                    ", reproduction passes"
-                } else {
-                    ", reproduction fails"
-                })
-                .unwrap_or(""),
-            if a.regressions.is_empty() {
-                String::new()
-            } else {
-                format!(", {} regression(s)", a.regressions.len())
+                ""
             }
+        );
+    }
+    s += &format!(
+        "reproduction: {} check(s) fail at the base ({} test(s) written){}\n",
+        rp.checks.len(),
+        rp.tests_written,
+        rp.checks
+            .iter()
+            .map(|c| format!("\n  - {}", c.what))
+            .collect::<String>()
+    );
+    for c in &r.candidates {
+        let v = &c.verdict;
+        let passed = v.checks.iter().filter(|x| **x == Some(true)).count();
+        s += &format!(
+            "candidate from proposal {} ({} vote(s), {} line(s)): {}checks {}/{}, {} regression(s){}\n",
+            c.candidate.proposal + 1,
+            v.votes,
+            v.changed_lines,
+            v.broken
+                .as_deref()
+                .map(|b| format!("OUT: {b}; "))
+                .unwrap_or_default(),
+            passed,
+            v.checks.len(),
+            v.regressions.len(),
+            if v.regressions_unknown {
+                " (run incomplete)"
+            } else {
+                ""
+            }
+        );
+    }
+    let dropped = r
+        .proposals
+        .iter()
+        .filter(|p| !p.outcome.starts_with("candidate") && !p.outcome.starts_with("repeat"))
+        .count();
+    s += &format!(
+        "proposals: {}, distinct candidates: {}, not usable: {dropped}\n",
+        r.proposals.len(),
+        r.candidates.len()
+    );
+    if let Some(sel) = &r.selection {
+        s += &format!(
+            "selected: candidate {} ({:?}, {} agreeing)\n",
+            sel.chosen + 1,
+            sel.tier,
+            sel.agreeing
         );
     }
     let t = &r.totals;

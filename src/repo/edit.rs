@@ -787,6 +787,8 @@ pub enum WritePolicy {
     AllOrNothing,
     /// Write every file that at least one block changed, even with errors elsewhere.
     Partial,
+    /// Write nothing: the outcome's `files` are the new contents (a candidate as a value).
+    Nothing,
 }
 
 /// Apply `blocks` to the files under `root` (a worktree) and write the results per `policy`.
@@ -857,7 +859,9 @@ pub fn apply_edits_to_dir(root: &Path, blocks: &[EditBlock], policy: WritePolicy
     outcome.remapped = remapped;
     early_errors.append(&mut outcome.errors);
     outcome.errors = early_errors;
-    if policy == WritePolicy::AllOrNothing && !outcome.is_clean() {
+    if policy == WritePolicy::Nothing
+        || (policy == WritePolicy::AllOrNothing && !outcome.is_clean())
+    {
         return outcome;
     }
     let mut write_errors = Vec::new();

@@ -1,0 +1,188 @@
+//! Localize: what to change and which tests guard it. Definitions the issue itself names in
+//! code (traceback frames into the repository, imports and calls in its snippets, dotted
+//! paths; [`super::named`]) come first and need no model call; otherwise the BM25 ranking and
+//! the model's picks ([`crate::agents::localizer`]). The report records which source chose
+//! each location. The code shown to the model is the chosen definitions' exact source, as many
+//! as fit the context budget.
+
+use super::named::NamedLocation;
+use super::report::RankedSummary;
+use crate::agents::localizer::{self, Localization};
+use crate::agents::{repairer, AgentError, Crew};
+use crate::models::AgentRole;
+use crate::repo::map::{self, Budget, RepoMap};
+use crate::repo::rank::{self, RankOptions, Ranking};
+
+/// What the later stages work on.
+#[derive(Debug, Clone, Default)]
+pub struct Located {
+    pub localization: Localization,
+    pub ranking: Vec<RankedSummary>,
+    /// `(path, qualname)` shown to the model.
+    pub targets: Vec<(String, String)>,
+    /// Their source, as shown.
+    pub focus: String,
+    /// Modules of the chosen files (the reproduction tests import them).
+    pub modules: Vec<String>,
+    /// The chosen definitions' short names (reproduction tests must not copy them).
+    pub names: Vec<String>,
+    /// Related tests: node ids naming the chosen definitions, else whole test files.
+    pub related: Vec<String>,
+}
+
+/// The localization taken from what the issue names, if it names anything in the repository.
+pub fn from_named(named: &[NamedLocation], max: usize) -> Option<Localization> {
+    let chosen: Vec<&NamedLocation> = named.iter().take(max).collect();
+    let first = chosen.first()?;
+    let mut files: Vec<String> = vec![];
+    for n in &chosen {
+        if !files.contains(&n.path) {
+            files.push(n.path.clone());
+        }
+    }
+    let from = format!("issue ({})", first.source.as_str());
+    Some(Localization {
+        files,
+        symbols: chosen
+            .iter()
+            .map(|n| (n.path.clone(), n.qualname.clone()))
+            .collect(),
+        files_from: from.clone(),
+        symbols_from: chosen
+            .iter()
+            .map(|n| n.source.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        candidates: vec![],
+    })
+    .map(|mut l| {
+        l.symbols_from = format!("issue ({})", l.symbols_from);
+        l
+    })
+}
+
+/// Localize `issue` in `map`. A budget that runs out mid-way is an error the driver turns into
+/// the end of the work.
+pub fn localize(
+    crew: &mut Crew<'_>,
+    map: &RepoMap,
+    issue: &str,
+    named: &[NamedLocation],
+) -> Result<Located, AgentError> {
+    let fix = crew.config.fix.clone();
+    let ranking: Ranking = rank::rank_files(
+        map,
+        issue,
+        &RankOptions {
+            limit: fix.rank_files,
+            test_limit: fix.rank_tests,
+        },
+    );
+    let budget = crew.n_ctx(AgentRole::Localizer)? * fix.code_context_percent / 100;
+    let localization = match from_named(named, fix.named_locations) {
+        Some(l) => l,
+        None => localizer::localize(crew, issue, map, &ranking, budget)?,
+    };
+    let mut out = Located {
+        ranking: ranking
+            .candidates
+            .iter()
+            .take(fix.localize_candidates)
+            .map(|c| RankedSummary {
+                path: c.path.clone(),
+                score: c.score,
+                reasons: c.reasons.iter().map(|r| format!("{r:?}")).collect(),
+            })
+            .collect(),
+        ..Located::default()
+    };
+    // The code shown: the chosen definitions' exact source, as many as fit the budget.
+    let mut targets = localization.symbols.clone();
+    let mut focus = repairer::show_targets(map, &targets);
+    while targets.len() > 1 && crew.count_tokens(AgentRole::Repairer, &focus)? > budget {
+        targets.pop();
+        focus = repairer::show_targets(map, &targets);
+    }
+    if focus.trim().is_empty() {
+        let model = crew
+            .models
+            .model_for(AgentRole::Repairer)
+            .map_err(AgentError::from)?;
+        let count = |s: &str| model.count_tokens(s);
+        let files: Vec<&str> = localization.files.iter().map(String::as_str).collect();
+        focus = map::render_skeletons(
+            map,
+            &files,
+            &Budget {
+                count: &count,
+                max_tokens: budget,
+            },
+        )
+        .text;
+    }
+    out.modules = localization
+        .files
+        .iter()
+        .map(|p| map::module_name(p))
+        .collect();
+    out.names = targets
+        .iter()
+        .map(|(_, q)| q.rsplit('.').next().unwrap_or(q).to_string())
+        .collect();
+    // Of the related test files, the tests that name what is edited: whole modules can hold
+    // hundreds of tests that cannot notice the edit. None names it: the whole files run.
+    let files: Vec<String> = ranking
+        .tests
+        .iter()
+        .take(fix.related_tests)
+        .map(|t| t.path.clone())
+        .collect();
+    let qualnames: Vec<String> = localization.symbols.iter().map(|(_, q)| q.clone()).collect();
+    let selected = crate::repo::test_select::tests_naming(map, &files, &qualnames);
+    out.related = if selected.is_empty() {
+        files
+    } else {
+        selected.into_iter().take(fix.regression_tests).collect()
+    };
+    out.targets = targets;
+    out.focus = focus;
+    out.localization = localization;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fix::named::NameSource;
+
+    #[test]
+    fn named_locations_come_first_and_say_where_they_came_from() {
+        let named = vec![
+            NamedLocation {
+                path: "pkg/deep/util.py".into(),
+                qualname: "Helper.parse".into(),
+                source: NameSource::Traceback,
+                evidence: "File \"/x/site-packages/pkg/deep/util.py\", line 9".into(),
+            },
+            NamedLocation {
+                path: "pkg/api.py".into(),
+                qualname: "load".into(),
+                source: NameSource::Call,
+                evidence: "load(".into(),
+            },
+            NamedLocation {
+                path: "pkg/deep/util.py".into(),
+                qualname: "other".into(),
+                source: NameSource::Call,
+                evidence: "other(".into(),
+            },
+        ];
+        let l = from_named(&named, 3).unwrap();
+        assert_eq!(l.files, vec!["pkg/deep/util.py", "pkg/api.py"]);
+        assert_eq!(l.symbols[0], ("pkg/deep/util.py".into(), "Helper.parse".into()));
+        assert_eq!(l.files_from, "issue (traceback)");
+        assert!(l.symbols_from.starts_with("issue (traceback, call"), "{}", l.symbols_from);
+        assert_eq!(from_named(&named, 1).unwrap().symbols.len(), 1);
+        assert!(from_named(&[], 3).is_none());
+    }
+}
