@@ -126,6 +126,7 @@ fn merge_preds_dedups_and_names_conflicts() {
             instance_id: id.into(),
             model_name_or_path: "m".into(),
             model_patch: patch.into(),
+            codeswarm_status: None,
         }
         .to_line()
     };

@@ -155,6 +155,7 @@ fn preds(set: &FixtureSet, patch: impl Fn(&str) -> String) -> Vec<Prediction> {
             instance_id: id.clone(),
             model_name_or_path: "m".into(),
             model_patch: patch(id),
+            codeswarm_status: None,
         })
         .collect()
 }
@@ -184,6 +185,16 @@ fn gold_patches_resolve_and_empty_ones_do_not() {
         );
     }
     assert!(report.summary().ends_with("resolved 4/4"));
+    // Predictions without `codeswarm_status`: nothing per status.
+    assert!(report.resolved_by_status.is_empty());
+    assert!(report.instances.iter().all(|e| e.fix_status.is_none()));
+    assert!(
+        !report.summary().contains("fix status"),
+        "{}",
+        report.summary()
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json.get("resolved_by_status").is_none(), "{json}");
 
     let report = evaluate(
         &instances,
@@ -224,6 +235,7 @@ fn a_patch_that_does_not_fix_the_bug_is_unresolved_by_its_failing_tests() {
         instance_id: textkit.clone(),
         model_name_or_path: "m".into(),
         model_patch: readme_patch,
+        codeswarm_status: None,
     }];
     let report = evaluate(&instances, &p, &HostPython, &options(&set));
     assert_eq!(report.final_line(), "resolved 0/1");
@@ -256,11 +268,13 @@ fn unappliable_patches_unrunnable_tests_and_missing_predictions_are_reported() {
         instance_id: ids[0].clone(),
         model_name_or_path: "m".into(),
         model_patch: bad.into(),
+        codeswarm_status: None,
     }];
     p.push(Prediction {
         instance_id: "not-in-the-file".into(),
         model_name_or_path: "m".into(),
         model_patch: String::new(),
+        codeswarm_status: None,
     });
     let report = evaluate(&instances, &p, &HostPython, &options(&set));
     assert_eq!(report.instances[0].status, EvalStatus::PatchFailed);
@@ -295,4 +309,77 @@ fn unappliable_patches_unrunnable_tests_and_missing_predictions_are_reported() {
         "{summary}"
     );
     assert!(summary.lines().last().unwrap() == "resolved 0/4");
+}
+
+#[test]
+fn resolved_is_counted_per_fix_status_when_the_predictions_carry_one() {
+    use codeswarm::fix::FixStatus;
+    let set = FixtureSet::build();
+    let loaded = load_instances(&set.instances).unwrap();
+    let instances: Vec<&Instance> = loaded.instances.iter().collect();
+    let gold = set.gold();
+    let ids = set.ids();
+    // Gold patches rated verified and unverified, an empty one rated no-patch, and one gold
+    // patch without a status (another tool's line).
+    let mut p = preds(&set, |id| {
+        if id == ids[2] {
+            String::new()
+        } else {
+            gold[id].clone()
+        }
+    });
+    for (pred, status) in p.iter_mut().zip([
+        Some(FixStatus::Verified),
+        Some(FixStatus::Unverified),
+        Some(FixStatus::NoPatch),
+        None,
+    ]) {
+        pred.codeswarm_status = status;
+    }
+    // Through the predictions file, as `evaluate` reads it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("preds.jsonl");
+    std::fs::write(&file, p.iter().map(Prediction::to_line).collect::<String>()).unwrap();
+    let read: Vec<Prediction> = codeswarm::batch::predictions::read_predictions(&file)
+        .unwrap()
+        .lines
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let report = evaluate(&instances, &read, &HostPython, &options(&set));
+    assert_eq!(report.final_line(), "resolved 3/4", "{}", report.summary());
+    let statuses: Vec<Option<FixStatus>> = report.instances.iter().map(|e| e.fix_status).collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(FixStatus::Verified),
+            Some(FixStatus::Unverified),
+            Some(FixStatus::NoPatch),
+            None
+        ]
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["resolved_by_status"],
+        serde_json::json!({
+            "verified": {"instances": 1, "resolved": 1},
+            "plausible": {"instances": 0, "resolved": 0},
+            "unverified": {"instances": 1, "resolved": 1},
+            "no-patch": {"instances": 1, "resolved": 0},
+        })
+    );
+    assert_eq!(json["instances"][0]["fix_status"], "verified");
+    let summary = report.summary();
+    assert!(
+        summary.contains(
+            "status       instances  resolved\n\
+             verified             1         1\n\
+             plausible            0         0\n\
+             unverified           1         1\n\
+             no-patch             1         0\n\
+             (no status)          1         1\n"
+        ),
+        "{summary}"
+    );
+    assert!(summary.ends_with("resolved 3/4"), "{summary}");
 }

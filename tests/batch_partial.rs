@@ -16,6 +16,7 @@ use codeswarm::batch::runner::{
     Solver,
 };
 use codeswarm::batch::SolverView;
+use codeswarm::fix::FixStatus;
 use common::{bin, stderr};
 
 const SOME_PATCH: &str =
@@ -48,7 +49,7 @@ impl Solver for Recording {
                 trajectory: serde_json::json!({"steps": ["localize", "edit 1"]}),
                 tokens: 90,
                 patch: Some(SOME_PATCH.into()),
-                verified: false,
+                status: Some(FixStatus::Unverified),
                 stopped_by: None,
             })
             .unwrap();
@@ -94,6 +95,7 @@ fn a_cancelled_or_panicking_solver_keeps_its_trajectory_tokens_and_best_patch() 
         assert_eq!(r.status, expected, "{r:?}");
         assert_eq!(r.tokens, 90);
         assert_eq!(r.patch_verified, Some(false));
+        assert_eq!(r.fix_status, Some(FixStatus::Unverified), "{r:?}");
         assert_eq!(r.patch_lines, 0, "nothing went into the predictions");
         if panic {
             assert_eq!(r.stopped_by, None);
@@ -117,6 +119,10 @@ fn a_cancelled_or_panicking_solver_keeps_its_trajectory_tokens_and_best_patch() 
         let preds = prediction_lines(&config.predictions);
         assert_eq!(preds.len(), 1);
         assert_eq!(preds[0]["model_patch"], "");
+        assert_eq!(
+            preds[0]["codeswarm_status"], "no-patch",
+            "an empty prediction"
+        );
     }
 }
 
@@ -222,6 +228,9 @@ fn the_scripted_fixer_keeps_its_best_patch_when_the_time_limit_or_an_error_ends_
     let set = FixtureSet::build();
     let out = tempfile::tempdir().unwrap();
     let ids = set.ids();
+    // One reproduction test per instance (the script writes one).
+    let config = out.path().join("config.toml");
+    std::fs::write(&config, "[fix]\nrepro_samples = 1\n").unwrap();
     // Room for the sandbox runs before the stalling repair (a few seconds each on a busy machine).
     let o = mock_batch(
         &set,
@@ -231,6 +240,8 @@ fn the_scripted_fixer_keeps_its_best_patch_when_the_time_limit_or_an_error_ends_
             &format!("{},{}", ids[0], ids[1]),
             "--time-limit",
             "60",
+            "--config",
+            config.to_str().unwrap(),
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -249,6 +260,12 @@ fn the_scripted_fixer_keeps_its_best_patch_when_the_time_limit_or_an_error_ends_
     );
     assert!(r.tokens > 0, "{r:?}");
     assert_eq!(r.patch_verified, Some(false), "{r:?}");
+    // The fixer's status of its best patch so far: a patch, not verified.
+    assert!(
+        r.fix_status
+            .is_some_and(|s| s.has_patch() && s < FixStatus::Plausible),
+        "{r:?}"
+    );
     let patch = std::fs::read_to_string(dir.join("patch.diff")).unwrap();
     assert!(
         patch.contains("+    return text[: width - len(suffix) - 2] + suffix"),
@@ -275,19 +292,21 @@ fn the_scripted_fixer_keeps_its_best_patch_when_the_time_limit_or_an_error_ends_
     assert_eq!(r.patch_verified, Some(false), "{r:?}");
     let patch = std::fs::read_to_string(dir.join("patch.diff")).unwrap();
     assert!(patch.contains("\"note\": \"\""), "{patch}");
+    // The trajectory holds the one proposal and its candidate (result.json's reason names
+    // the error that stopped the work).
     let trajectory = read_json(&dir.join("trajectory.json"));
-    assert!(
-        trajectory["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("stopped by an error"),
-        "{trajectory}"
-    );
-    assert_eq!(trajectory["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(trajectory["proposals"].as_array().unwrap().len(), 1);
+    assert_eq!(trajectory["candidates"].as_array().unwrap().len(), 1);
 
-    // Neither unverified patch went into the predictions.
+    assert!(
+        r.fix_status
+            .is_some_and(|s| s.has_patch() && s < FixStatus::Plausible),
+        "{r:?}"
+    );
+    // Neither unverified patch went into the predictions, whose lines say so.
     for p in prediction_lines(&out.path().join("preds.jsonl")) {
         assert_eq!(p["model_patch"], "", "{p}");
+        assert_eq!(p["codeswarm_status"], "no-patch", "{p}");
     }
 }
 

@@ -14,6 +14,7 @@ use codeswarm::batch::runner::{
     SolveOutcome, Solver,
 };
 use codeswarm::batch::SolverView;
+use codeswarm::fix::FixStatus;
 
 #[test]
 fn end_to_end_records_every_instance_and_contains_failures() {
@@ -389,4 +390,159 @@ fn a_second_batch_on_the_same_predictions_file_through_a_link_is_refused() {
         assert!(summary.interrupted);
     });
     assert!(prediction_lines(&config.predictions).is_empty());
+}
+
+/// Returns the same patch for every instance, each with the status `rate` gives its id.
+struct Rated {
+    rate: Box<dyn Fn(&str) -> (Option<&'static str>, FixStatus) + Send>,
+}
+
+const RATED_PATCH: &str =
+    "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n";
+
+impl Solver for Rated {
+    fn solve(
+        &mut self,
+        inst: &SolverView,
+        _: &SolveContext<'_>,
+    ) -> Result<SolveOutcome, SolveError> {
+        let (patch, status) = (self.rate)(&inst.instance_id);
+        Ok(SolveOutcome {
+            patch: patch.map(String::from),
+            reason: patch.is_none().then(|| "no candidate edit applied".into()),
+            fix_status: Some(status),
+            ..SolveOutcome::default()
+        })
+    }
+}
+
+#[test]
+fn a_fix_status_reaches_result_json_the_prediction_line_the_summary_and_the_report() {
+    use codeswarm::batch::{html, report};
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let ids = set.ids();
+    let order = ids.clone();
+    let mut solver = Rated {
+        rate: Box::new(move |id| {
+            match order.iter().position(|i| i == id).unwrap() {
+                0 => (Some(RATED_PATCH), FixStatus::Verified),
+                1 => (Some(RATED_PATCH), FixStatus::Plausible),
+                2 => (None, FixStatus::NoPatch),
+                // Rated, but not a diff: the instance fails and its prediction is empty.
+                _ => (Some("I changed truncate()."), FixStatus::Unverified),
+            }
+        }),
+    };
+    let config = set.config(out.path());
+    let summary = run_batch(&config, &mut solver, &Interrupt::new()).unwrap();
+    let expected = [
+        ("verified", "verified"),
+        ("plausible", "plausible"),
+        ("no-patch", "no-patch"),
+        // result.json rates patch.diff; the prediction line rates the (empty) prediction.
+        ("unverified", "no-patch"),
+    ];
+    let lines = prediction_lines(&config.predictions);
+    for (i, id) in ids.iter().enumerate() {
+        let r = InstanceResult::load(&out.path().join("run/instances").join(id)).unwrap();
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["fix_status"], expected[i].0, "{json}");
+        let line = lines.iter().find(|l| l["instance_id"] == **id).unwrap();
+        assert_eq!(line["codeswarm_status"], expected[i].1, "{line}");
+        assert_eq!(line.as_object().unwrap().len(), 4, "{line}");
+    }
+    // The harness's keys first, as they were; the status last.
+    let text = std::fs::read_to_string(&config.predictions).unwrap();
+    for l in text.lines() {
+        assert!(
+            l.starts_with("{\"instance_id\":")
+                && l.contains(",\"model_name_or_path\":\"codeswarm-test\",\"model_patch\":")
+                && l.contains("\",\"codeswarm_status\":\"")
+                && l.ends_with("\"}"),
+            "{l}"
+        );
+    }
+    assert_eq!(
+        summary.by_status.line(),
+        "1 verified, 1 plausible, 0 unverified, 2 no-patch"
+    );
+    assert!(
+        summary
+            .to_string()
+            .contains("repository fixes: 1 verified, 1 plausible, 0 unverified, 2 no-patch"),
+        "{summary}"
+    );
+
+    let run = report::load_run(&out.path().join("run")).unwrap();
+    let table = report::render_table(&run);
+    let header = table.lines().next().unwrap();
+    let columns: Vec<&str> = header
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "instance",
+            "status",
+            "fix status",
+            "seconds",
+            "tokens",
+            "patch lines"
+        ],
+        "{table}"
+    );
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap()
+            .to_string()
+    };
+    assert!(row(&ids[0]).contains(" verified "), "{table}");
+    assert!(
+        row(&ids[3]).contains(" failed ") && row(&ids[3]).contains(" unverified "),
+        "{table}"
+    );
+    assert!(
+        table.contains("repository fixes: 1 verified, 1 plausible, 1 unverified, 1 no-patch"),
+        "{table}"
+    );
+    let page = html::render_html(&run, &out.path().join("report.html"));
+    assert!(page.contains("<th>fix status</th>"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<span class=\"badge f-verified\" title=\"{}\">verified</span>",
+            FixStatus::Verified.promise()
+        )),
+        "{page}"
+    );
+}
+
+#[test]
+fn a_solver_without_a_status_adds_no_status_anywhere() {
+    use codeswarm::batch::report;
+    let set = FixtureSet::build();
+    let out = tempfile::tempdir().unwrap();
+    let mut config = set.config(out.path());
+    config.filter.limit = Some(1);
+    let summary = run_batch(
+        &config,
+        &mut TestSolver::new(&set).with(&set.ids()[0], Mode::Patch(RATED_PATCH.into())),
+        &Interrupt::new(),
+    )
+    .unwrap();
+    assert!(summary.by_status.is_empty());
+    assert!(
+        !summary.to_string().contains("repository fixes"),
+        "{summary}"
+    );
+    let line = &prediction_lines(&config.predictions)[0];
+    assert!(line.get("codeswarm_status").is_none(), "{line}");
+    let r = InstanceResult::load(&out.path().join("run/instances").join(&set.ids()[0])).unwrap();
+    assert_eq!(r.fix_status, None);
+    let table = report::render_table(&report::load_run(&out.path().join("run")).unwrap());
+    assert!(!table.contains("fix status"), "{table}");
 }

@@ -200,3 +200,32 @@ fn the_link_checker_catches_what_it_should() {
         ["x.md", "z.png"]
     );
 }
+
+#[test]
+fn the_readme_says_what_each_fix_status_promises() {
+    use codeswarm::fix::FixStatus;
+    let text = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let after = text
+        .split("#### What a fix's status promises")
+        .nth(1)
+        .expect("the README has the heading `What a fix's status promises`");
+    // The table's rows: `| `status` | promise |`.
+    let rows: Vec<(String, String)> = after
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            let status = cells.first()?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((status.to_string(), cells.get(1)?.to_string()))
+        })
+        .collect();
+    let expected: Vec<(String, String)> = FixStatus::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), s.promise().to_string()))
+        .collect();
+    assert_eq!(
+        rows, expected,
+        "the README's table of statuses says what FixStatus::promise() says, best status first"
+    );
+}

@@ -9,18 +9,25 @@ use batch_common::FixtureSet;
 use check_common::{codeswarm, git, out, stdout, Home};
 use codeswarm::batch::fixture_set::ADDED_TEST_ID;
 
+/// Gold predictions carry a `codeswarm_status` each (as a batch of the fixer writes them),
+/// empty ones none (as other tools write them).
 fn predictions(set: &FixtureSet, path: &std::path::Path, gold: bool) {
     let patches = set.gold();
+    let statuses = ["verified", "plausible", "unverified", "verified"];
     let lines: Vec<String> = set
         .ids()
         .iter()
-        .map(|id| {
-            serde_json::json!({
+        .zip(statuses)
+        .map(|(id, status)| {
+            let mut line = serde_json::json!({
                 "instance_id": id,
                 "model_name_or_path": "test",
                 "model_patch": if gold { patches[id].clone() } else { String::new() },
-            })
-            .to_string()
+            });
+            if gold {
+                line["codeswarm_status"] = status.into();
+            }
+            line.to_string()
         })
         .collect();
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
@@ -72,6 +79,33 @@ fn gold_predictions_resolve_all_and_empty_ones_none_in_the_sandbox() {
         );
         assert!(!e["fail_to_pass"].as_object().unwrap().is_empty());
     }
+    assert_eq!(instances[1]["fix_status"], "plausible");
+    assert_eq!(
+        r["resolved_by_status"]["verified"],
+        serde_json::json!({"instances": 2, "resolved": 2})
+    );
+    assert_eq!(
+        r["resolved_by_status"]["no-patch"],
+        serde_json::json!({"instances": 0, "resolved": 0})
+    );
+    let table: Vec<Vec<String>> = stdout(&o)
+        .lines()
+        .skip_while(|l| !l.starts_with("status "))
+        .take(5)
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(
+        table,
+        [
+            ["status", "instances", "resolved"],
+            ["verified", "2", "2"],
+            ["plausible", "1", "1"],
+            ["unverified", "1", "1"],
+            ["no-patch", "0", "0"],
+        ],
+        "{}",
+        out(&o)
+    );
 
     predictions(&set, &preds, false);
     let o = codeswarm(
@@ -85,6 +119,10 @@ fn gold_predictions_resolve_all_and_empty_ones_none_in_the_sandbox() {
         "{}",
         out(&o)
     );
+    // Without `codeswarm_status`: no table, nothing per status in the report.
+    assert!(!stdout(&o).contains("per fix status"), "{}", out(&o));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(r.get("resolved_by_status").is_none(), "{r}");
 }
 
 /// The diff `change` makes to a clone of `repo` at its base.

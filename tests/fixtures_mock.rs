@@ -92,6 +92,13 @@ fn the_printed_mock_commands_solve_report_and_resolve_every_fixture() {
         let result = InstanceResult::load(&inst_dir).unwrap();
         assert_eq!(result.status.as_str(), "patched", "{result:?}");
         assert_eq!(result.patch_verified, Some(true), "{result:?}");
+        // The fixer's status travels to result.json and the prediction line.
+        assert_eq!(
+            serde_json::to_value(result.fix_status).unwrap(),
+            "verified",
+            "{result:?}"
+        );
+        assert_eq!(pred["codeswarm_status"], "verified", "{pred}");
         assert_eq!(result.stopped_by, None, "{result:?}");
         assert!(result.tokens > 0);
         let log = std::fs::read_to_string(inst_dir.join("log.txt")).unwrap();
@@ -123,6 +130,11 @@ fn the_printed_mock_commands_solve_report_and_resolve_every_fixture() {
         "{}",
         stdout(&o)
     );
+    assert!(
+        stdout(&o).contains("repository fixes: 4 verified, 0 plausible, 0 unverified, 0 no-patch"),
+        "{}",
+        stdout(&o)
+    );
     let html = std::fs::read_to_string(report.args.last().unwrap()).unwrap();
     assert!(html.contains("codeswarm-fixtures__textkit-1"));
 
@@ -134,6 +146,14 @@ fn the_printed_mock_commands_solve_report_and_resolve_every_fixture() {
         "{}\n{}",
         stdout(&o),
         stderr(&o)
+    );
+    // Resolved per fix status: the four verified patches resolve.
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["verified", "4", "4"]),
+        "{}",
+        stdout(&o)
     );
     let eval: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(evaluate.args.last().unwrap()).unwrap())

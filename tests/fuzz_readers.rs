@@ -13,6 +13,7 @@ use std::path::Path;
 
 use codeswarm::batch::instances::{load_instances, parse_instances, Location};
 use codeswarm::batch::predictions::{parse_predictions, Prediction};
+use codeswarm::fix::FixStatus;
 use codeswarm::gate::junit::{junit_xml, xml_safe};
 use codeswarm::gate::report::{ApplyStep, CheckReport, SyntaxStep, TestsStep, Timings, Verdict};
 use codeswarm::sandbox::junit::{self, TestOutcome};
@@ -287,13 +288,19 @@ fn instances_reader_never_panics_and_round_trips() {
 // Predictions.
 
 fn gen_prediction() -> impl Strategy<Value = Prediction> {
-    ("[A-Za-z0-9_.-]{1,20}", nasty_text(10), nasty_text(80)).prop_map(|(id, model, patch)| {
-        Prediction {
+    (
+        "[A-Za-z0-9_.-]{1,20}",
+        nasty_text(10),
+        nasty_text(80),
+        0usize..=FixStatus::ALL.len(),
+    )
+        .prop_map(|(id, model, patch, status)| Prediction {
             instance_id: id,
             model_name_or_path: model,
             model_patch: patch,
-        }
-    })
+            // One in five without a status, as other tools write them.
+            codeswarm_status: FixStatus::ALL.get(status).copied(),
+        })
 }
 
 /// The prediction as read back: `to_line` ends a non-empty patch with a newline.

@@ -11,7 +11,9 @@
 //!
 //! `resolved N/M`: N resolved among the M instances that have a prediction (empty patches
 //! included, not runnable ones included); instances of the file without a prediction are listed
-//! apart.
+//! apart. When the predictions carry the fixer's `codeswarm_status`, each instance records it
+//! and the report counts instances and resolved ones per status (`resolved_by_status`, and a
+//! small table in the summary).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::fix_status::{self, FixStatus, Resolved};
 use super::instances::Instance;
 use super::predictions::Prediction;
 use crate::gate::guard::{self, GuardedApplyError};
@@ -107,6 +110,9 @@ impl EvalStatus {
 pub struct InstanceEval {
     pub instance_id: String,
     pub status: EvalStatus,
+    /// The prediction's `codeswarm_status` (the fixer's status of the patch), when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_status: Option<FixStatus>,
     pub reason: Option<String>,
     pub fail_to_pass: BTreeMap<String, TestOutcome>,
     pub pass_to_pass: BTreeMap<String, TestOutcome>,
@@ -150,6 +156,10 @@ pub struct EvalReport {
     pub missing_predictions: Vec<String>,
     /// Predictions whose id is not among the instances.
     pub unknown_predictions: Vec<String>,
+    /// Instances and resolved ones per `codeswarm_status` of their prediction (every status
+    /// when any prediction has one; empty, and left out, when none has).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved_by_status: BTreeMap<FixStatus, Resolved>,
 }
 
 impl EvalReport {
@@ -200,6 +210,18 @@ impl EvalReport {
         }
         if self.not_runnable > 0 {
             out.push_str("instances marked not_runnable could not be tested in the sandbox: evaluate them with the official SWE-bench Docker harness\n");
+        }
+        if !self.resolved_by_status.is_empty() {
+            let without = self.instances.iter().filter(|e| e.fix_status.is_none());
+            let without = Resolved {
+                instances: without.clone().count(),
+                resolved: without.filter(|e| e.status == EvalStatus::Resolved).count(),
+            };
+            out.push_str("resolved per fix status (codeswarm_status of the predictions):\n");
+            out.push_str(&fix_status::resolved_table(
+                &self.resolved_by_status,
+                without,
+            ));
         }
         if !self.missing_predictions.is_empty() {
             // The full list is in the JSON report; a line names the first few.
@@ -283,6 +305,7 @@ pub fn evaluate(
         let started = Instant::now();
         let mut e = evaluate_one(inst, pred, executor, options);
         e.seconds = started.elapsed().as_secs_f64();
+        e.fix_status = pred.codeswarm_status;
         tracing::info!(
             instance = inst.id(),
             status = e.status.as_str(),
@@ -316,6 +339,12 @@ pub fn evaluate(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    report.resolved_by_status = fix_status::resolved_by_status(
+        report
+            .instances
+            .iter()
+            .map(|e| (e.fix_status, e.status == EvalStatus::Resolved)),
+    );
     report
 }
 
@@ -328,6 +357,7 @@ fn evaluate_one(
     let mut e = InstanceEval {
         instance_id: inst.id().to_string(),
         status: EvalStatus::Error,
+        fix_status: None,
         reason: None,
         fail_to_pass: BTreeMap::new(),
         pass_to_pass: BTreeMap::new(),

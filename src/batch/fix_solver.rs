@@ -163,6 +163,7 @@ impl Solver for FixSolver {
                     tokens,
                     trajectory,
                     log,
+                    fix_status: Some(report.status),
                 })
             }
             Err(e) => Err(classify(e)),

@@ -1,12 +1,15 @@
 //! The self-contained HTML report of a run (`codeswarm report RUN_DIR --html OUT.html`): one
 //! file, inline CSS, no scripts and no external assets. A summary table links to one section
 //! per instance with its status, reason, time, tokens, a link to its `trajectory.json`
-//! (relative to the HTML file) and its diff with added, removed and hunk lines coloured.
+//! (relative to the HTML file) and its diff with added, removed and hunk lines coloured. A run
+//! of the repository fixer also shows each patch's fix status (with what it promises on
+//! hover) and the instances per status.
 //! Every piece of run data is HTML-escaped: ids, reasons, settings and patches.
 
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
+use super::fix_status::FixStatus;
 use super::report::{ReportRow, RunReport};
 
 /// Escape text for HTML element content and quoted attribute values.
@@ -92,6 +95,10 @@ a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underlin
 .s-no_patch, .s-recorded, .s-incomplete { background: var(--panel); color: var(--muted); border-color: var(--line); }
 .s-failed, .s-panicked, .s-timed_out { background: var(--del); color: var(--del-fg); }
 .s-interrupted { background: #fff8c5; color: #7d4e00; }
+.f-verified { background: var(--add); color: var(--add-fg); }
+.f-plausible { background: var(--hunk); color: var(--hunk-fg); }
+.f-unverified { background: #fff8c5; color: #7d4e00; }
+.f-no-patch { background: var(--panel); color: var(--muted); border-color: var(--line); }
 section.instance { border: 1px solid var(--line); border-radius: 8px; margin: 0 0 16px; overflow: hidden; }
 section.instance header { padding: 10px 14px; background: var(--panel); border-bottom: 1px solid var(--line);
   display: flex; flex-wrap: wrap; gap: 6px 16px; align-items: baseline; }
@@ -145,6 +152,17 @@ fn badge(status: &str) -> String {
         })
         .collect();
     format!("<span class=\"badge s-{class}\">{}</span>", escape(status))
+}
+
+/// A fix status's badge, with what it promises as its tooltip (fixed words, no run data).
+fn fix_badge(status: Option<FixStatus>) -> String {
+    match status {
+        Some(s) => format!(
+            "<span class=\"badge f-{s}\" title=\"{}\">{s}</span>",
+            escape(s.promise())
+        ),
+        None => "–".into(),
+    }
 }
 
 fn fmt_seconds(row: &ReportRow) -> String {
@@ -217,14 +235,36 @@ pub fn render_html(report: &RunReport, html_path: &Path) -> String {
         "<div class=\"cards\"><div class=\"card\"><b>{}</b>instances</div><div class=\"card\"><b>{}</b>patched</div><div class=\"card\"><b>{}</b>without patch</div><div class=\"card\"><b>{}</b>failed</div><div class=\"card\"><b>{:.0} s</b>solve time</div><div class=\"card\"><b>{}</b>tokens</div></div>\n",
         totals.instances, totals.patched, totals.no_patch, totals.failed, totals.seconds, totals.tokens
     );
+    let with_status = !totals.by_status.is_empty();
+    if with_status {
+        h.push_str("<div class=\"cards\">");
+        for s in FixStatus::ALL {
+            let _ = write!(
+                h,
+                "<div class=\"card\" title=\"{}\"><b>{}</b>{s}</div>",
+                escape(s.promise()),
+                totals.by_status.get(s)
+            );
+        }
+        h.push_str("</div>\n");
+    }
 
-    h.push_str("<table class=\"summary\">\n<thead><tr><th>instance</th><th>status</th><th class=\"num\">seconds</th><th class=\"num\">tokens</th><th class=\"num\">patch lines</th></tr></thead>\n<tbody>\n");
+    let _ = write!(
+        h,
+        "<table class=\"summary\">\n<thead><tr><th>instance</th><th>status</th>{}<th class=\"num\">seconds</th><th class=\"num\">tokens</th><th class=\"num\">patch lines</th></tr></thead>\n<tbody>\n",
+        if with_status { "<th>fix status</th>" } else { "" }
+    );
     for (i, row) in report.rows.iter().enumerate() {
         let _ = writeln!(
             h,
-            "<tr><td><a href=\"#i{i}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td><a href=\"#i{i}\">{}</a></td><td>{}</td>{}<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             escape(&row.instance_id),
             badge(&row.status),
+            if with_status {
+                format!("<td>{}</td>", fix_badge(row.fix_status))
+            } else {
+                String::new()
+            },
             row.seconds().map_or("–".into(), |s| format!("{s:.1}")),
             row.tokens().map_or("–".into(), |t| t.to_string()),
             row.patch_lines()
@@ -235,9 +275,14 @@ pub fn render_html(report: &RunReport, html_path: &Path) -> String {
     for (i, row) in report.rows.iter().enumerate() {
         let _ = write!(
             h,
-            "<section class=\"instance\" id=\"i{i}\">\n<header><h2>{}</h2>{}<span>{}</span><span>{} tokens</span><span>{} patch lines</span>",
+            "<section class=\"instance\" id=\"i{i}\">\n<header><h2>{}</h2>{}{}<span>{}</span><span>{} tokens</span><span>{} patch lines</span>",
             escape(&row.instance_id),
             badge(&row.status),
+            if row.fix_status.is_some() {
+                fix_badge(row.fix_status)
+            } else {
+                String::new()
+            },
             fmt_seconds(row),
             row.tokens().map_or("–".into(), |t| t.to_string()),
             row.patch_lines()

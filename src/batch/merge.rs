@@ -5,7 +5,8 @@
 //! the id and both files, because silently picking one would misreport a run. A torn last line
 //! in an input (a shard killed mid-write) is left out with a warning; inputs are never
 //! modified. The output is sorted by instance id and written atomically, so it may also be one
-//! of the inputs.
+//! of the inputs. A line's `codeswarm_status` (the fixer's status of the patch) is kept; the
+//! same patch under two statuses keeps the lower one (the claim both runs support).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ pub fn merge_predictions(out: &Path, inputs: &[PathBuf]) -> Result<MergeSummary,
         }
         for (line, p) in read.lines {
             summary.lines_read += 1;
-            match merged.get(&p.instance_id) {
+            match merged.get_mut(&p.instance_id) {
                 Some((kept, file, kept_line)) => {
                     if kept.model_patch.trim_end_matches('\n')
                         != p.model_patch.trim_end_matches('\n')
@@ -95,6 +96,10 @@ pub fn merge_predictions(out: &Path, inputs: &[PathBuf]) -> Result<MergeSummary,
                     if kept.model_name_or_path != p.model_name_or_path {
                         tracing::warn!(instance = %p.instance_id, "same patch under two model names; keeping `{}`", kept.model_name_or_path);
                     }
+                    kept.codeswarm_status = match (kept.codeswarm_status, p.codeswarm_status) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
                     summary.duplicates += 1;
                 }
                 None => {
@@ -133,6 +138,7 @@ mod tests {
             instance_id: id.into(),
             model_name_or_path: "m".into(),
             model_patch: patch.into(),
+            codeswarm_status: None,
         }
         .to_line()
     }
@@ -177,6 +183,53 @@ mod tests {
             .ends_with(&line("w", "p3\n")[..15]));
         merge_predictions(&a, &[a.clone(), b.clone()]).unwrap();
         assert_eq!(std::fs::read_to_string(&a).unwrap(), text);
+    }
+
+    #[test]
+    fn statuses_are_kept_and_a_repeated_patch_keeps_the_lower_one() {
+        use crate::fix::FixStatus;
+        let rated = |id: &str, patch: &str, s: Option<FixStatus>| {
+            Prediction {
+                instance_id: id.into(),
+                model_name_or_path: "m".into(),
+                model_patch: patch.into(),
+                codeswarm_status: s,
+            }
+            .to_line()
+        };
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.jsonl");
+        let b = d.path().join("b.jsonl");
+        std::fs::write(
+            &a,
+            format!(
+                "{}{}{}",
+                rated("x", "p\n", Some(FixStatus::Verified)),
+                rated("y", "", Some(FixStatus::NoPatch)),
+                rated("z", "q\n", None)
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            format!(
+                "{}{}",
+                rated("x", "p\n", Some(FixStatus::Plausible)),
+                rated("z", "q\n", Some(FixStatus::Unverified))
+            ),
+        )
+        .unwrap();
+        let out = d.path().join("all.jsonl");
+        merge_predictions(&out, &[a, b]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            format!(
+                "{}{}{}",
+                rated("x", "p\n", Some(FixStatus::Plausible)),
+                rated("y", "", Some(FixStatus::NoPatch)),
+                rated("z", "q\n", Some(FixStatus::Unverified))
+            )
+        );
     }
 
     #[test]

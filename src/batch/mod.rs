@@ -14,6 +14,8 @@
 //!   Ctrl-C, retries of a transient failure and resume.
 //! - [`display`]: the live display (overall bar, one line per worker).
 //! - [`fix_solver`]: the solver `codeswarm batch` uses: the repository fixer of `fix`.
+//! - [`fix_status`]: the fixer's status of each instance's patch, recorded, counted and
+//!   resolved per status.
 //! - [`workers`]: one model manager per worker, within the memory plan.
 //! - [`partial`]: what a solver has found so far (trajectory, tokens, best patch), recorded
 //!   after each step so a time-out, failure or crash keeps it.
@@ -28,6 +30,7 @@
 pub mod display;
 pub mod evaluate;
 pub mod fix_solver;
+pub mod fix_status;
 pub mod fixture_set;
 pub mod html;
 pub mod instances;

@@ -1,8 +1,8 @@
 //! What a solver has found so far on one instance, recorded as it works: the trajectory (each
 //! step rewrites `trajectory.json` atomically, so a crash loses at most the step in flight),
-//! the tokens spent, the best patch so far and whether it was verified, and the limit that
-//! stopped the work. When the instance then times out, fails, panics or is interrupted, the
-//! runner records this instead of nothing (see [`crate::batch::runner`]).
+//! the tokens spent, the best patch so far and the repository fixer's status of it, and the
+//! limit that stopped the work. When the instance then times out, fails, panics or is
+//! interrupted, the runner records this instead of nothing (see [`crate::batch::runner`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -18,8 +18,9 @@ pub struct Partial {
     pub tokens: u64,
     /// The best patch so far (a unified diff against the base commit).
     pub patch: Option<String>,
-    /// Whether `patch` was verified (the reproduction test passes, nothing regressed).
-    pub verified: bool,
+    /// The repository fixer's status of `patch` so far (at most what it decided so far;
+    /// `unverified` until it decided more); `None` from solvers that give no status.
+    pub status: Option<crate::fix::FixStatus>,
     /// The limit that stopped the work, when one did (e.g. `40 model calls
     /// (limits.max_model_calls)`).
     pub stopped_by: Option<String>,
@@ -32,7 +33,7 @@ impl From<&crate::fix::FixReport> for Partial {
             trajectory: serde_json::to_value(r).unwrap_or_default(),
             tokens: r.totals.prompt_tokens + r.totals.generated_tokens,
             patch: r.status.has_patch().then(|| r.patch.clone()),
-            verified: r.status >= crate::fix::FixStatus::Plausible,
+            status: Some(r.status),
             stopped_by: r.stopped_by.clone(),
         }
     }

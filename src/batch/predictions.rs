@@ -1,6 +1,9 @@
 //! The predictions file: one JSON line per instance,
 //! `{"instance_id": …, "model_name_or_path": …, "model_patch": …}`, exactly what the official
-//! SWE-bench harness reads with `--predictions_path`.
+//! SWE-bench harness reads with `--predictions_path`. A repository fix's line also carries
+//! `"codeswarm_status"` (the fixer's [`FixStatus`] of that patch, `no-patch` for an empty one):
+//! the harness ignores keys it does not know; `merge-preds` keeps it and `evaluate` reports
+//! resolved per status.
 //!
 //! Durability: each line is appended whole by a single `write(2)` on an `O_APPEND` file and
 //! then `fsync`ed, so a crash (kill -9, power loss) can at worst leave the *last* line torn.
@@ -26,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::fix_status::FixStatus;
 use super::lock::{LockError, TryLock};
 use crate::input_file::{read_input, Follow, MAX_DATA_FILE};
 
@@ -38,6 +42,10 @@ pub struct Prediction {
     /// some tools write for "no patch", reads as empty).
     #[serde(deserialize_with = "null_as_empty")]
     pub model_patch: String,
+    /// The repository fixer's status of `model_patch` (absent for other solvers and other
+    /// tools' predictions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codeswarm_status: Option<FixStatus>,
 }
 
 /// A string field where `null` means empty.
@@ -69,7 +77,7 @@ pub enum PredictionsError {
     },
     #[error(transparent)]
     Input(#[from] crate::input_file::InputError),
-    #[error("predictions file {} line {line} is not a prediction ({message}); every line must be {{\"instance_id\", \"model_name_or_path\", \"model_patch\"}}: fix or delete that line", path.display())]
+    #[error("predictions file {} line {line} is not a prediction ({message}); every line must be {{\"instance_id\", \"model_name_or_path\", \"model_patch\"}}, with an optional \"codeswarm_status\" (verified, plausible, unverified or no-patch): fix or delete that line", path.display())]
     Corrupt {
         path: PathBuf,
         line: usize,
@@ -471,7 +479,36 @@ mod tests {
             instance_id: id.into(),
             model_name_or_path: "m".into(),
             model_patch: patch.into(),
+            codeswarm_status: None,
         }
+    }
+
+    #[test]
+    fn a_status_follows_the_harness_fields_and_reads_back() {
+        let p = Prediction {
+            codeswarm_status: Some(FixStatus::Plausible),
+            ..pred("a", "diff --git a/x b/x\n")
+        };
+        let line = p.to_line();
+        assert_eq!(
+            line,
+            "{\"instance_id\":\"a\",\"model_name_or_path\":\"m\",\"model_patch\":\"diff --git a/x b/x\\n\",\"codeswarm_status\":\"plausible\"}\n"
+        );
+        let read = parse_predictions(line.as_bytes(), Path::new("p.jsonl")).unwrap();
+        assert_eq!(read.lines[0].1, p);
+        // Without the key (or with null): no status.
+        let plain = "{\"instance_id\":\"b\",\"model_name_or_path\":\"m\",\"model_patch\":\"\",\"codeswarm_status\":null}\n";
+        let read = parse_predictions(plain.as_bytes(), Path::new("p.jsonl")).unwrap();
+        assert_eq!(read.lines[0].1.codeswarm_status, None);
+        // An unknown status names the line and the statuses.
+        let bad = "{\"instance_id\":\"c\",\"model_name_or_path\":\"m\",\"model_patch\":\"\",\"codeswarm_status\":\"sure\"}\n";
+        let e = parse_predictions(bad.as_bytes(), Path::new("p.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 1") && e.contains("sure") && e.contains("no-patch"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `codeswarm report RUN_DIR`: gather a run directory's per-instance results and patches, and
-//! print them as a table (instance, status, seconds, tokens, patch lines) with totals. The HTML
-//! page is [`super::html`].
+//! print them as a table (instance, status, seconds, tokens, patch lines, and the repository
+//! fixer's status of each patch when the run has one) with totals. The HTML page is
+//! [`super::html`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::input_file::{read_input_string, Follow, MAX_RUN_FILE};
 
+use super::fix_status::{FixStatus, StatusCounts};
 use super::manifest::Manifest;
 use super::predictions::read_predictions;
 use super::runner::{changed_lines, InstanceResult, InstanceStatus, PATCH_FILE, TRAJECTORY_FILE};
@@ -45,6 +47,9 @@ pub struct ReportRow {
     pub in_predictions: bool,
     /// `instances/<id>/trajectory.json`, when present.
     pub trajectory: Option<PathBuf>,
+    /// The repository fixer's status of the patch: `result.json`'s, else the prediction
+    /// line's `codeswarm_status`; `None` for other solvers.
+    pub fix_status: Option<FixStatus>,
 }
 
 impl ReportRow {
@@ -79,6 +84,8 @@ pub struct Totals {
     pub other: usize,
     pub seconds: f64,
     pub tokens: u64,
+    /// Instances per fix status (repository fixes only).
+    pub by_status: StatusCounts,
 }
 
 impl RunReport {
@@ -94,6 +101,7 @@ impl RunReport {
                 Some(s) if s.is_failure() => t.failed += 1,
                 _ => t.other += 1,
             }
+            t.by_status.add(row.fix_status);
             t.seconds += row.seconds().unwrap_or(0.0);
             t.tokens += row.tokens().unwrap_or(0);
         }
@@ -154,6 +162,10 @@ pub fn load_run(run_dir: &Path) -> Result<RunReport, ReportError> {
                 None if predictions.contains_key(&id) => "recorded".into(),
                 None => "incomplete".into(),
             };
+            let fix_status = result
+                .as_ref()
+                .and_then(|r| r.fix_status)
+                .or_else(|| predictions.get(&id).and_then(|p| p.codeswarm_status));
             rows.insert(
                 id.clone(),
                 ReportRow {
@@ -163,6 +175,7 @@ pub fn load_run(run_dir: &Path) -> Result<RunReport, ReportError> {
                     status,
                     patch,
                     trajectory,
+                    fix_status,
                 },
             );
         }
@@ -175,6 +188,7 @@ pub fn load_run(run_dir: &Path) -> Result<RunReport, ReportError> {
             patch: String::new(),
             in_predictions: true,
             trajectory: None,
+            fix_status: p.codeswarm_status,
         });
         if row.patch.is_empty() {
             row.patch = p.model_patch.clone();
@@ -188,22 +202,37 @@ pub fn load_run(run_dir: &Path) -> Result<RunReport, ReportError> {
 }
 
 /// The summary table, as printed by `codeswarm report`.
+///
+/// A run of the repository fixer gets a `fix status` column after `status` (`-` for an
+/// instance without one) and a line counting instances per fix status.
 pub fn render_table(report: &RunReport) -> String {
-    let headers = ["instance", "status", "seconds", "tokens", "patch lines"];
-    let cells: Vec<[String; 5]> = report
+    let with_status = report.rows.iter().any(|r| r.fix_status.is_some());
+    let mut headers = vec!["instance", "status"];
+    if with_status {
+        headers.push("fix status");
+    }
+    headers.extend(["seconds", "tokens", "patch lines"]);
+    let cells: Vec<Vec<String>> = report
         .rows
         .iter()
         .map(|r| {
-            [
+            let mut row = vec![
                 crate::terminal_text::terminal_safe(&r.instance_id).into_owned(),
                 crate::terminal_text::terminal_safe(&r.status).into_owned(),
+            ];
+            if with_status {
+                row.push(r.fix_status.map_or("-".into(), |s| s.as_str().into()));
+            }
+            row.extend([
                 r.seconds().map_or("-".into(), |s| format!("{s:.1}")),
                 r.tokens().map_or("-".into(), |t| t.to_string()),
                 r.patch_lines().to_string(),
-            ]
+            ]);
+            row
         })
         .collect();
-    let mut widths = headers.map(str::len);
+    let left = headers.len() - 3;
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -215,7 +244,7 @@ pub fn render_table(report: &RunReport) -> String {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                if i < 2 {
+                if i < left {
                     format!("{c:<w$}", w = widths[i])
                 } else {
                     format!("{c:>w$}", w = widths[i])
@@ -224,7 +253,10 @@ pub fn render_table(report: &RunReport) -> String {
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     };
-    fmt_row(&mut out, &headers.map(String::from));
+    fmt_row(
+        &mut out,
+        &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+    );
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
     let _ = writeln!(out, "{}", rule.join("  "));
     for row in &cells {
@@ -246,5 +278,8 @@ pub fn render_table(report: &RunReport) -> String {
         t.seconds,
         t.tokens
     );
+    if !t.by_status.is_empty() {
+        let _ = writeln!(out, "repository fixes: {}", t.by_status.line());
+    }
     out
 }

@@ -7,7 +7,9 @@
 //!
 //! Per instance, under `RUN_DIR/instances/<instance_id>/` (each file written atomically):
 //! `trajectory.json`, `patch.diff` (what the solver returned), `log.txt` and `result.json`
-//! ([`InstanceResult`]: status, reason, seconds, tokens, patch lines). The prediction line is
+//! ([`InstanceResult`]: status, reason, seconds, tokens, patch lines, the repository fixer's
+//! status of the patch). The prediction line (with that status as `codeswarm_status`, see
+//! [`super::fix_status`]) is
 //! appended last: it is the commit point, so an instance counts as finished exactly when its
 //! line is complete, and a rerun skips finished instances (unless `--redo`, which first
 //! rewrites the predictions file without the selected instances' lines).
@@ -22,8 +24,9 @@
 //! What the solver found before that is kept: a solver records its state after each step
 //! ([`InstanceDir::journal`], which rewrites `trajectory.json` at once), and a timed-out,
 //! failed, panicked or interrupted instance gets that trajectory, those tokens and the best
-//! patch so far in `patch.diff` (`patch_verified` in `result.json` says whether it was
-//! verified; it never goes into the predictions). `stopped_by` names the limit that ended the
+//! patch so far in `patch.diff` (`fix_status` in `result.json` is the fixer's status of it so
+//! far and `patch_verified` whether that is `plausible` or better; it never goes into the
+//! predictions, whose line says `no-patch`). `stopped_by` names the limit that ended the
 //! work (none for a panic, which ends the work itself, even after the deadline). Two
 //! things stop a batch: set-up errors (unreadable input, run directory in use, disk errors) and
 //! [`SolveError::Unavailable`] (the solver cannot work at all, e.g. the model is missing), which
@@ -58,6 +61,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::display::WorkerDisplay;
+use super::fix_status::{self, FixStatus, StatusCounts};
 use super::instances::{load_instances, Filter, FilterError, Instance, InstancesError, SolverView};
 use super::lock::{LockError, TryLock};
 use super::manifest::{now_rfc3339, Manifest, ManifestError, Progress, RunSettings};
@@ -260,6 +264,8 @@ pub struct SolveOutcome {
     pub trajectory: Value,
     /// Free-form log, written to `log.txt`.
     pub log: String,
+    /// The repository fixer's status of `patch` (`None` from solvers that give none).
+    pub fix_status: Option<FixStatus>,
 }
 
 /// Why a solver returned no outcome.
@@ -379,6 +385,11 @@ pub struct InstanceResult {
     /// but never recorded in the predictions.
     #[serde(default)]
     pub patch_verified: Option<bool>,
+    /// The repository fixer's status of `patch.diff` (`no-patch` when there is none; for a
+    /// timed-out or failed instance, the status of its best patch so far); `None` for solvers
+    /// that give no status.
+    #[serde(default)]
+    pub fix_status: Option<FixStatus>,
     /// The limit that ended the work (the instance's time limit, an interrupt, a config
     /// budget such as `limits.max_model_calls`); `None` when the solver finished on its own.
     #[serde(default)]
@@ -555,6 +566,9 @@ pub struct BatchSummary {
     pub input_problems: usize,
     /// A torn last line was removed from the predictions file at start.
     pub repaired_torn_line: bool,
+    /// Instances solved now per status of their prediction (repository fixes only).
+    #[serde(skip_serializing_if = "StatusCounts::is_empty")]
+    pub by_status: StatusCounts,
 }
 
 impl std::fmt::Display for BatchSummary {
@@ -574,6 +588,9 @@ impl std::fmt::Display for BatchSummary {
             "{} tokens in {:.1} s ({tps:.1} tokens/s)",
             self.tokens, self.seconds
         )?;
+        if !self.by_status.is_empty() {
+            writeln!(f, "repository fixes: {}", self.by_status.line())?;
+        }
         if self.input_problems > 0 {
             writeln!(
                 f,
@@ -862,9 +879,15 @@ pub fn run_batch_workers(
                 s if s.is_failure() => summary.failed += 1,
                 _ => summary.no_patch += 1,
             }
+            summary.by_status.add(record.prediction_status);
             display.finished(format!(
-                "patched {} · failed {} · {:.0} tok/s",
+                "patched {}{} · failed {} · {:.0} tok/s",
                 summary.patched,
+                if summary.by_status.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} verified)", summary.by_status.get(FixStatus::Verified))
+                },
                 summary.failed,
                 if solve_seconds > 0.0 {
                     tokens_now as f64 / solve_seconds
@@ -873,11 +896,16 @@ pub fn run_batch_workers(
                 },
             ));
             display.line(format!(
-                "[{}/{}] {}: {}{} ({:.1} s, {} tokens)",
+                "[{}/{}] {}: {}{}{} ({:.1} s, {} tokens)",
                 manifest.progress.done,
                 selected.len(),
                 crate::terminal_text::terminal_safe(inst.id()),
                 status.as_str(),
+                record
+                    .prediction_status
+                    .filter(|s| s.has_patch())
+                    .map(|s| format!(", {s}"))
+                    .unwrap_or_default(),
                 record
                     .result
                     .reason
@@ -932,6 +960,7 @@ fn commit(
         instance_id: inst.id().to_string(),
         model_name_or_path: config.model_name.clone(),
         model_patch: record.model_patch.clone(),
+        codeswarm_status: record.prediction_status,
     })?;
     count_done(
         &mut manifest.progress,
@@ -1011,6 +1040,8 @@ fn count_done(progress: &mut Progress, run_dir: &Path, id: &str, patched: bool) 
 struct Record {
     result: InstanceResult,
     model_patch: String,
+    /// `codeswarm_status` of the prediction line: the status of `model_patch`.
+    prediction_status: Option<FixStatus>,
 }
 
 enum OneError {
@@ -1147,6 +1178,8 @@ fn solve_one(
         )
     };
 
+    // The status the solver gave its patch (the repository fixer does).
+    let mut said: Option<FixStatus> = None;
     let (status, reason, patch, tokens, trajectory, log): (
         InstanceStatus,
         Option<String>,
@@ -1230,6 +1263,7 @@ fn solve_one(
             (status, Some(reason), None, tokens, trajectory, log)
         }
         Ok(Ok(out)) => {
+            said = out.fix_status;
             let patch = out.patch.filter(|p| !p.trim().is_empty());
             let status = if over_time {
                 InstanceStatus::TimedOut
@@ -1266,14 +1300,20 @@ fn solve_one(
         tokens = tokens.max(f.tokens);
         if patch.as_deref().is_none_or(|p| p.trim().is_empty()) {
             patch = f.patch.clone().filter(|p| !p.trim().is_empty());
+            if patch.is_some() {
+                said = f.status;
+            }
         }
+        // A solver that journals a status gives one (`no-patch` below when nothing was found).
+        said = said.or(f.status);
     }
     let patch_verified = patch.as_ref().and_then(|p| {
         found
             .as_ref()
             .filter(|f| f.patch.as_ref() == Some(p))
-            .map(|f| f.verified)
+            .map(|f| f.status.is_some_and(|s| s >= FixStatus::Plausible))
     });
+    let fix_status = fix_status::of_patch(said, patch.is_some());
     let stopped_by = if status == InstanceStatus::Interrupted || interrupted {
         Some("an interrupt (Ctrl-C or SIGTERM)".to_string())
     } else if status == InstanceStatus::Panicked {
@@ -1326,6 +1366,7 @@ fn solve_one(
         tokens,
         patch_lines: changed_lines(&model_patch),
         patch_verified,
+        fix_status,
         stopped_by,
         model: config.model_name.clone(),
         started_at,
@@ -1340,8 +1381,10 @@ fn solve_one(
         // And `work/` itself once empty.
         let _ = std::fs::remove_dir(run_dir.join(WORK_DIR));
     }
+    let prediction_status = fix_status::of_patch(fix_status, !model_patch.is_empty());
     Ok(Record {
         result,
         model_patch,
+        prediction_status,
     })
 }

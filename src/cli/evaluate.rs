@@ -107,6 +107,7 @@ fn predictions_from(selected: &[&Instance], gold: bool) -> Vec<Prediction> {
             } else {
                 String::new()
             },
+            codeswarm_status: None,
         })
         .collect()
 }

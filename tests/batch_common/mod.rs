@@ -182,6 +182,7 @@ impl Solver for TestSolver {
                     tokens: 100,
                     trajectory: serde_json::json!([{"step": "gold", "issue_chars": inst.problem_statement.len()}]),
                     log: format!("applied the gold patch to {}\n", inst.repo),
+                    fix_status: None,
                 })
             }
             Mode::Error(m) => Err(SolveError::Failed {
