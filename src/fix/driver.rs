@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::candidate::{self, Candidate};
 use super::report::{CandidateRecord, FixError, FixReport, ProposalRecord};
-use super::reproduce::{self, IssueCode, ReproError};
+use super::reproduce::{self, IssueCode, ReproError, Stated};
 use super::select::{self, Tier};
 use super::status::{self, Evidence, FixStatus};
 use super::{issue, localize, named, propose, verify};
@@ -266,9 +266,37 @@ fn read_base(wt: &Worktree, rel: &str) -> Option<String> {
     std::fs::read_to_string(full).ok()
 }
 
-/// The issue's code and what the issue states about it.
-fn issue_code(_parsed: &issue::IssueText) -> Option<IssueCode> {
-    None
+/// The issue's code and what the issue states about it (nothing runnable: None).
+fn issue_code(parsed: &issue::IssueText) -> Option<IssueCode> {
+    use issue::Expectation;
+    let script = parsed.script()?;
+    let stated = parsed
+        .expectations
+        .iter()
+        .filter_map(|e| match e {
+            Expectation::Raises { exception } => Some(Stated::Raises(exception.clone())),
+            Expectation::NoException { exception } => {
+                Some(Stated::NoException(exception.clone()))
+            }
+            Expectation::Value {
+                expression: Some(expression),
+                value,
+            } => Some(Stated::Value {
+                expression: expression.clone(),
+                value: value.clone(),
+            }),
+            Expectation::Value { expression: None, .. } => None,
+        })
+        .collect();
+    Some(IssueCode {
+        script,
+        symptom: parsed
+            .traceback
+            .as_ref()
+            .map(|t| t.exception.clone())
+            .filter(|e| !e.is_empty()),
+        stated,
+    })
 }
 
 /// Selection, status and patch from the candidates so far.

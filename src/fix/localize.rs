@@ -5,7 +5,7 @@
 //! each location. The code shown to the model is the chosen definitions' exact source, as many
 //! as fit the context budget.
 
-use super::named::NamedLocation;
+use super::named::{NameSource, NamedLocation};
 use super::report::RankedSummary;
 use crate::agents::localizer::{self, Localization};
 use crate::agents::{repairer, AgentError, Crew};
@@ -30,6 +30,16 @@ pub struct Located {
     pub related: Vec<String>,
 }
 
+fn source_name(s: NameSource) -> &'static str {
+    match s {
+        NameSource::Traceback => "traceback",
+        NameSource::Import => "import",
+        NameSource::Call => "call",
+        NameSource::Dotted => "dotted",
+        NameSource::Mention => "mention",
+    }
+}
+
 /// The localization taken from what the issue names, if it names anything in the repository.
 pub fn from_named(named: &[NamedLocation], max: usize) -> Option<Localization> {
     let chosen: Vec<&NamedLocation> = named.iter().take(max).collect();
@@ -40,7 +50,7 @@ pub fn from_named(named: &[NamedLocation], max: usize) -> Option<Localization> {
             files.push(n.path.clone());
         }
     }
-    let from = format!("issue ({})", first.source.as_str());
+    let from = format!("issue ({})", source_name(first.source));
     Some(Localization {
         files,
         symbols: chosen
@@ -50,8 +60,13 @@ pub fn from_named(named: &[NamedLocation], max: usize) -> Option<Localization> {
         files_from: from.clone(),
         symbols_from: chosen
             .iter()
-            .map(|n| n.source.as_str())
-            .collect::<Vec<_>>()
+            .map(|n| source_name(n.source))
+            .fold(Vec::<&str>::new(), |mut v, s| {
+                if !v.contains(&s) {
+                    v.push(s);
+                }
+                v
+            })
             .join(", "),
         candidates: vec![],
     })
@@ -153,7 +168,6 @@ pub fn localize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fix::named::NameSource;
 
     #[test]
     fn named_locations_come_first_and_say_where_they_came_from() {
