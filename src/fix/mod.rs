@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use crate::agents::prompts::Prompts;
 use crate::agents::Crew;
 use crate::config::Config;
+pub mod issue;
 pub mod status;
 
 use crate::coordination::fixer::{self, FixError, FixReport, FixRequest};
-pub use status::FixStatus;
 use crate::models::ModelManager;
 use crate::repo::checkout::{self, CheckoutOptions};
 use crate::testing::RepoTests;
+pub use status::FixStatus;
 
 /// Where and what to fix.
 #[derive(Debug, Clone)]
