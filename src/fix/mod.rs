@@ -11,10 +11,10 @@ pub mod issue;
 pub mod status;
 
 use crate::coordination::fixer::{self, FixError, FixReport, FixRequest};
+pub use status::FixStatus;
 use crate::models::ModelManager;
 use crate::repo::checkout::{self, CheckoutOptions};
 use crate::testing::RepoTests;
-pub use status::FixStatus;
 
 /// Where and what to fix.
 #[derive(Debug, Clone)]
