@@ -8,6 +8,7 @@ use crate::agents::prompts::Prompts;
 use crate::agents::Crew;
 use crate::config::Config;
 pub mod issue;
+pub mod named;
 pub mod status;
 
 use crate::coordination::fixer::{self, FixError, FixReport, FixRequest};

@@ -1,0 +1,957 @@
+//! Localization from what the issue names in code, resolved to definitions through the repo
+//! map before any ranking or model pick: the frames of its traceback that point into the
+//! repository, the names its snippets import, the functions, classes and methods its snippets
+//! call, and dotted paths in its prose. Each location records which source named it and the
+//! text that did, for the fixer's report.
+//!
+//! Strength order (best first): [`NameSource::Traceback`] (innermost repository frame first),
+//! [`NameSource::Import`], [`NameSource::Call`], [`NameSource::Dotted`]. A name resolves only
+//! when it is unambiguous (one non-test definition, or one in a module the snippet imports);
+//! test files are never locations.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use tree_sitter::Node;
+
+use super::issue::IssueText;
+use crate::repo::map::{FileMap, RepoMap, Symbol, SymbolKind};
+use crate::repo::rank::{extract_mentions, is_test_path, Frame};
+
+/// At most this many locations by default.
+pub const MAX_LOCATIONS: usize = 8;
+
+/// What named a location.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum NameSource {
+    /// A traceback frame pointing into a repository file.
+    Traceback,
+    /// `from pkg.mod import Name` in the issue's code.
+    Import,
+    /// A function, class or method called in the issue's code.
+    Call,
+    /// A dotted path in the prose (`flask.helpers.send_file`, `Class.method`).
+    Dotted,
+}
+
+/// One definition the issue names.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct NamedLocation {
+    /// Repository-relative path.
+    pub path: String,
+    /// Qualified name within the file (`Class.method`).
+    pub qualname: String,
+    pub source: NameSource,
+    /// The text that named it (a frame line, an import, a call, a dotted path).
+    pub evidence: String,
+}
+
+/// The definitions the issue names, best first, deduplicated, never in test files, at most
+/// [`MAX_LOCATIONS`].
+pub fn resolve(map: &RepoMap, issue: &IssueText) -> Vec<NamedLocation> {
+    resolve_limited(map, issue, MAX_LOCATIONS)
+}
+
+/// [`resolve`] with another cap.
+pub fn resolve_limited(map: &RepoMap, issue: &IssueText, limit: usize) -> Vec<NamedLocation> {
+    let index = Index::new(map);
+    let mut out = Collector {
+        seen: HashSet::new(),
+        found: Vec::new(),
+        limit,
+    };
+    from_traceback(&index, issue, &mut out);
+    let snippets = snippets(issue);
+    let trees: Vec<(tree_sitter::Tree, &str)> = snippets
+        .iter()
+        .map(|s| (crate::syntax::parse_python(s), s.as_str()))
+        .collect();
+    let mut scope = Scope::default();
+    for (tree, src) in &trees {
+        scope.add_imports(&index, tree.root_node(), src, &mut out);
+    }
+    for (tree, src) in &trees {
+        scope.add_definitions(&index, tree.root_node(), src);
+    }
+    for (tree, src) in &trees {
+        calls(&index, &scope, tree.root_node(), src, &mut out);
+    }
+    from_prose(&index, issue, &mut out);
+    out.found
+}
+
+struct Collector {
+    seen: HashSet<(String, String)>,
+    found: Vec<NamedLocation>,
+    limit: usize,
+}
+
+impl Collector {
+    fn push(&mut self, file: &FileMap, sym: &Symbol, source: NameSource, evidence: &str) {
+        if self.found.len() >= self.limit
+            || is_test_path(&file.path)
+            || sym.kind == SymbolKind::Variable
+        {
+            return;
+        }
+        if self.seen.insert((file.path.clone(), sym.qualname.clone())) {
+            self.found.push(NamedLocation {
+                path: file.path.clone(),
+                qualname: sym.qualname.clone(),
+                source,
+                evidence: one_line(evidence),
+            });
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let line = s
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() > 160 {
+        let mut t: String = line.chars().take(160).collect();
+        t.push('…');
+        t
+    } else {
+        line.to_string()
+    }
+}
+
+/// The repository's non-test modules by dotted name.
+struct Index<'a> {
+    map: &'a RepoMap,
+    modules: HashMap<String, &'a FileMap>,
+}
+
+impl<'a> Index<'a> {
+    fn new(map: &'a RepoMap) -> Index<'a> {
+        let mut modules = HashMap::new();
+        for f in map.files.iter().filter(|f| !is_test_path(&f.path)) {
+            modules.entry(f.module_name()).or_insert(f);
+        }
+        Index { map, modules }
+    }
+
+    fn module(&self, name: &str) -> Option<&'a FileMap> {
+        self.modules.get(name).copied()
+    }
+
+    /// Whether `top` is a package or module of the repository.
+    fn is_repo_package(&self, top: &str) -> bool {
+        let prefix = format!("{top}.");
+        self.modules
+            .keys()
+            .any(|m| m == top || m.starts_with(&prefix))
+    }
+
+    /// `name` defined in `file`, or re-exported there by `from .x import name` (followed
+    /// `depth` levels).
+    fn find_in_module(
+        &self,
+        file: &'a FileMap,
+        name: &str,
+        depth: usize,
+    ) -> Option<(&'a FileMap, &'a Symbol)> {
+        if let Some(sym) = file.find(name).filter(|s| s.kind != SymbolKind::Variable) {
+            return Some((file, sym));
+        }
+        let first = name.split('.').next().unwrap_or(name);
+        if depth == 0 {
+            return None;
+        }
+        let tree = crate::syntax::parse_python(&file.source);
+        let here = file.module_name();
+        let is_package = file.path.ends_with("__init__.py");
+        for imp in imports(tree.root_node(), &file.source) {
+            if !imp.from {
+                continue;
+            }
+            let Some(module) = absolute_module(&imp, &here, is_package) else {
+                continue;
+            };
+            for (orig, alias) in &imp.names {
+                if alias != first {
+                    continue;
+                }
+                let rest = &name[first.len()..];
+                let target = format!("{orig}{rest}");
+                if let Some(m) = self.module(&module) {
+                    if let Some(hit) = self.find_in_module(m, &target, depth - 1) {
+                        return Some(hit);
+                    }
+                }
+                // `from . import sub` re-exports a submodule.
+                if let Some(m) = self.module(&format!("{module}.{orig}")) {
+                    let inner = rest.trim_start_matches('.');
+                    if !inner.is_empty() {
+                        if let Some(hit) = self.find_in_module(m, inner, depth - 1) {
+                            return Some(hit);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// A dotted path `pkg.mod.Class.meth`: the longest module prefix, the rest a qualified
+    /// name in it (possibly re-exported).
+    fn resolve_dotted(&self, dotted: &str) -> Option<(&'a FileMap, &'a Symbol)> {
+        let parts: Vec<&str> = dotted.split('.').collect();
+        for k in (1..parts.len()).rev() {
+            if let Some(file) = self.module(&parts[..k].join(".")) {
+                return self.find_in_module(file, &parts[k..].join("."), 2);
+            }
+        }
+        None
+    }
+
+    /// The one non-test definition (class or top-level function) named `name`, or the one
+    /// among `modules`.
+    fn unique_definition(
+        &self,
+        name: &str,
+        modules: &[&'a FileMap],
+    ) -> Option<(&'a FileMap, &'a Symbol)> {
+        let defs: Vec<(&FileMap, &Symbol)> = self
+            .map
+            .definitions_of(name)
+            .into_iter()
+            .filter(|(f, s)| {
+                !is_test_path(&f.path)
+                    && matches!(s.kind, SymbolKind::Function | SymbolKind::Class)
+                    && s.qualname == name
+            })
+            .collect();
+        if defs.len() == 1 {
+            return Some(defs[0]);
+        }
+        let imported: Vec<_> = defs
+            .into_iter()
+            .filter(|(f, _)| modules.iter().any(|m| m.path == f.path))
+            .collect();
+        (imported.len() == 1).then(|| imported[0])
+    }
+
+    /// The one non-test method named `name` in any class.
+    fn unique_method(&self, name: &str) -> Option<(&'a FileMap, &'a Symbol)> {
+        let defs: Vec<_> = self
+            .map
+            .definitions_of(name)
+            .into_iter()
+            .filter(|(f, s)| !is_test_path(&f.path) && s.kind == SymbolKind::Method)
+            .collect();
+        (defs.len() == 1).then(|| defs[0])
+    }
+
+    /// Method `meth` of the class `class` in `file`, or of one of its bases (two levels,
+    /// bases resolved as unique definitions).
+    fn method_of(
+        &self,
+        file: &'a FileMap,
+        class: &'a Symbol,
+        meth: &str,
+        depth: usize,
+    ) -> Option<(&'a FileMap, &'a Symbol)> {
+        if let Some(m) = class.children.iter().find(|c| c.name == meth) {
+            return Some((file, m));
+        }
+        if depth == 0 {
+            return None;
+        }
+        for base in class_bases(&class.signature) {
+            if let Some((bf, bs)) = self.unique_definition(base, &[file]) {
+                if bs.kind == SymbolKind::Class {
+                    if let Some(hit) = self.method_of(bf, bs, meth, depth - 1) {
+                        return Some(hit);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Base class names (last dotted component) of `class Name(A, b.B, metaclass=M)`.
+fn class_bases(signature: &str) -> Vec<&str> {
+    let Some(open) = signature.find('(') else {
+        return Vec::new();
+    };
+    let inner = signature[open + 1..].trim_end_matches(')');
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|b| !b.contains('=') && !b.is_empty())
+        .filter_map(|b| b.rsplit('.').next())
+        .filter(|b| b.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traceback frames
+
+fn from_traceback(index: &Index<'_>, issue: &IssueText, out: &mut Collector) {
+    let mut frames: Vec<Frame> = Vec::new();
+    if let Some(tb) = &issue.traceback {
+        frames.extend(tb.frames.iter().rev().cloned());
+    }
+    for f in extract_mentions(&issue.text).frames.into_iter().rev() {
+        if !frames.contains(&f) {
+            frames.push(f);
+        }
+    }
+    for frame in &frames {
+        let Some(file) = file_of_frame(index.map, &frame.path) else {
+            continue;
+        };
+        let Some(sym) = symbol_of_frame(file, frame) else {
+            continue;
+        };
+        let evidence = match &frame.function {
+            Some(f) => format!("File \"{}\", line {}, in {f}", frame.path, frame.line),
+            None => format!("File \"{}\", line {}", frame.path, frame.line),
+        };
+        out.push(file, sym, NameSource::Traceback, &evidence);
+    }
+}
+
+/// How many trailing path components two paths share.
+fn common_suffix(a: &str, b: &str) -> usize {
+    a.rsplit('/')
+        .zip(b.rsplit('/'))
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// The repository file a frame's (host) path denotes: the unique file sharing the longest
+/// path suffix with it, at least two components (`flask/app.py`), or the whole path when the
+/// frame names a bare file. `None` when that file is a test file or the match is ambiguous.
+fn file_of_frame<'a>(map: &'a RepoMap, path: &str) -> Option<&'a FileMap> {
+    let path = path.replace('\\', "/");
+    let path = path.trim_start_matches("./");
+    if path.starts_with('<') || !path.ends_with(".py") {
+        return None;
+    }
+    let frame_parts = path.trim_start_matches('/').split('/').count();
+    let mut best: Option<&FileMap> = None;
+    let mut best_len = 0;
+    let mut tie = false;
+    for f in &map.files {
+        let c = common_suffix(path, &f.path);
+        let file_parts = f.path.split('/').count();
+        let accepted = c >= 2 || (c == 1 && file_parts == 1 && frame_parts == 1);
+        if !accepted {
+            continue;
+        }
+        if c > best_len {
+            best = Some(f);
+            best_len = c;
+            tie = false;
+        } else if c == best_len {
+            tie = true;
+        }
+    }
+    let file = best.filter(|_| !tie)?;
+    (!is_test_path(&file.path)).then_some(file)
+}
+
+/// The definition a frame is in: the innermost one at its line when its name matches the
+/// frame's function (or the frame names none), else the one definition of that name in the
+/// file (the line is off when the issue's version differs).
+fn symbol_of_frame<'a>(file: &'a FileMap, frame: &Frame) -> Option<&'a Symbol> {
+    let inner = file.innermost_at(frame.line);
+    let Some(func) = &frame.function else {
+        return inner;
+    };
+    if let Some(s) = inner.filter(|s| &s.name == func) {
+        return Some(s);
+    }
+    let named: Vec<&Symbol> = file
+        .walk()
+        .into_iter()
+        .filter(|s| &s.name == func && s.kind != SymbolKind::Variable)
+        .collect();
+    match named.len() {
+        1 => Some(named[0]),
+        _ => named.into_iter().find(|s| s.contains_line(frame.line)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snippets: imports, definitions, calls
+
+/// The issue's code as separately parsed snippets: runnable blocks, other Python-labelled
+/// blocks (parsed best effort), the session statements together, and inline code spans of the
+/// prose that contain a call.
+fn snippets(issue: &IssueText) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for b in &issue.code_blocks {
+        let python_label = b
+            .lang
+            .as_deref()
+            .is_some_and(|l| matches!(l, "python" | "py" | "python3" | "py3"));
+        if b.is_script() || (python_label && !b.code.contains(">>>")) {
+            out.push(b.code.clone());
+        }
+    }
+    let session: Vec<&str> = issue.doctest.iter().map(|s| s.source.as_str()).collect();
+    if !session.is_empty() {
+        out.push(session.join("\n"));
+    }
+    for line in issue.prose_lines() {
+        for span in line.split('`').skip(1).step_by(2) {
+            let span = span.trim();
+            if span.contains('(') && crate::syntax::check_python(span).is_empty() {
+                out.push(span.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// One `import` or `from … import` statement.
+#[derive(Debug)]
+struct Import {
+    from: bool,
+    /// Leading dots of a relative import.
+    level: usize,
+    /// The module after `from` (empty for `from . import x`), or empty for `import`.
+    module: String,
+    /// (name as imported, bound alias): `import a.b` → ("a.b", "a"), `import a.b as c` →
+    /// ("a.b", "c"), `from m import x as y` → ("x", "y").
+    names: Vec<(String, String)>,
+    wildcard: bool,
+    text: String,
+}
+
+fn text<'s>(node: Node<'_>, src: &'s str) -> &'s str {
+    node.utf8_text(src.as_bytes()).unwrap_or("")
+}
+
+/// All import statements under `node` (function bodies included).
+fn imports(node: Node<'_>, src: &str) -> Vec<Import> {
+    let mut out = Vec::new();
+    visit(node, &mut |n| match n.kind() {
+        "import_statement" => {
+            let mut names = Vec::new();
+            let mut cursor = n.walk();
+            for c in n.children_by_field_name("name", &mut cursor) {
+                match c.kind() {
+                    "dotted_name" => {
+                        let full = text(c, src).to_string();
+                        let head = full.split('.').next().unwrap_or("").to_string();
+                        names.push((full, head));
+                    }
+                    "aliased_import" => {
+                        let name = c.child_by_field_name("name").map(|x| text(x, src));
+                        let alias = c.child_by_field_name("alias").map(|x| text(x, src));
+                        if let (Some(name), Some(alias)) = (name, alias) {
+                            names.push((name.to_string(), alias.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(Import {
+                from: false,
+                level: 0,
+                module: String::new(),
+                names,
+                wildcard: false,
+                text: text(n, src).to_string(),
+            });
+        }
+        "import_from_statement" => {
+            let Some(m) = n.child_by_field_name("module_name") else {
+                return;
+            };
+            let (level, module) = if m.kind() == "relative_import" {
+                let raw = text(m, src);
+                let dots = raw.chars().take_while(|c| *c == '.').count();
+                (dots, raw[dots..].trim().to_string())
+            } else {
+                (0, text(m, src).to_string())
+            };
+            let mut names = Vec::new();
+            let mut cursor = n.walk();
+            for c in n.children_by_field_name("name", &mut cursor) {
+                match c.kind() {
+                    "dotted_name" => {
+                        let name = text(c, src).to_string();
+                        names.push((name.clone(), name));
+                    }
+                    "aliased_import" => {
+                        let name = c.child_by_field_name("name").map(|x| text(x, src));
+                        let alias = c.child_by_field_name("alias").map(|x| text(x, src));
+                        if let (Some(name), Some(alias)) = (name, alias) {
+                            names.push((name.to_string(), alias.to_string()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let mut cursor = n.walk();
+            let wildcard = n
+                .children(&mut cursor)
+                .any(|c| c.kind() == "wildcard_import");
+            out.push(Import {
+                from: true,
+                level,
+                module,
+                names,
+                wildcard,
+                text: text(n, src).to_string(),
+            });
+        }
+        _ => {}
+    });
+    out
+}
+
+/// The absolute module of a `from` import in module `here` (a package when `is_package`).
+fn absolute_module(imp: &Import, here: &str, is_package: bool) -> Option<String> {
+    if imp.level == 0 {
+        return Some(imp.module.clone());
+    }
+    let mut parts: Vec<&str> = here.split('.').collect();
+    if !is_package {
+        parts.pop();
+    }
+    for _ in 1..imp.level {
+        parts.pop()?;
+    }
+    if !imp.module.is_empty() {
+        parts.push(&imp.module);
+    }
+    (!parts.is_empty()).then(|| parts.join("."))
+}
+
+/// Pre-order walk.
+fn visit<'t>(node: Node<'t>, f: &mut dyn FnMut(Node<'t>)) {
+    f(node);
+    let mut cursor = node.walk();
+    for c in node.named_children(&mut cursor) {
+        visit(c, f);
+    }
+}
+
+/// What a name in the snippets is bound to.
+#[derive(Debug, Clone)]
+enum Binding {
+    /// A module (of the repository) by dotted name.
+    Module(String),
+    /// A definition of the repository: (path, qualname).
+    Symbol(String, String),
+    /// Something outside the repository.
+    Foreign,
+}
+
+#[derive(Default)]
+struct Scope {
+    bindings: HashMap<String, Binding>,
+    /// Modules the snippets import (for choosing among same-named definitions), by path.
+    imported: Vec<String>,
+    /// Names the snippets define themselves (functions, classes, assignment targets).
+    defined: HashSet<String>,
+    /// `x = Class(...)`: x → (path, class qualname).
+    instances: HashMap<String, (String, String)>,
+}
+
+impl Scope {
+    fn add_imports(&mut self, index: &Index<'_>, root: Node<'_>, src: &str, out: &mut Collector) {
+        for imp in imports(root, src) {
+            if !imp.from {
+                for (full, alias) in &imp.names {
+                    let head = full.split('.').next().unwrap_or("");
+                    if let Some(f) = index.module(full) {
+                        self.imported.push(f.path.clone());
+                    }
+                    // `import a.b` binds `a`; `import a.b as c` binds `c` to `a.b`.
+                    let binding = if !index.is_repo_package(head) {
+                        Binding::Foreign
+                    } else if alias == head {
+                        Binding::Module(head.to_string())
+                    } else {
+                        Binding::Module(full.clone())
+                    };
+                    self.bindings.insert(alias.clone(), binding);
+                }
+                continue;
+            }
+            if imp.level > 0 {
+                continue;
+            }
+            let module_file = index.module(&imp.module);
+            if let Some(f) = module_file {
+                self.imported.push(f.path.clone());
+            }
+            let repo = index.is_repo_package(imp.module.split('.').next().unwrap_or(""));
+            for (name, alias) in &imp.names {
+                let sub = format!("{}.{name}", imp.module);
+                let binding = if !repo {
+                    Binding::Foreign
+                } else if let Some((f, s)) =
+                    module_file.and_then(|m| index.find_in_module(m, name, 2))
+                {
+                    out.push(f, s, NameSource::Import, &imp.text);
+                    Binding::Symbol(f.path.clone(), s.qualname.clone())
+                } else if index.is_repo_package(&sub) {
+                    if let Some(f) = index.module(&sub) {
+                        self.imported.push(f.path.clone());
+                    }
+                    Binding::Module(sub)
+                } else {
+                    Binding::Foreign
+                };
+                self.bindings.insert(alias.clone(), binding);
+            }
+            if imp.wildcard {
+                if let Some(f) = module_file {
+                    self.imported.push(f.path.clone());
+                }
+            }
+        }
+    }
+
+    /// Definitions and assignments of the snippets; `x = Class(...)` records an instance.
+    fn add_definitions(&mut self, index: &Index<'_>, root: Node<'_>, src: &str) {
+        let mut assignments = Vec::new();
+        visit(root, &mut |n| match n.kind() {
+            "function_definition" | "class_definition" => {
+                if let Some(name) = n.child_by_field_name("name") {
+                    self.defined.insert(text(name, src).to_string());
+                }
+            }
+            "assignment" => assignments.push(n),
+            _ => {}
+        });
+        for n in assignments {
+            let (Some(left), Some(right)) = (
+                n.child_by_field_name("left"),
+                n.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            if left.kind() != "identifier" {
+                continue;
+            }
+            let name = text(left, src).to_string();
+            if right.kind() == "call" {
+                if let Some(func) = right.child_by_field_name("function") {
+                    if let Some((f, s)) = self.callee(index, func, src) {
+                        if s.kind == SymbolKind::Class {
+                            self.instances
+                                .insert(name.clone(), (f.path.clone(), s.qualname.clone()));
+                        }
+                    }
+                }
+            }
+            if !self.bindings.contains_key(&name) {
+                self.defined.insert(name);
+            }
+        }
+    }
+
+    fn imported_files<'a>(&self, index: &Index<'a>) -> Vec<&'a FileMap> {
+        self.imported
+            .iter()
+            .filter_map(|p| index.map.file(p))
+            .collect()
+    }
+
+    /// The repository definition a call's function expression denotes, if unambiguous.
+    fn callee<'a>(
+        &self,
+        index: &Index<'a>,
+        func: Node<'_>,
+        src: &str,
+    ) -> Option<(&'a FileMap, &'a Symbol)> {
+        match func.kind() {
+            "identifier" => {
+                let name = text(func, src);
+                match self.bindings.get(name) {
+                    Some(Binding::Symbol(path, qualname)) => {
+                        let f = index.map.file(path)?;
+                        Some((f, f.find(qualname)?))
+                    }
+                    Some(_) => None,
+                    None if BUILTINS.contains(&name) || self.defined.contains(name) => None,
+                    None => index.unique_definition(name, &self.imported_files(index)),
+                }
+            }
+            "attribute" => {
+                let object = func.child_by_field_name("object")?;
+                let meth = text(func.child_by_field_name("attribute")?, src);
+                if let Some(chain) = dotted_chain(func, src) {
+                    let head = chain.split('.').next().unwrap_or("");
+                    let rest = &chain[head.len()..];
+                    match self.bindings.get(head) {
+                        Some(Binding::Module(m)) => {
+                            return index.resolve_dotted(&format!("{m}{rest}"));
+                        }
+                        Some(Binding::Symbol(path, qualname)) => {
+                            let f = index.map.file(path)?;
+                            let class = f.find(qualname)?;
+                            if class.kind != SymbolKind::Class || rest.matches('.').count() != 1 {
+                                return None;
+                            }
+                            return index.method_of(f, class, meth, 2);
+                        }
+                        Some(Binding::Foreign) => return None,
+                        None => {}
+                    }
+                    if let Some((path, qualname)) = self.instances.get(head) {
+                        if rest.matches('.').count() == 1 {
+                            let f = index.map.file(path)?;
+                            let class = f.find(qualname)?;
+                            return index.method_of(f, class, meth, 2);
+                        }
+                    }
+                    if matches!(head, "self" | "cls" | "super") {
+                        return None;
+                    }
+                }
+                if LITERAL_KINDS.contains(&object.kind())
+                    || COMMON_METHODS.contains(&meth)
+                    || (meth.starts_with("__") && meth.ends_with("__"))
+                {
+                    return None;
+                }
+                index.unique_method(meth)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `a.b.c` for an attribute chain of plain names.
+fn dotted_chain(node: Node<'_>, src: &str) -> Option<String> {
+    match node.kind() {
+        "identifier" => Some(text(node, src).to_string()),
+        "attribute" => {
+            let object = dotted_chain(node.child_by_field_name("object")?, src)?;
+            let attr = text(node.child_by_field_name("attribute")?, src);
+            Some(format!("{object}.{attr}"))
+        }
+        _ => None,
+    }
+}
+
+fn calls(index: &Index<'_>, scope: &Scope, root: Node<'_>, src: &str, out: &mut Collector) {
+    let mut found = Vec::new();
+    visit(root, &mut |n| {
+        if n.kind() == "call" {
+            if let Some(func) = n.child_by_field_name("function") {
+                if let Some((f, s)) = scope.callee(index, func, src) {
+                    found.push((f, s, text(n, src).to_string()));
+                }
+            }
+        }
+    });
+    for (f, s, evidence) in found {
+        out.push(f, s, NameSource::Call, &evidence);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dotted paths in prose
+
+fn from_prose(index: &Index<'_>, issue: &IssueText, out: &mut Collector) {
+    let prose = issue.prose_lines().join("\n");
+    for dotted in extract_mentions(&prose).modules {
+        let parts: Vec<&str> = dotted.split('.').collect();
+        if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+            continue;
+        }
+        if let Some((f, s)) = index.resolve_dotted(&dotted) {
+            out.push(f, s, NameSource::Dotted, &dotted);
+            continue;
+        }
+        // `Class.method` without a module: the one non-test file defining it.
+        if !parts[0].chars().next().is_some_and(char::is_uppercase) {
+            continue;
+        }
+        let hits: Vec<(&FileMap, &Symbol)> = index
+            .map
+            .files
+            .iter()
+            .filter(|f| !is_test_path(&f.path))
+            .filter_map(|f| f.find(&dotted).map(|s| (f, s)))
+            .collect();
+        if hits.len() == 1 {
+            out.push(hits[0].0, hits[0].1, NameSource::Dotted, &dotted);
+        }
+    }
+}
+
+/// tree-sitter node kinds of literals (their methods are the builtin types').
+const LITERAL_KINDS: &[&str] = &[
+    "string",
+    "concatenated_string",
+    "integer",
+    "float",
+    "list",
+    "dictionary",
+    "set",
+    "tuple",
+    "list_comprehension",
+    "dictionary_comprehension",
+    "set_comprehension",
+    "true",
+    "false",
+    "none",
+];
+
+/// Methods of builtin types and common library objects: a call `x.append(…)` says nothing
+/// about the repository even when one repository class defines `append`.
+const COMMON_METHODS: &[&str] = &[
+    "append",
+    "extend",
+    "insert",
+    "remove",
+    "pop",
+    "clear",
+    "copy",
+    "count",
+    "index",
+    "sort",
+    "reverse",
+    "get",
+    "items",
+    "keys",
+    "values",
+    "update",
+    "setdefault",
+    "add",
+    "discard",
+    "split",
+    "rsplit",
+    "join",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "replace",
+    "format",
+    "startswith",
+    "endswith",
+    "lower",
+    "upper",
+    "encode",
+    "decode",
+    "find",
+    "read",
+    "write",
+    "close",
+    "open",
+    "readlines",
+    "readline",
+    "seek",
+    "exists",
+    "mkdir",
+    "glob",
+    "resolve",
+    "isoformat",
+    "assertEqual",
+    "assertTrue",
+    "assertRaises",
+    "group",
+    "match",
+    "search",
+    "sub",
+];
+
+/// Python builtins (never repository definitions when called bare).
+const BUILTINS: &[&str] = &[
+    "abs",
+    "aiter",
+    "all",
+    "anext",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "breakpoint",
+    "bytearray",
+    "bytes",
+    "callable",
+    "chr",
+    "classmethod",
+    "compile",
+    "complex",
+    "delattr",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "eval",
+    "exec",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "getattr",
+    "globals",
+    "hasattr",
+    "hash",
+    "help",
+    "hex",
+    "id",
+    "input",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "list",
+    "locals",
+    "map",
+    "max",
+    "memoryview",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "ord",
+    "pow",
+    "print",
+    "property",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
+    "__import__",
+    "Exception",
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "IndexError",
+    "RuntimeError",
+    "AttributeError",
+    "NotImplementedError",
+    "AssertionError",
+    "LookupError",
+    "OSError",
+    "StopIteration",
+];
+
+#[cfg(test)]
+mod measure;
+#[cfg(test)]
+mod tests;
