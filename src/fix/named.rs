@@ -5,7 +5,8 @@
 //! text that did, for the fixer's report.
 //!
 //! Strength order (best first): [`NameSource::Traceback`] (innermost repository frame first),
-//! [`NameSource::Import`], [`NameSource::Call`], [`NameSource::Dotted`]. A name resolves only
+//! [`NameSource::Import`], [`NameSource::Call`], [`NameSource::Dotted`],
+//! [`NameSource::Mention`]. A name resolves only
 //! when it is unambiguous (one non-test definition, or one in a module the snippet imports);
 //! test files are never locations.
 
@@ -33,6 +34,9 @@ pub enum NameSource {
     Call,
     /// A dotted path in the prose (`flask.helpers.send_file`, `Class.method`).
     Dotted,
+    /// A name in backticks in the prose (`` `cached_eval` ``) with one non-test definition, or
+    /// one in a file the prose names by path.
+    Mention,
 }
 
 /// One definition the issue names.
@@ -78,6 +82,7 @@ pub fn resolve_limited(map: &RepoMap, issue: &IssueText, limit: usize) -> Vec<Na
         calls(&index, &scope, tree.root_node(), src, &mut out);
     }
     from_prose(&index, issue, &mut out);
+    from_mentions(&index, issue, &mut out);
     out.found
 }
 
@@ -626,7 +631,18 @@ impl Scope {
                     self.defined.insert(text(name, src).to_string());
                 }
             }
-            "assignment" => assignments.push(n),
+            "assignment" => {
+                assignments.push(n);
+                if let Some(left) = n.child_by_field_name("left") {
+                    self.define_all(left, src);
+                }
+            }
+            "parameters" | "lambda_parameters" | "as_pattern_target" => self.define_all(n, src),
+            "for_statement" | "for_in_clause" => {
+                if let Some(left) = n.child_by_field_name("left") {
+                    self.define_all(left, src);
+                }
+            }
             _ => {}
         });
         for n in assignments {
@@ -650,6 +666,21 @@ impl Scope {
                     }
                 }
             }
+            if !self.bindings.contains_key(&name) {
+                self.defined.insert(name);
+            }
+        }
+    }
+
+    /// Every identifier under `node` counts as defined by the snippet (unless imported).
+    fn define_all(&mut self, node: Node<'_>, src: &str) {
+        let mut names = Vec::new();
+        visit(node, &mut |n| {
+            if n.kind() == "identifier" {
+                names.push(text(n, src).to_string());
+            }
+        });
+        for name in names {
             if !self.bindings.contains_key(&name) {
                 self.defined.insert(name);
             }
@@ -712,6 +743,11 @@ impl Scope {
                         }
                     }
                     if matches!(head, "self" | "cls" | "super") {
+                        return None;
+                    }
+                    // `tomllib.load(...)` with `tomllib` bound nowhere reads as a module
+                    // function outside the repository, not as a method call.
+                    if !rest[1..].contains('.') && !self.defined.contains(head) {
                         return None;
                     }
                 }
@@ -784,6 +820,47 @@ fn from_prose(index: &Index<'_>, issue: &IssueText, out: &mut Collector) {
             .collect();
         if hits.len() == 1 {
             out.push(hits[0].0, hits[0].1, NameSource::Dotted, &dotted);
+        }
+    }
+}
+
+/// Names in backticks in the prose: defined in a file the prose names by path, else with
+/// exactly one non-test definition (a function, class or method).
+fn from_mentions(index: &Index<'_>, issue: &IssueText, out: &mut Collector) {
+    let prose = issue.prose_lines().join("\n");
+    let named_files: Vec<&FileMap> = extract_mentions(&prose)
+        .paths
+        .iter()
+        .filter_map(|p| file_of_frame(index.map, p))
+        .collect();
+    let mut seen = HashSet::new();
+    for span in prose.split('`').skip(1).step_by(2) {
+        let name = span.trim().trim_end_matches("()");
+        if name.len() < 3
+            || !name.chars().all(|c| c.is_alphanumeric() || c == '_')
+            || name.starts_with(|c: char| c.is_ascii_digit())
+            || BUILTINS.contains(&name)
+            || !seen.insert(name.to_string())
+        {
+            continue;
+        }
+        let defs: Vec<(&FileMap, &Symbol)> = index
+            .map
+            .definitions_of(name)
+            .into_iter()
+            .filter(|(f, s)| !is_test_path(&f.path) && s.kind != SymbolKind::Variable)
+            .collect();
+        let in_named: Vec<_> = defs
+            .iter()
+            .filter(|(f, _)| named_files.iter().any(|n| n.path == f.path))
+            .collect();
+        let hit = match (in_named.len(), defs.len()) {
+            (1, _) => Some(*in_named[0]),
+            (0, 1) => Some(defs[0]),
+            _ => None,
+        };
+        if let Some((f, s)) = hit {
+            out.push(f, s, NameSource::Mention, &format!("`{span}`"));
         }
     }
 }

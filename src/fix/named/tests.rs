@@ -200,12 +200,13 @@ const AMBIGUOUS: [(&str, &str); 4] = [
 fn an_ambiguous_call_does_not_resolve() {
     let map = RepoMap::from_sources(AMBIGUOUS);
     // Two modules define `normalize` and two classes define `process`: neither resolves.
-    let issue = parse("```python\nx = normalize(' A ')\nobj.process()\n```\n");
+    let issue = parse("```python\nx = normalize(' A ')\nobj = make()\nobj.process()\n```\n");
     assert_eq!(resolve(&map, &issue), vec![]);
     // A module the snippet imports decides between same-named functions; a method defined by
     // one class resolves.
-    let issue =
-        parse("```python\nfrom pkg.b import *\nx = normalize(' A ')\nobj.flush_all()\n```\n");
+    let issue = parse(
+        "```python\nfrom pkg.b import *\nx = normalize(' A ')\ndef f(obj):\n    obj.flush_all()\n```\n",
+    );
     assert_eq!(
         located(&resolve(&map, &issue)),
         [
@@ -219,7 +220,7 @@ fn an_ambiguous_call_does_not_resolve() {
 fn builtins_snippet_definitions_and_foreign_imports_are_skipped() {
     let map = RepoMap::from_sources(AMBIGUOUS);
     let issue = parse(
-        "```python\nimport numpy as np\nfrom os.path import join as helper\n\ndef flush_all():\n    pass\n\nlen([1])\nflush_all()\nhelper('a')\nnp.normalize(1)\n[].append(1)\nitems.append(2)\n```\n",
+        "```python\nimport numpy as np\nfrom os.path import join as helper\n\ndef flush_all():\n    pass\n\nlen([1])\nflush_all()\nhelper('a')\nnp.normalize(1)\n[].append(1)\nitems = []\nitems.append(2)\nwriter.flush_all()\n```\n",
     );
     assert_eq!(
         resolve(&map, &issue),
@@ -259,4 +260,24 @@ fn doctest_calls_resolve_and_duplicates_keep_the_strongest_source() {
     );
     let capped = resolve_limited(&deep_repo(), &issue, 1);
     assert_eq!(capped.len(), 1);
+}
+
+#[test]
+fn backticked_names_in_prose_resolve_when_unique_or_in_a_named_file() {
+    let map = RepoMap::from_sources(AMBIGUOUS);
+    let issue = parse(
+        "The culprit is `normalize` in `pkg/b.py`, also `process` and `len`; `helper()` too.\n",
+    );
+    assert_eq!(
+        located(&resolve(&map, &issue)),
+        [
+            // A call in an inline code span is a call.
+            ("pkg/c.py", "helper", NameSource::Call),
+            ("pkg/b.py", "normalize", NameSource::Mention),
+            ("pkg/b.py", "Writer.process", NameSource::Mention),
+        ]
+    );
+    // Without the path, `normalize` (two modules) and `process` (two classes) are ambiguous.
+    let issue = parse("The culprit is `normalize` or `process`, not `len`.\n");
+    assert_eq!(resolve(&map, &issue), vec![]);
 }
