@@ -459,7 +459,13 @@ fn traceback(text: &str) -> Option<Traceback> {
     };
     let line_start = text[..m.start()].rfind('\n').map_or(0, |p| p + 1);
     let prefix = &text[line_start..m.start()];
-    let indent = if prefix.trim().is_empty() { prefix } else { "" };
+    // Whitespace or a log prefix (`INTERNALERROR> `) repeated on every line of the traceback;
+    // IPython's exception name before the header is not one.
+    let indent = if exception_of(prefix.trim()).is_none() {
+        prefix
+    } else {
+        ""
+    };
     let body = &text[m.end()..];
     let mut end = body.len();
     let mut exception = None;

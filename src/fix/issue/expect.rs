@@ -39,11 +39,11 @@ pub(super) fn expectations(
         let last = seg.lines.iter().rev().find(|l| !l.trim().is_empty());
         if let (Some(last), Some(next)) = (last, segments.get(n + 1)) {
             if head.is_match(last.trim()) && matches!(next.kind, SegmentKind::Code { .. }) {
-                let value = dedent(&next.lines.join("\n")).trim().to_string();
-                if !value.is_empty()
-                    && value.lines().count() <= 5
-                    && !value.contains("Traceback")
-                    && !value.contains(">>>")
+                // Only a value Python can compare (program output text is not one).
+                let block = dedent(&next.lines.join("\n")).trim().to_string();
+                if let Some(value) = (block.lines().count() <= 5)
+                    .then(|| literal_value(&block))
+                    .flatten()
                 {
                     let e = Expectation::Value {
                         expression: None,
@@ -87,6 +87,11 @@ fn sentences(line: &str) -> Vec<&str> {
 const EXC: &str = r"`?(?:[A-Za-z_][A-Za-z0-9_]*\.)*([A-Z][A-Za-z0-9_]*(?:Error|Exception|Warning|Exit|Interrupt))`?";
 /// A value as written: a backtick span, or a bracketed, quoted, numeric or constant literal.
 const VALUE: &str = r#"(`[^`\n]+`|\[[^\]\n]*\]|\{[^}\n]*\}|\([^)\n]*\)|'[^'\n]*'|"[^"\n]*"|-?\d+(?:\.\d+)?(?:e-?\d+)?|None|True|False)"#;
+/// Modal wording of an expected value (not "must", which as often states a current
+/// constraint: "they must be `X`").
+const SHOULD_VALUE: &str = r"(?:should|ought to|is supposed to|is expected to|would expect (?:it|this|that) to|expect(?:ed)? (?:it|this|that) to)";
+/// An adverb between the modal and the verb ("should of course return").
+const ADVERB: &str = r"(?:(?:of course|also|still|simply|just|rather|instead|obviously|\w+ly)\s+)?";
 /// Modal wording of expected behaviour (negations are matched separately).
 const SHOULD: &str = r"(?:should|must|ought to|is supposed to|is expected to|needs to|would expect (?:it|this|that) to|expect(?:ed)? (?:it|this|that) to)";
 
@@ -134,7 +139,7 @@ fn sentence_expectations(sentence: &str, traceback: Option<&Traceback>) -> Vec<E
     );
     let should_raise = regex(
         &SHOULD_RAISE,
-        &format!(r"(?i)\b{SHOULD}\s+(?:also\s+)?(?:raise|throw)\s+(?:an?\s+)?{EXC}"),
+        &format!(r"(?i)\b{SHOULD}\s+{ADVERB}(?:raise|throw)\s+(?:an?\s+)?{EXC}"),
     );
     let expect_raise = regex(
         &EXPECT_RAISE,
@@ -145,7 +150,7 @@ fn sentence_expectations(sentence: &str, traceback: Option<&Traceback>) -> Vec<E
     let should_return = regex(
         &SHOULD_RETURN,
         &format!(
-            r"(?i)(?:`([^`\n]+)`\s+)?\b{SHOULD}\s+(?:return|give|be|evaluate to|yield|produce|output|print|equal)\s+{VALUE}(?:[\s.,;:!?)]|$)"
+            r"(?i)(?:`([^`\n]+)`\s+)?\b{SHOULD_VALUE}\s+{ADVERB}(?:return|give|be|evaluate to|yield|produce|output|print|equal)\s+{VALUE}(?:[\s.,;:!?)]|$)"
         ),
     );
     let expect_to_return = regex(

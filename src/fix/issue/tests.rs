@@ -173,6 +173,16 @@ fn pytest_failure_report_is_a_traceback() {
 }
 
 #[test]
+fn a_traceback_with_a_log_prefix_on_every_line() {
+    let text = "```\nINTERNALERROR> Traceback (most recent call last):\nINTERNALERROR>   File \"/usr/lib/python3.8/site-packages/_pytest/main.py\", line 191, in wrap_session\nINTERNALERROR>     session.exitstatus = doit(config, session) or 0\nINTERNALERROR> RuntimeError: No active exception to reraise\n\n=== no tests ran ===\n```\n";
+    let tb = parse(text).traceback.unwrap();
+    assert_eq!(tb.exception, "RuntimeError");
+    assert_eq!(tb.message, "No active exception to reraise");
+    assert_eq!(tb.frames.len(), 1);
+    assert_eq!(tb.frames[0].function.as_deref(), Some("wrap_session"));
+}
+
+#[test]
 fn indented_blocks_are_code_but_list_continuations_are_not() {
     let text =
         "Repro:\n\n    import pkg\n    pkg.run()\n\n- item one\n\n    more text of the item\n";
@@ -297,7 +307,33 @@ fn expected_values_with_and_without_expression() {
 }
 
 #[test]
+fn adverbs_between_modal_and_verb_are_allowed() {
+    assert_eq!(
+        expectations_of("This should of course return `1`."),
+        vec![value(None, "1")]
+    );
+    assert_eq!(
+        expectations_of("Passing None should also raise TypeError."),
+        vec![raises("TypeError")]
+    );
+}
+
+#[test]
 fn vague_or_negated_values_are_not_expectations() {
+    // "must be" states a current constraint as often as an expectation.
+    assert_eq!(
+        expectations_of(
+            "For errors they must be \"READ SERR 1 2\" whereas QDP is not case sensitive."
+        ),
+        vec![]
+    );
+    // Output text under "Expected result:" is not a Python value.
+    assert_eq!(
+        expectations_of(
+            "#### Expected result:\n```\nDataConversionWarning: Data was converted.\n```\n"
+        ),
+        vec![]
+    );
     // Not a value: a word, a clause, a negation, or a value inside a code block.
     assert_eq!(expectations_of("The test should be skipped."), vec![]);
     assert_eq!(expectations_of("The default should be `name`."), vec![]);

@@ -176,3 +176,57 @@ fn measure() {
         );
     }
 }
+
+/// What [`parse`] reads from real issue texts: code blocks, script, session steps, traceback
+/// and expectations per instance (for judging the expectation rules by eye), and totals.
+#[test]
+#[ignore = "reads SWE-bench instances named by CODESWARM_NAMED_INSTANCES"]
+fn issue_texts() {
+    let instances = std::env::var("CODESWARM_NAMED_INSTANCES").expect("CODESWARM_NAMED_INSTANCES");
+    let show: Vec<String> = std::env::var("CODESWARM_NAMED_SHOW")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let (mut n, mut with_script, mut with_steps, mut with_tb, mut with_exp) = (0, 0, 0, 0, 0);
+    for path in instances.split(',') {
+        let text = std::fs::read_to_string(path).expect("instances file");
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("instance json");
+            let issue = parse(v["problem_statement"].as_str().unwrap_or(""));
+            n += 1;
+            let script = issue.script();
+            if show
+                .iter()
+                .any(|s| s == v["instance_id"].as_str().unwrap_or(""))
+            {
+                println!(
+                    "---- script\n{}----",
+                    script.as_deref().unwrap_or("(none)\n")
+                );
+                for step in &issue.doctest {
+                    println!(">>> {:?}\n    shown {:?}", step.source, step.shown);
+                }
+            }
+            with_script += usize::from(script.is_some());
+            with_steps += usize::from(!issue.doctest.is_empty());
+            with_tb += usize::from(issue.traceback.is_some());
+            with_exp += usize::from(!issue.expectations.is_empty());
+            println!(
+                "{} blocks={} script_lines={} steps={} traceback={:?} expectations={:?}",
+                v["instance_id"].as_str().unwrap_or(""),
+                issue.code_blocks.len(),
+                script.as_deref().map_or(0, |s| s.lines().count()),
+                issue.doctest.len(),
+                issue
+                    .traceback
+                    .as_ref()
+                    .map(|t| (&t.exception, t.frames.len())),
+                issue.expectations
+            );
+        }
+    }
+    println!(
+        "instances {n} | script {with_script} | session steps {with_steps} | traceback {with_tb} | expectations {with_exp}"
+    );
+}
