@@ -41,7 +41,8 @@ pub struct DoctestStep {
 pub struct Traceback {
     /// Outermost first, as Python prints them.
     pub frames: Vec<Frame>,
-    /// The exception type's last dotted component, e.g. `ValueError`.
+    /// The exception type's last dotted component, e.g. `ValueError`; empty when the issue
+    /// shows frames but cuts the traceback before its exception line.
     pub exception: String,
     /// The first line of the message after `Type: ` (may be empty).
     pub message: String,
@@ -501,7 +502,9 @@ fn traceback(text: &str) -> Option<Traceback> {
             })
             .collect();
     }
-    let exception = exception.or_else(|| exception_of(prefix.trim()));
+    let exception = exception
+        .or_else(|| exception_of(prefix.trim()))
+        .or_else(|| django_exception(body));
     if exception.is_none() && frames.is_empty() {
         return pytest_failure(text);
     }
@@ -511,6 +514,21 @@ fn traceback(text: &str) -> Option<Traceback> {
         exception,
         message,
     })
+}
+
+/// Django's debug page: `Exception Type: TypeError at /path/` and `Exception Value: msg`.
+fn django_exception(body: &str) -> Option<(String, String)> {
+    static TYPE: OnceLock<Regex> = OnceLock::new();
+    static VALUE: OnceLock<Regex> = OnceLock::new();
+    let ty = regex(&TYPE, r"(?m)^\s*Exception Type: ([A-Za-z_][\w.]*)");
+    let value = regex(&VALUE, r"(?m)^\s*Exception Value: ?(.*)$");
+    let name = ty.captures(body)?.get(1)?.as_str();
+    let name = name.rsplit('.').next().unwrap_or(name).to_string();
+    let message = value
+        .captures(body)
+        .and_then(|c| c.get(1))
+        .map_or(String::new(), |m| m.as_str().trim().to_string());
+    Some((name, message))
 }
 
 /// Lines after a traceback header searched for its exception line.

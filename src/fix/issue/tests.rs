@@ -183,6 +183,18 @@ fn a_traceback_with_a_log_prefix_on_every_line() {
 }
 
 #[test]
+fn a_django_debug_traceback_names_its_exception() {
+    let text = "Traceback (most recent call last):\n File \"/venv/lib/python3.6/site-packages/django/core/handlers/base.py\", line 113, in _get_response\n\tresponse = wrapped_callback(request)\nException Type: TypeError at /module/\nException Value: modules() takes from 1 to 2 positional arguments but 3 were given\n";
+    let tb = parse(text).traceback.unwrap();
+    assert_eq!(tb.exception, "TypeError");
+    assert_eq!(
+        tb.message,
+        "modules() takes from 1 to 2 positional arguments but 3 were given"
+    );
+    assert_eq!(tb.frames.len(), 1);
+}
+
+#[test]
 fn indented_blocks_are_code_but_list_continuations_are_not() {
     let text =
         "Repro:\n\n    import pkg\n    pkg.run()\n\n- item one\n\n    more text of the item\n";
