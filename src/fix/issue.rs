@@ -382,11 +382,11 @@ fn sessions(lines: &[&str], prose: bool) -> Vec<DoctestStep> {
                 i += 1;
             }
             let mut shown = Vec::new();
-            while i < lines.len()
-                && !in_re.is_match(lines[i])
-                && !ps1.is_match(lines[i])
-                && !(prose && lines[i].trim().is_empty() && !shown.is_empty())
-            {
+            while i < lines.len() && !in_re.is_match(lines[i]) && !ps1.is_match(lines[i]) {
+                // In prose a blank line after some output ends the session.
+                if prose && lines[i].trim().is_empty() && !shown.is_empty() {
+                    break;
+                }
                 let line = strip_indent(lines[i], indent);
                 match out_re.captures(line) {
                     Some(c) => shown.push(c.get(1).map_or("", |m| m.as_str())),
