@@ -1,14 +1,15 @@
-//! Localization from what the issue names in code, resolved to definitions through the repo
-//! map before any ranking or model pick: the frames of its traceback that point into the
-//! repository, the names its snippets import, the functions, classes and methods its snippets
-//! call, and dotted paths in its prose. Each location records which source named it and the
-//! text that did, for the fixer's report.
+//! Localization from what the issue names, resolved to definitions through the repo map
+//! before any ranking or model pick: the frames of its traceback that point into the
+//! repository, error messages it shows that the repository's string literals hold, the names
+//! its snippets import, the functions, classes and methods its snippets call, dotted paths and
+//! backticked names in its prose. Each location records which source named it and the text
+//! that did, for the fixer's report.
 //!
 //! Strength order (best first): [`NameSource::Traceback`] (innermost repository frame first),
-//! [`NameSource::Import`], [`NameSource::Call`], [`NameSource::Dotted`],
-//! [`NameSource::Mention`]. A name resolves only
-//! when it is unambiguous (one non-test definition, or one in a module the snippet imports);
-//! test files are never locations.
+//! [`NameSource::Message`], [`NameSource::Import`], [`NameSource::Call`],
+//! [`NameSource::Dotted`], [`NameSource::Mention`]. A name resolves only when it is
+//! unambiguous (one non-test definition, or one in a module the snippet imports); test files
+//! are never locations.
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +29,8 @@ pub const MAX_LOCATIONS: usize = 8;
 pub enum NameSource {
     /// A traceback frame pointing into a repository file.
     Traceback,
+    /// An error message the issue shows, found in a string literal of the repository.
+    Message,
     /// `from pkg.mod import Name` in the issue's code.
     Import,
     /// A function, class or method called in the issue's code.
@@ -66,6 +69,7 @@ pub fn resolve_limited(map: &RepoMap, issue: &IssueText, limit: usize) -> Vec<Na
         limit,
     };
     from_traceback(&index, issue, &mut out);
+    message::from_messages(&index, issue, &mut out);
     let snippets = snippets(issue);
     let trees: Vec<(tree_sitter::Tree, &str)> = snippets
         .iter()
@@ -460,6 +464,7 @@ fn from_mentions(index: &Index<'_>, issue: &IssueText, out: &mut Collector) {
 
 mod code;
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod measure;
+mod message;
+#[cfg(test)]
+mod tests;

@@ -281,3 +281,60 @@ fn backticked_names_in_prose_resolve_when_unique_or_in_a_named_file() {
     let issue = parse("The culprit is `normalize` or `process`, not `len`.\n");
     assert_eq!(resolve(&map, &issue), vec![]);
 }
+
+const QDP: &str = r#"def _line_type(line):
+    if line.startswith("READ"):
+        return "command"
+    raise ValueError(f"Unrecognized QDP line: {line}")
+
+
+def _check(config):
+    if config is None:
+        raise RuntimeError(
+            "Using qdp.read outside of a table is not allowed. "
+            "Use Table.read instead."
+        )
+"#;
+
+#[test]
+fn error_messages_the_issue_shows_name_the_function_that_raises_them() {
+    let map = RepoMap::from_sources([
+        ("astro/io/qdp.py", QDP),
+        (
+            "astro/io/other.py",
+            "def f():\n    raise ValueError('bad value given here for x')\n",
+        ),
+        ("astro/a.py", "X = 'object is not callable at all'\n"),
+        (
+            "astro/b.py",
+            "def g():\n    return 'object is not callable at all'\n",
+        ),
+        (
+            "astro/c.py",
+            "def h():\n    return 'object is not callable at all'\n",
+        ),
+        (
+            "astro/tests/test_qdp.py",
+            "def test():\n    m = 'Unrecognized QDP line: x'\n",
+        ),
+    ]);
+    // The formatted value at the end of the message is cut off; the test file is skipped.
+    let issue = parse(
+        ">>> Table.read('test.qdp')\nTraceback (most recent call last):\n...\nValueError: Unrecognized QDP line: read serr 1 2\n",
+    );
+    assert_eq!(
+        located(&resolve(&map, &issue)),
+        [("astro/io/qdp.py", "_line_type", NameSource::Message)]
+    );
+    // A quoted message in the prose, split over two literals in the source.
+    let issue = parse(
+        "It fails with\n\n>Using qdp.read outside of a table is not allowed. Use Table.read instead.\n",
+    );
+    assert_eq!(
+        located(&resolve(&map, &issue)),
+        [("astro/io/qdp.py", "_check", NameSource::Message)]
+    );
+    // A message in three files is generic.
+    let issue = parse("TypeError: object is not callable at all\n");
+    assert_eq!(resolve(&map, &issue), vec![]);
+}
