@@ -138,6 +138,8 @@ fn a_doctest_with_a_stated_value_becomes_the_reproduction_check() {
     let fixed = "```python\ndef truncate(text, width, suffix=ELLIPSIS):\n    \"\"\"Shorten text to at most width characters, ending with suffix when it is cut.\"\"\"\n    if width < len(suffix):\n        raise ValueError(\"width must be at least len(suffix)\")\n    if len(text) <= width:\n        return text\n    return text[: width - len(suffix)] + suffix\n```";
     // Every model-written test passes at the base: only the issue's own statement reproduces.
     let script = [
+        replies("localizer", "textkit/strings.py", 1),
+        replies("localizer", "textkit/strings.py::truncate", 1),
         replies(
             "test_writer",
             "```python\nfrom textkit.strings import truncate\n\ndef test_short():\n    assert truncate(\"hi\", 8) == \"hi\"\n```",
@@ -147,9 +149,11 @@ fn a_doctest_with_a_stated_value_becomes_the_reproduction_check() {
     ]
     .concat();
     let report = fix(&fx.path, &fx.base_commit, &issue, &script);
+    // The doctest's import names the function; the model's pick is added (the same one).
     assert!(
-        report.calls.iter().all(|c| c.agent != AgentRole::Localizer),
-        "the doctest's import names the function"
+        report.localization.symbols_from.starts_with("issue (import"),
+        "{:?}",
+        report.localization
     );
     assert_eq!(
         report.localization.symbols,

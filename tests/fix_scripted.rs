@@ -268,12 +268,15 @@ text = "nothing"
         "[[reply]]\nrole = \"repairer\"\ntext = \"I cannot.\"\n".repeat(4)
     );
     let report = run_fix(&s, &script, &config, None);
-    assert_eq!(report.localization.files_from, "ranking");
+    // The issue calls `add_item(...)`: that definition comes first; the model names nothing
+    // valid, so the ranking's choice is added.
+    assert_eq!(report.localization.files_from, "issue (call) + ranking");
     assert_eq!(
         report.localization.files,
         vec![s.fx.buggy_file.clone()],
-        "BM25 ranks the buggy file first"
+        "the named file is the one BM25 ranks first"
     );
+    assert_eq!(report.localization.symbols[0].1, "add_item");
     assert!(report.reproduction.checks.is_empty());
     assert_eq!(report.reproduction.tests_written, 3);
     assert_eq!(report.status, FixStatus::NoPatch);

@@ -36,8 +36,33 @@ fn source_name(s: NameSource) -> &'static str {
         NameSource::Import => "import",
         NameSource::Call => "call",
         NameSource::Dotted => "dotted",
+        NameSource::Message => "message",
         NameSource::Mention => "mention",
     }
+}
+
+/// Sources that pin the place of the failure (not only what the user called).
+fn is_strong(s: NameSource) -> bool {
+    matches!(s, NameSource::Traceback | NameSource::Message)
+}
+
+/// `named` first, then the model's (or the ranking's) picks, at most `max` definitions.
+fn merge(named: Localization, picked: Localization, max: usize) -> Localization {
+    let mut out = named;
+    for f in picked.files {
+        if !out.files.contains(&f) {
+            out.files.push(f);
+        }
+    }
+    for s in picked.symbols {
+        if out.symbols.len() < max.max(1) && !out.symbols.contains(&s) {
+            out.symbols.push(s);
+        }
+    }
+    out.files_from = format!("{} + {}", out.files_from, picked.files_from);
+    out.symbols_from = format!("{} + {}", out.symbols_from, picked.symbols_from);
+    out.candidates = picked.candidates;
+    out
 }
 
 /// The localization taken from what the issue names, if it names anything in the repository.
@@ -95,7 +120,11 @@ pub fn localize(
     );
     let budget = crew.n_ctx(AgentRole::Localizer)? * fix.code_context_percent / 100;
     let localization = match from_named(named, fix.named_locations) {
-        Some(l) => l,
+        // A traceback frame or an error message in the code pins the place: no model call.
+        Some(l) if named.first().is_some_and(|n| is_strong(n.source)) => l,
+        // Names of the issue's code and prose often name the public API the user called, not
+        // the code to change: they come first, and the model's picks are added.
+        Some(l) => merge(l, localizer::localize(crew, issue, map, &ranking, budget)?, fix.localize_symbols),
         None => localizer::localize(crew, issue, map, &ranking, budget)?,
     };
     let mut out = Located {
@@ -198,5 +227,26 @@ mod tests {
         assert!(l.symbols_from.starts_with("issue (traceback, call"), "{}", l.symbols_from);
         assert_eq!(from_named(&named, 1).unwrap().symbols.len(), 1);
         assert!(from_named(&[], 3).is_none());
+        assert!(is_strong(NameSource::Traceback) && !is_strong(NameSource::Call));
+        let model = Localization {
+            files: vec!["pkg/api.py".into(), "pkg/other.py".into()],
+            symbols: vec![
+                ("pkg/api.py".into(), "load".into()),
+                ("pkg/other.py".into(), "fix_me".into()),
+            ],
+            files_from: "model".into(),
+            symbols_from: "model".into(),
+            candidates: vec![],
+        };
+        let m = merge(from_named(&named[1..2], 3).unwrap(), model, 2);
+        assert_eq!(m.files, vec!["pkg/api.py", "pkg/other.py"]);
+        assert_eq!(
+            m.symbols,
+            vec![
+                ("pkg/api.py".to_string(), "load".to_string()),
+                ("pkg/other.py".to_string(), "fix_me".to_string())
+            ]
+        );
+        assert_eq!(m.files_from, "issue (call) + model");
     }
 }
