@@ -88,6 +88,8 @@ pub struct FixLimits {
     /// Definitions the issue names (traceback frames, imports, calls) that are taken as the
     /// locations without asking the model.
     pub named_locations: usize,
+    /// Methods shown of a class too large to show whole.
+    pub class_methods: usize,
     pub code_context_percent: usize,
     pub related_tests: usize,
     /// Regression tests (node ids) kept of the related test files, at most.

@@ -10,7 +10,7 @@ use super::report::RankedSummary;
 use crate::agents::localizer::{self, Localization};
 use crate::agents::{repairer, AgentError, Crew};
 use crate::models::AgentRole;
-use crate::repo::map::{self, Budget, RepoMap};
+use crate::repo::map::{self, Budget, RepoMap, SymbolKind};
 use crate::repo::rank::{self, RankOptions, Ranking};
 
 /// What the later stages work on.
@@ -101,6 +101,57 @@ pub fn from_named(named: &[NamedLocation], max: usize) -> Option<Localization> {
     })
 }
 
+/// The methods of class `qualname` in `path` whose source shares the most words with the
+/// issue, best first, at most `max` (`__init__` when none shares any); empty when it is no
+/// class.
+pub fn class_methods(map: &RepoMap, path: &str, qualname: &str, issue: &str, max: usize) -> Vec<String> {
+    let Some(file) = map.file(path) else {
+        return vec![];
+    };
+    let Some(class) = file.find(qualname).filter(|s| s.kind == SymbolKind::Class) else {
+        return vec![];
+    };
+    let words: std::collections::BTreeSet<String> = issue
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .flat_map(rank::identifier_parts)
+        .map(|w| w.to_lowercase())
+        .filter(|w| w.len() >= 3)
+        .collect();
+    let mut scored: Vec<(usize, usize, String)> = class
+        .children
+        .iter()
+        .filter(|m| m.kind == SymbolKind::Method || m.kind == SymbolKind::Function)
+        .enumerate()
+        .map(|(i, m)| {
+            let body = file.lines(m.start_line, m.end_line).to_lowercase();
+            let source_words: std::collections::BTreeSet<String> = body
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .flat_map(rank::identifier_parts)
+                .map(|w| w.to_lowercase())
+                .collect();
+            let shared = words.intersection(&source_words).count();
+            (shared, i, m.qualname.clone())
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut out: Vec<String> = scored
+        .iter()
+        .filter(|(shared, _, _)| *shared > 0)
+        .take(max)
+        .map(|(_, _, q)| q.clone())
+        .collect();
+    if out.is_empty() {
+        out.extend(
+            class
+                .children
+                .iter()
+                .find(|m| m.name == "__init__")
+                .map(|m| m.qualname.clone()),
+        );
+    }
+    out
+}
+
 /// Localize `issue` in `map`. A budget that runs out mid-way is an error the driver turns into
 /// the end of the work.
 pub fn localize(
@@ -140,8 +191,23 @@ pub fn localize(
             .collect(),
         ..Located::default()
     };
-    // The code shown: the chosen definitions' exact source, as many as fit the budget.
-    let mut targets = localization.symbols.clone();
+    // The code shown: the chosen definitions' exact source, as many as fit the budget; a class
+    // too large to show whole is shown as the methods the issue's words point at.
+    let mut targets = Vec::new();
+    for (path, q) in &localization.symbols {
+        let whole = repairer::show_targets(map, &[(path.clone(), q.clone())]);
+        let methods = if crew.count_tokens(AgentRole::Repairer, &whole)? > budget / 2 {
+            class_methods(map, path, q, issue, fix.class_methods)
+        } else {
+            vec![]
+        };
+        if methods.is_empty() {
+            targets.push((path.clone(), q.clone()));
+        } else {
+            targets.extend(methods.into_iter().map(|m| (path.clone(), m)));
+        }
+    }
+    targets.dedup();
     let mut focus = repairer::show_targets(map, &targets);
     while targets.len() > 1 && crew.count_tokens(AgentRole::Repairer, &focus)? > budget {
         targets.pop();
@@ -227,6 +293,20 @@ mod tests {
         assert!(l.symbols_from.starts_with("issue (traceback, call"), "{}", l.symbols_from);
         assert_eq!(from_named(&named, 1).unwrap().symbols.len(), 1);
         assert!(from_named(&[], 3).is_none());
+        let map = RepoMap::from_sources([(
+            "pkg/bp.py",
+            "class Blueprint:\n    def __init__(self, name):\n        self.name = name\n\n    def route(self, rule):\n        return rule\n\n    def register(self, app, name_prefix):\n        if '.' in name_prefix:\n            pass\n",
+        )]);
+        assert_eq!(
+            class_methods(&map, "pkg/bp.py", "Blueprint", "A dot in a name_prefix should raise when registering", 2),
+            vec!["Blueprint.register", "Blueprint.__init__"],
+            "most shared words first"
+        );
+        assert_eq!(
+            class_methods(&map, "pkg/bp.py", "Blueprint", "zzz", 2),
+            vec!["Blueprint.__init__"]
+        );
+        assert!(class_methods(&map, "pkg/bp.py", "Blueprint.route", "x", 2).is_empty());
         assert!(is_strong(NameSource::Traceback) && !is_strong(NameSource::Call));
         let model = Localization {
             files: vec!["pkg/api.py".into(), "pkg/other.py".into()],

@@ -39,6 +39,29 @@ pub struct IssueCode {
 /// Exceptions that say the snippet itself cannot run here (not the issue's symptom).
 const CANNOT_RUN: &[&str] = &["ImportError", "ModuleNotFoundError", "SyntaxError", "NameError"];
 
+/// Exceptions a written test fails with because of its own mistakes (a name it never
+/// defined, a module or file that does not exist): such a failure reproduces nothing, unless
+/// the issue's traceback ends with that very exception.
+const TEST_MISTAKES: &[&str] = &[
+    "NameError",
+    "ImportError",
+    "ModuleNotFoundError",
+    "FileNotFoundError",
+    "SyntaxError",
+    "IndentationError",
+];
+
+/// Whether a failing case's message is one of [`TEST_MISTAKES`] (and not the symptom).
+pub fn test_bug(message: &str, symptom: Option<&str>) -> bool {
+    let first = message.trim_start();
+    let name = first
+        .split(|c: char| c == ':' || c.is_whitespace())
+        .next()
+        .unwrap_or("");
+    let name = name.rsplit('.').next().unwrap_or(name);
+    TEST_MISTAKES.contains(&name) && symptom != Some(name)
+}
+
 fn py(s: &str) -> String {
     // A JSON string is a valid Python string literal.
     serde_json::to_string(s).unwrap_or_else(|_| "''".into())
@@ -164,6 +187,15 @@ pub struct Inputs<'a> {
     pub stop: &'a dyn Fn() -> bool,
 }
 
+/// The first line of the first case that did not pass.
+fn first_problem(cases: &[&crate::testing::TestCase]) -> String {
+    cases
+        .iter()
+        .find(|c| c.outcome != CaseOutcome::Passed)
+        .map(|c| c.message.lines().next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
 /// The reproduction tests' file names.
 pub fn repro_file(k: u32) -> String {
     format!("test_codeswarm_repro_{k}.py")
@@ -226,7 +258,6 @@ pub fn reproduce(
         let cannot_run = raised
             .as_deref()
             .is_some_and(|r| CANNOT_RUN.contains(&r) && code.symptom.as_deref() != Some(r));
-        let mut kept_any = false;
         for (name, source, what) in checks {
             let id = format!("{ISSUE_FILE}::{name}");
             let fails = verify::check_outcome(&run, &id) == Some(false);
@@ -236,7 +267,6 @@ pub fn reproduce(
                     _ => !cannot_run,
                 };
             if keep {
-                kept_any = true;
                 rec.checks.push(CheckRecord { source, id, what });
             }
         }
@@ -247,8 +277,8 @@ pub fn reproduce(
         });
         // The file runs with every candidate: its outcome is part of their behaviour.
         rec.files.push((ISSUE_FILE.to_string(), text));
-        let _ = kept_any;
     }
+    let symptom = inp.code.and_then(|c| c.symptom.as_deref());
     for (path, code) in written {
         let cases: Vec<_> = run.in_file(&path).collect();
         let why = if cases.is_empty() {
@@ -256,13 +286,14 @@ pub fn reproduce(
         } else if cases.iter().all(|c| c.outcome == CaseOutcome::Passed) {
             Some("passes at the base, so it reproduces nothing".to_string())
         } else if !cases.iter().any(|c| c.outcome == CaseOutcome::Failed) {
+            Some(format!("could not run at the base: {}", first_problem(&cases)))
+        } else if cases
+            .iter()
+            .all(|c| c.outcome != CaseOutcome::Failed || test_bug(&c.message, symptom))
+        {
             Some(format!(
-                "could not run at the base: {}",
-                cases
-                    .iter()
-                    .find(|c| c.outcome != CaseOutcome::Passed)
-                    .map(|c| c.message.lines().next().unwrap_or("").to_string())
-                    .unwrap_or_default()
+                "fails at the base only on its own mistakes ({}), not on the code",
+                first_problem(&cases)
             ))
         } else if rec.checks.iter().filter(|c| c.source == CheckSource::Test).count() >= inp.keep {
             Some("enough reproduction tests were kept".to_string())
@@ -296,6 +327,15 @@ pub enum ReproError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_on_a_tests_own_mistakes_reproduce_nothing_unless_they_are_the_symptom() {
+        assert!(test_bug("NameError: name 'app' is not defined", None));
+        assert!(test_bug("builtins.FileNotFoundError: [Errno 2] x", None));
+        assert!(!test_bug("assert 'hell...' == 'hello...'", None));
+        assert!(!test_bug("AttributeError: 'NoneType' object", None));
+        assert!(!test_bug("ImportError: cannot import name 'x'", Some("ImportError")));
+    }
 
     #[test]
     fn the_issue_file_states_its_checks_and_parses() {

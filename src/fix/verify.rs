@@ -210,7 +210,20 @@ pub fn candidate(
     // A crash loses the files' results (only node ids run again): their checks are unknown.
     let unknown = run.timed_out || run.not_runnable.is_some();
     let crashed = run.crashed_first.is_some();
-    let broken = run
+    // A session that dies before collecting anything (pytest's exit 2, 3 or 4: a conftest
+    // that no longer imports, an internal error) means the candidate broke the package.
+    let session_died = run.cases.is_empty()
+        && !unknown
+        && matches!(run.exit_code, Some(2..=4))
+        && !(run.output_tail.contains("not found:") && run.not_found.is_empty());
+    let died = session_died.then(|| {
+        format!(
+            "the test session could not start with the patch (exit {}): {}",
+            run.exit_code.unwrap_or(-1),
+            last_error_line(&run.output_tail)
+        )
+    });
+    let broken = died.or_else(|| run
         .in_file(IMPORT_FILE)
         .find(|c| c.outcome != CaseOutcome::Passed)
         .map(|c| {
@@ -225,7 +238,7 @@ pub fn candidate(
                 modules.get(i).map(String::as_str).unwrap_or("?"),
                 c.message.lines().next().unwrap_or("")
             )
-        });
+        }));
     let mut regressions: Vec<String> = vec![];
     let mut regressions_unknown = unknown;
     for id in plan.regression {
@@ -250,6 +263,18 @@ pub fn candidate(
         regressions_unknown,
     };
     Ok((verdict, run))
+}
+
+/// The last line of `output` that names an error (else its last non-empty line).
+fn last_error_line(output: &str) -> String {
+    let lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("Error") || l.starts_with("E "))
+        .or(lines.last())
+        .map(|l| l.to_string())
+        .unwrap_or_default()
 }
 
 /// A regression id the run does not mention although the run finished: pytest ran the file
@@ -304,6 +329,12 @@ mod tests {
             ..RepoTestRun::default()
         };
         assert_eq!(check_outcome(&cut, "gone.py"), None);
+    }
+
+    #[test]
+    fn the_error_that_stopped_a_session_is_named() {
+        let out = "ImportError while loading conftest '/tests/conftest.py'.\nE   IndentationError: unexpected indent\n\n";
+        assert_eq!(last_error_line(out), "E   IndentationError: unexpected indent");
     }
 
     #[test]
