@@ -326,12 +326,21 @@ fn conclude(report: &mut FixReport, pool: &[Candidate]) {
         .unwrap_or_default();
     let reason = match &selection {
         None if report.proposals.is_empty() => "no candidate was proposed".to_string(),
+        None if !report.candidates.is_empty() => format!(
+            "every candidate ({}) breaks the package: {}",
+            report.candidates.len(),
+            report.candidates[0]
+                .verdict
+                .broken
+                .as_deref()
+                .unwrap_or("")
+        ),
         None => {
             let last = report
                 .proposals
                 .iter()
                 .rev()
-                .find_map(|p| p.problems.last().or(Some(&p.outcome)))
+                .find_map(|p| p.problems.last())
                 .cloned()
                 .unwrap_or_default();
             format!(
