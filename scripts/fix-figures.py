@@ -98,7 +98,7 @@ def main():
     if a.eval_report:
         rep = json.loads(Path(a.eval_report).read_text())
         for i in rep.get("instances", []):
-            resolved[i["instance_id"]] = i.get("resolved")
+            resolved[i["instance_id"]] = i.get("status") == "resolved"
     rows = []
     for d in sorted((Path(a.run_dir) / "instances").iterdir()):
         iid = d.name
