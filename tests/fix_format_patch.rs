@@ -105,7 +105,10 @@ fn format_patch_output_applies_with_git_am_and_carries_the_message() {
         "codeswarm <codeswarm@localhost>"
     );
     let body = git_ok(&clone, &["log", "-1", "--format=%b"]);
-    assert!(body.contains("Status: verified: a reproduction that failed at the base passes"), "{body}");
+    assert!(
+        body.contains("Status: verified: a reproduction that failed at the base passes"),
+        "{body}"
+    );
     assert!(body.contains("reproduction (fails at the base)"), "{body}");
     assert!(body.contains("model: scripted:"), "{body}");
     assert_eq!(

@@ -31,7 +31,11 @@ fn git(dir: &Path, args: &[&str]) {
         .env("GIT_COMMITTER_EMAIL", "t@t")
         .output()
         .unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -59,7 +63,10 @@ fn repo_of(files: &Path, parent: &Path) -> (PathBuf, String) {
         .current_dir(&dir)
         .output()
         .unwrap();
-    (dir, String::from_utf8_lossy(&head.stdout).trim().to_string())
+    (
+        dir,
+        String::from_utf8_lossy(&head.stdout).trim().to_string(),
+    )
 }
 
 fn fix(repo: &Path, commit: &str, issue: &str, script: &str) -> FixReport {
@@ -124,7 +131,11 @@ fn a_traceback_into_the_repository_locates_the_deep_function_without_a_model_cal
     );
     assert_eq!(report.localization.files_from, "issue (traceback)");
     assert_eq!(report.status, FixStatus::Verified, "{:?}", report.reason);
-    assert!(report.patch.contains("+    if name is None:"), "{}", report.patch);
+    assert!(
+        report.patch.contains("+    if name is None:"),
+        "{}",
+        report.patch
+    );
 }
 
 #[test]
@@ -151,7 +162,10 @@ fn a_doctest_with_a_stated_value_becomes_the_reproduction_check() {
     let report = fix(&fx.path, &fx.base_commit, &issue, &script);
     // The doctest's import names the function; the model's pick is added (the same one).
     assert!(
-        report.localization.symbols_from.starts_with("issue (import"),
+        report
+            .localization
+            .symbols_from
+            .starts_with("issue (import"),
         "{:?}",
         report.localization
     );
@@ -160,11 +174,22 @@ fn a_doctest_with_a_stated_value_becomes_the_reproduction_check() {
         vec![("textkit/strings.py".to_string(), "truncate".to_string())]
     );
     let rp = &report.reproduction;
-    let code = rp.issue_code.as_ref().expect("the issue's code ran at the base");
-    assert!(code.script.contains("truncate(\"hello world\", 8)"), "{}", code.script);
+    let code = rp
+        .issue_code
+        .as_ref()
+        .expect("the issue's code ran at the base");
+    assert!(
+        code.script.contains("truncate(\"hello world\", 8)"),
+        "{}",
+        code.script
+    );
     assert_eq!(rp.checks.len(), 1, "{:?}\n{:?}", rp.checks, rp.rejected);
     assert_eq!(rp.checks[0].source, CheckSource::Stated);
-    assert!(rp.checks[0].what.contains("'hello...'"), "{}", rp.checks[0].what);
+    assert!(
+        rp.checks[0].what.contains("'hello...'"),
+        "{}",
+        rp.checks[0].what
+    );
     assert_eq!(report.candidates[0].verdict.checks, vec![Some(true)]);
     assert_eq!(report.status, FixStatus::Verified, "{:?}", report.reason);
 }

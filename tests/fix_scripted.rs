@@ -135,7 +135,9 @@ fn a_wrong_greedy_candidate_loses_to_two_agreeing_sampled_ones_and_the_patch_is_
         &truncate_reply(UNCHANGED),
         &truncate_reply(WRONG),
         &truncate_reply(RIGHT),
-        &truncate_reply("    # keep the suffix inside the width\n    return text[:width-len(suffix)]+suffix"),
+        &truncate_reply(
+            "    # keep the suffix inside the width\n    return text[:width-len(suffix)]+suffix",
+        ),
     ]
     .concat();
     let report = run_fix(&s, &script, &Config::defaults(), None);
@@ -155,17 +157,32 @@ fn a_wrong_greedy_candidate_loses_to_two_agreeing_sampled_ones_and_the_patch_is_
     let rp = &report.reproduction;
     assert_eq!(rp.tests_written, 3);
     assert_eq!(rp.checks.len(), 1, "{:?}", rp.rejected);
-    assert!(rp.rejected.iter().any(|r| r.contains("passes at the base")), "{:?}", rp.rejected);
-    assert!(rp.rejected.iter().any(|r| r.contains("same as an earlier")), "{:?}", rp.rejected);
+    assert!(
+        rp.rejected.iter().any(|r| r.contains("passes at the base")),
+        "{:?}",
+        rp.rejected
+    );
+    assert!(
+        rp.rejected.iter().any(|r| r.contains("same as an earlier")),
+        "{:?}",
+        rp.rejected
+    );
 
-    let outcomes: Vec<&str> = report.proposals.iter().map(|p| p.outcome.as_str()).collect();
+    let outcomes: Vec<&str> = report
+        .proposals
+        .iter()
+        .map(|p| p.outcome.as_str())
+        .collect();
     assert_eq!(
         outcomes,
         vec!["candidate 1", "candidate 2", "repeat of candidate 2"],
         "{:?}",
         report.proposals
     );
-    assert_eq!(report.proposals[0].retries, 1, "the unchanged reply was sent back");
+    assert_eq!(
+        report.proposals[0].retries, 1,
+        "the unchanged reply was sent back"
+    );
     assert!(report.proposals[2].feedback);
     let feedback_prompt = &report
         .calls
@@ -184,15 +201,28 @@ fn a_wrong_greedy_candidate_loses_to_two_agreeing_sampled_ones_and_the_patch_is_
     assert_eq!(report.candidates[1].verdict.checks, vec![Some(true)]);
     assert_eq!(report.candidates[1].verdict.votes, 2);
     let sel = report.selection.as_ref().unwrap();
-    assert_eq!((sel.chosen, sel.tier, sel.agreeing), (1, Tier::Reproduced, 2));
+    assert_eq!(
+        (sel.chosen, sel.tier, sel.agreeing),
+        (1, Tier::Reproduced, 2)
+    );
     assert_eq!(report.status, FixStatus::Verified, "{:?}", report.reason);
-    assert!(report.patch.contains(&format!("+{RIGHT}")), "{}", report.patch);
-    assert!(!report.patch.contains("test_codeswarm"), "checks are not part of the patch");
+    assert!(
+        report.patch.contains(&format!("+{RIGHT}")),
+        "{}",
+        report.patch
+    );
+    assert!(
+        !report.patch.contains("test_codeswarm"),
+        "checks are not part of the patch"
+    );
 
     // `git apply` accepts it on a fresh clone at the base commit, and the fixture's own
     // failing tests pass in the sandbox with it.
     let (_keep, c) = common::git_apply_on_fresh_clone(&s.fx.path, &s.fx.base_commit, &report.patch);
-    let run = s.tests.run(&c, &[], &s.fx.failing_tests, "gold check").unwrap();
+    let run = s
+        .tests
+        .run(&c, &[], &s.fx.failing_tests, "gold check")
+        .unwrap();
     for t in &s.fx.failing_tests {
         assert!(run.passed(t), "{t}: {}", run.summary());
     }
@@ -238,10 +268,17 @@ fn one_right_candidate_alone_is_plausible_and_without_a_reproduction_unverified(
     .concat();
     let report = run_fix(&s, &script, &config, None);
     assert!(report.reproduction.checks.is_empty());
-    assert_eq!(report.selection.as_ref().unwrap().tier, Tier::RegressionOnly);
+    assert_eq!(
+        report.selection.as_ref().unwrap().tier,
+        Tier::RegressionOnly
+    );
     assert_eq!(report.status, FixStatus::Unverified);
     assert!(
-        report.reason.as_deref().unwrap_or("").contains("no reproduction fails at the base"),
+        report
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("no reproduction fails at the base"),
         "{:?}",
         report.reason
     );
@@ -322,5 +359,9 @@ fn the_instance_deadline_cuts_a_proposal_off_and_the_best_patch_so_far_is_kept()
     assert_eq!(report.candidates.len(), 1);
     assert_eq!(report.candidates[0].verdict.checks, vec![Some(false)]);
     assert_eq!(report.status, FixStatus::Unverified);
-    assert!(report.patch.contains(&format!("+{WRONG}")), "{}", report.patch);
+    assert!(
+        report.patch.contains(&format!("+{WRONG}")),
+        "{}",
+        report.patch
+    );
 }

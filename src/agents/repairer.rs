@@ -94,8 +94,7 @@ pub fn propose(
         let problem = match blocks(&g.text, format, map, req.targets) {
             Err(e) => e,
             Ok(blocks) => {
-                let mut outcome =
-                    edit::apply_edits_to_dir(worktree, &blocks, WritePolicy::Nothing);
+                let mut outcome = edit::apply_edits_to_dir(worktree, &blocks, WritePolicy::Nothing);
                 // A file given back unchanged is no edit.
                 outcome
                     .files

@@ -110,9 +110,11 @@ pub fn run(a: FixArgs) -> anyhow::Result<i32> {
             println!("wrote {}", report_path.display());
         }
     }
-    Ok(if matches!(report.status, FixStatus::Verified | FixStatus::Plausible) {
-        0
-    } else {
-        1
-    })
+    Ok(
+        if matches!(report.status, FixStatus::Verified | FixStatus::Plausible) {
+            0
+        } else {
+            1
+        },
+    )
 }

@@ -440,7 +440,10 @@ mod tests {
         // A key that moved to [fix] says where it went.
         std::fs::write(&p, "[limits]\nrepro_attempts = 4\n").unwrap();
         let err = Config::load(Some(&p)).unwrap_err().to_string();
-        assert!(err.contains("repro_samples") && err.contains("[fix]"), "{err}");
+        assert!(
+            err.contains("repro_samples") && err.contains("[fix]"),
+            "{err}"
+        );
     }
 
     #[test]

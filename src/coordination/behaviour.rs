@@ -316,7 +316,12 @@ pub struct Cluster {
 /// examples first, then examples matched, answered questions, votes, written tests passed,
 /// and finally the earliest member (the greedy answer comes first).
 pub fn cluster(profiles: &[(usize, &Profile, usize)]) -> Vec<Cluster> {
-    let first = |idx: usize| profiles.iter().find(|(i, _, _)| *i == idx).map(|(_, p, _)| *p);
+    let first = |idx: usize| {
+        profiles
+            .iter()
+            .find(|(i, _, _)| *i == idx)
+            .map(|(_, p, _)| *p)
+    };
     super::agreement::group(
         profiles
             .iter()

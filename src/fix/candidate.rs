@@ -180,12 +180,7 @@ mod tests {
 
     #[test]
     fn formatting_and_comments_do_not_make_a_new_candidate() {
-        let a = build(
-            0,
-            one("pkg/m.py", &BASE.replace("x * 2", "x * 3")),
-            &base,
-        )
-        .unwrap();
+        let a = build(0, one("pkg/m.py", &BASE.replace("x * 2", "x * 3")), &base).unwrap();
         let b = build(
             1,
             one(
@@ -197,12 +192,7 @@ mod tests {
             &base,
         )
         .unwrap();
-        let c = build(
-            2,
-            one("pkg/m.py", &BASE.replace("x * 2", "x * 4")),
-            &base,
-        )
-        .unwrap();
+        let c = build(2, one("pkg/m.py", &BASE.replace("x * 2", "x * 4")), &base).unwrap();
         assert_eq!(a.key, b.key);
         assert_ne!(a.key, c.key);
         let mut pool = vec![];

@@ -87,7 +87,9 @@ pub fn fix(crew: &mut Crew<'_>, req: &FixRequest<'_>) -> Result<FixReport, FixEr
         if let Err(e) = patch::check_patch(wt.path(), &b.patch) {
             report.status = FixStatus::NoPatch;
             report.patch.clear();
-            report.reason = Some(format!("the selected patch does not apply to the base: {e}"));
+            report.reason = Some(format!(
+                "the selected patch does not apply to the base: {e}"
+            ));
         }
     }
     finish(&mut report, crew, start);
@@ -108,7 +110,13 @@ fn finish(report: &mut FixReport, crew: &Crew<'_>, start: Instant) {
 }
 
 /// Hand the report so far (with the best patch so far) to the journal.
-fn record(req: &FixRequest<'_>, report: &FixReport, pool: &[Candidate], crew: &Crew<'_>, start: Instant) {
+fn record(
+    req: &FixRequest<'_>,
+    report: &FixReport,
+    pool: &[Candidate],
+    crew: &Crew<'_>,
+    start: Instant,
+) {
     if let Some(journal) = req.journal {
         let mut r = report.clone();
         conclude(&mut r, pool);
@@ -138,9 +146,13 @@ fn stages(
     record(req, report, pool, crew, start);
 
     // The regression set: what passes at the base (cached per repository, commit, tests).
-    let baseline =
-        verify::baseline(req.tests, wt, &located.related, &mut report.test_runs)?;
-    let regression: Vec<String> = baseline.passing.iter().take(fix.regression_tests).cloned().collect();
+    let baseline = verify::baseline(req.tests, wt, &located.related, &mut report.test_runs)?;
+    let regression: Vec<String> = baseline
+        .passing
+        .iter()
+        .take(fix.regression_tests)
+        .cloned()
+        .collect();
     report.baseline = Some(baseline);
     record(req, report, pool, crew, start);
 
@@ -185,14 +197,20 @@ fn stages(
         regression: &regression,
         roots: &req.tests.spec.path,
     };
-    let base = |p: &str| map.file(p).map(|f| f.source.clone()).or_else(|| read_base(wt, p));
+    let base = |p: &str| {
+        map.file(p)
+            .map(|f| f.source.clone())
+            .or_else(|| read_base(wt, p))
+    };
     let mut failures: Option<(String, String)> = None;
     for k in 0..fix.samples {
         if (req.should_stop)() {
             report.stopped_by = Some(STOP_REQUESTED.into());
             break;
         }
-        let feedback = propose::wants_feedback(k, fix.feedback).then(|| failures.clone()).flatten();
+        let feedback = propose::wants_feedback(k, fix.feedback)
+            .then(|| failures.clone())
+            .flatten();
         let proposal = propose::propose(
             crew,
             wt.path(),
@@ -230,11 +248,13 @@ fn stages(
                         &pool[i],
                         &plan,
                         &format!("candidate {}", i + 1),
-                    )
-                    ?;
-                    let passed = select::reproduces(&verdict, &sources) && verdict.regressions.is_empty();
+                    )?;
+                    let passed =
+                        select::reproduces(&verdict, &sources) && verdict.regressions.is_empty();
                     if !passed {
-                        let text = run.as_test_run().failure_report_with(fix.repair_failure_chars, &crew.config.limits);
+                        let text = run
+                            .as_test_run()
+                            .failure_report_with(fix.repair_failure_chars, &crew.config.limits);
                         failures = Some((pool[i].patch.clone(), text));
                     }
                     report.candidates.push(CandidateRecord {
@@ -252,7 +272,11 @@ fn stages(
         }
         report.proposals.push(rec);
         record(req, report, pool, crew, start);
-        let verdicts: Vec<_> = report.candidates.iter().map(|c| c.verdict.clone()).collect();
+        let verdicts: Vec<_> = report
+            .candidates
+            .iter()
+            .map(|c| c.verdict.clone())
+            .collect();
         if select::settled(&verdicts, &sources, fix.agree) {
             break;
         }
@@ -275,9 +299,7 @@ fn issue_code(parsed: &issue::IssueText) -> Option<IssueCode> {
         .iter()
         .filter_map(|e| match e {
             Expectation::Raises { exception } => Some(Stated::Raises(exception.clone())),
-            Expectation::NoException { exception } => {
-                Some(Stated::NoException(exception.clone()))
-            }
+            Expectation::NoException { exception } => Some(Stated::NoException(exception.clone())),
             Expectation::Value {
                 expression: Some(expression),
                 value,
@@ -285,7 +307,9 @@ fn issue_code(parsed: &issue::IssueText) -> Option<IssueCode> {
                 expression: expression.clone(),
                 value: value.clone(),
             }),
-            Expectation::Value { expression: None, .. } => None,
+            Expectation::Value {
+                expression: None, ..
+            } => None,
         })
         .collect();
     Some(IssueCode {
@@ -301,7 +325,11 @@ fn issue_code(parsed: &issue::IssueText) -> Option<IssueCode> {
 
 /// Selection, status and patch from the candidates so far.
 fn conclude(report: &mut FixReport, pool: &[Candidate]) {
-    let verdicts: Vec<_> = report.candidates.iter().map(|c| c.verdict.clone()).collect();
+    let verdicts: Vec<_> = report
+        .candidates
+        .iter()
+        .map(|c| c.verdict.clone())
+        .collect();
     let sources = report.reproduction.sources();
     let selection = select::select(&verdicts, &sources);
     let evidence = match &selection {

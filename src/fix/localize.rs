@@ -104,7 +104,13 @@ pub fn from_named(named: &[NamedLocation], max: usize) -> Option<Localization> {
 /// The methods of class `qualname` in `path` whose source shares the most words with the
 /// issue, best first, at most `max` (`__init__` when none shares any); empty when it is no
 /// class.
-pub fn class_methods(map: &RepoMap, path: &str, qualname: &str, issue: &str, max: usize) -> Vec<String> {
+pub fn class_methods(
+    map: &RepoMap,
+    path: &str,
+    qualname: &str,
+    issue: &str,
+    max: usize,
+) -> Vec<String> {
     let Some(file) = map.file(path) else {
         return vec![];
     };
@@ -175,7 +181,11 @@ pub fn localize(
         Some(l) if named.first().is_some_and(|n| is_strong(n.source)) => l,
         // Names of the issue's code and prose often name the public API the user called, not
         // the code to change: they come first, and the model's picks are added.
-        Some(l) => merge(l, localizer::localize(crew, issue, map, &ranking, budget)?, fix.localize_symbols),
+        Some(l) => merge(
+            l,
+            localizer::localize(crew, issue, map, &ranking, budget)?,
+            fix.localize_symbols,
+        ),
         None => localizer::localize(crew, issue, map, &ranking, budget)?,
     };
     let mut out = Located {
@@ -247,7 +257,11 @@ pub fn localize(
         .take(fix.related_tests)
         .map(|t| t.path.clone())
         .collect();
-    let qualnames: Vec<String> = localization.symbols.iter().map(|(_, q)| q.clone()).collect();
+    let qualnames: Vec<String> = localization
+        .symbols
+        .iter()
+        .map(|(_, q)| q.clone())
+        .collect();
     let selected = crate::repo::test_select::tests_naming(map, &files, &qualnames);
     out.related = if selected.is_empty() {
         files
@@ -288,9 +302,16 @@ mod tests {
         ];
         let l = from_named(&named, 3).unwrap();
         assert_eq!(l.files, vec!["pkg/deep/util.py", "pkg/api.py"]);
-        assert_eq!(l.symbols[0], ("pkg/deep/util.py".into(), "Helper.parse".into()));
+        assert_eq!(
+            l.symbols[0],
+            ("pkg/deep/util.py".into(), "Helper.parse".into())
+        );
         assert_eq!(l.files_from, "issue (traceback)");
-        assert!(l.symbols_from.starts_with("issue (traceback, call"), "{}", l.symbols_from);
+        assert!(
+            l.symbols_from.starts_with("issue (traceback, call"),
+            "{}",
+            l.symbols_from
+        );
         assert_eq!(from_named(&named, 1).unwrap().symbols.len(), 1);
         assert!(from_named(&[], 3).is_none());
         let map = RepoMap::from_sources([(
@@ -298,7 +319,13 @@ mod tests {
             "class Blueprint:\n    def __init__(self, name):\n        self.name = name\n\n    def route(self, rule):\n        return rule\n\n    def register(self, app, name_prefix):\n        if '.' in name_prefix:\n            pass\n",
         )]);
         assert_eq!(
-            class_methods(&map, "pkg/bp.py", "Blueprint", "A dot in a name_prefix should raise when registering", 2),
+            class_methods(
+                &map,
+                "pkg/bp.py",
+                "Blueprint",
+                "A dot in a name_prefix should raise when registering",
+                2
+            ),
             vec!["Blueprint.register", "Blueprint.__init__"],
             "most shared words first"
         );

@@ -26,12 +26,12 @@ pub mod select;
 pub mod status;
 pub mod verify;
 
-pub use driver::{fix, FixRequest, STOP_REQUESTED};
-pub use report::{FixError, FixReport};
-pub use status::FixStatus;
 use crate::models::ModelManager;
 use crate::repo::checkout::{self, CheckoutOptions};
 use crate::testing::RepoTests;
+pub use driver::{fix, FixRequest, STOP_REQUESTED};
+pub use report::{FixError, FixReport};
+pub use status::FixStatus;
 
 /// Where and what to fix.
 #[derive(Debug, Clone)]

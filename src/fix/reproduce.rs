@@ -37,7 +37,12 @@ pub struct IssueCode {
 }
 
 /// Exceptions that say the snippet itself cannot run here (not the issue's symptom).
-const CANNOT_RUN: &[&str] = &["ImportError", "ModuleNotFoundError", "SyntaxError", "NameError"];
+const CANNOT_RUN: &[&str] = &[
+    "ImportError",
+    "ModuleNotFoundError",
+    "SyntaxError",
+    "NameError",
+];
 
 /// Exceptions a written test fails with because of its own mistakes (a name it never
 /// defined, a module or file that does not exist): such a failure reproduces nothing, unless
@@ -125,7 +130,11 @@ def {name}():
                     e = py(e),
                     bare = e.replace(['"', '\\'], ""),
                 );
-                checks.push((name, CheckSource::Stated, format!("the issue's code raises {e}")));
+                checks.push((
+                    name,
+                    CheckSource::Stated,
+                    format!("the issue's code raises {e}"),
+                ));
             }
             Stated::Value { expression, value } => {
                 let name = format!("test_issue_value_{i}");
@@ -169,7 +178,11 @@ def {name}():
             q = py(&e),
             bare = e.replace(['"', '\\'], ""),
         );
-        checks.push((name, source, format!("the issue's code no longer raises {e}")));
+        checks.push((
+            name,
+            source,
+            format!("the issue's code no longer raises {e}"),
+        ));
     }
     (s, checks)
 }
@@ -218,7 +231,8 @@ pub fn reproduce(
             break;
         }
         crew.candidate = k;
-        let reply = test_writer::write_repro(crew, inp.issue, inp.focus, inp.modules, inp.names, &[]);
+        let reply =
+            test_writer::write_repro(crew, inp.issue, inp.focus, inp.modules, inp.names, &[]);
         crew.candidate = 0;
         let reply = match reply {
             Err(AgentError::Budget(why)) => {
@@ -232,8 +246,12 @@ pub fn reproduce(
             Some(code) if !written.iter().any(|(_, c)| c == code) => {
                 written.push((repro_file(k), code.to_string()))
             }
-            Some(_) => rec.rejected.push(format!("{}: the same as an earlier test", repro_file(k))),
-            None => rec.rejected.push(format!("{}: no valid Python", repro_file(k))),
+            Some(_) => rec
+                .rejected
+                .push(format!("{}: the same as an earlier test", repro_file(k))),
+            None => rec
+                .rejected
+                .push(format!("{}: no valid Python", repro_file(k))),
         }
     }
     let issue = inp.code.map(issue_test_file);
@@ -245,14 +263,22 @@ pub fn reproduce(
         return Ok((rec, budget));
     }
     let targets: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
-    let run = crate::testing::run_named(tests, wt.path(), &files, &targets, "reproduction at the base")?;
+    let run = crate::testing::run_named(
+        tests,
+        wt.path(),
+        &files,
+        &targets,
+        "reproduction at the base",
+    )?;
     if let Some(why) = &run.not_runnable {
-        rec.rejected.push(format!("not runnable in the sandbox: {why}"));
+        rec.rejected
+            .push(format!("not runnable in the sandbox: {why}"));
         runs.push(run);
         return Ok((rec, budget));
     }
     if let (Some(code), Some((text, checks))) = (inp.code, issue) {
-        let at_base = verify::issue_outcome(&run).unwrap_or_else(|| "no outcome (the file did not run)".into());
+        let at_base = verify::issue_outcome(&run)
+            .unwrap_or_else(|| "no outcome (the file did not run)".into());
         let raised = at_base.strip_prefix("raised ").map(str::to_string);
         let shows_symptom = code.symptom.is_some() && raised == code.symptom;
         let cannot_run = raised
@@ -286,7 +312,10 @@ pub fn reproduce(
         } else if cases.iter().all(|c| c.outcome == CaseOutcome::Passed) {
             Some("passes at the base, so it reproduces nothing".to_string())
         } else if !cases.iter().any(|c| c.outcome == CaseOutcome::Failed) {
-            Some(format!("could not run at the base: {}", first_problem(&cases)))
+            Some(format!(
+                "could not run at the base: {}",
+                first_problem(&cases)
+            ))
         } else if cases
             .iter()
             .all(|c| c.outcome != CaseOutcome::Failed || test_bug(&c.message, symptom))
@@ -295,7 +324,13 @@ pub fn reproduce(
                 "fails at the base only on its own mistakes ({}), not on the code",
                 first_problem(&cases)
             ))
-        } else if rec.checks.iter().filter(|c| c.source == CheckSource::Test).count() >= inp.keep {
+        } else if rec
+            .checks
+            .iter()
+            .filter(|c| c.source == CheckSource::Test)
+            .count()
+            >= inp.keep
+        {
             Some("enough reproduction tests were kept".to_string())
         } else {
             None
@@ -334,7 +369,10 @@ mod tests {
         assert!(test_bug("builtins.FileNotFoundError: [Errno 2] x", None));
         assert!(!test_bug("assert 'hell...' == 'hello...'", None));
         assert!(!test_bug("AttributeError: 'NoneType' object", None));
-        assert!(!test_bug("ImportError: cannot import name 'x'", Some("ImportError")));
+        assert!(!test_bug(
+            "ImportError: cannot import name 'x'",
+            Some("ImportError")
+        ));
     }
 
     #[test]

@@ -71,10 +71,12 @@ pub struct Selection {
 /// Whether `v` passes the reproduction: at least one check passes, and no check whose
 /// outcome comes from the text fails.
 pub fn reproduces(v: &Verdict, sources: &[CheckSource]) -> bool {
-    let passes = v.checks.iter().any(|c| *c == Some(true));
-    let text_fails = v.checks.iter().zip(sources).any(|(c, s)| {
-        *s != CheckSource::Test && *c != Some(true)
-    });
+    let passes = v.checks.contains(&Some(true));
+    let text_fails = v
+        .checks
+        .iter()
+        .zip(sources)
+        .any(|(c, s)| *s != CheckSource::Test && *c != Some(true));
     passes && !text_fails
 }
 
@@ -85,7 +87,8 @@ fn clean(v: &Verdict) -> bool {
 /// The selection over `verdicts` (indexed as the candidates), or None when every candidate
 /// is out.
 pub fn select(verdicts: &[Verdict], sources: &[CheckSource]) -> Option<Selection> {
-    let tiers: [(Tier, &dyn Fn(&Verdict) -> bool); 3] = [
+    type Admits<'a> = &'a dyn Fn(&Verdict) -> bool;
+    let tiers: [(Tier, Admits); 3] = [
         (Tier::Reproduced, &|v| clean(v) && reproduces(v, sources)),
         (Tier::RegressionOnly, &|v| clean(v)),
         (Tier::Any, &|_| true),
@@ -140,8 +143,7 @@ pub fn select(verdicts: &[Verdict], sources: &[CheckSource]) -> Option<Selection
 /// Whether sampling may stop: a group of at least `agree` votes passes the reproduction
 /// with no regression.
 pub fn settled(verdicts: &[Verdict], sources: &[CheckSource], agree: usize) -> bool {
-    select(verdicts, sources)
-        .is_some_and(|s| s.tier == Tier::Reproduced && s.agreeing >= agree)
+    select(verdicts, sources).is_some_and(|s| s.tier == Tier::Reproduced && s.agreeing >= agree)
 }
 
 #[cfg(test)]

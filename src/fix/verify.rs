@@ -78,7 +78,8 @@ pub fn baseline(
         record.seconds = c.seconds;
         return Ok(record);
     }
-    let run = crate::testing::run_named(tests, wt.path(), &[], targets, "related tests at the base")?;
+    let run =
+        crate::testing::run_named(tests, wt.path(), &[], targets, "related tests at the base")?;
     record.seconds = run.seconds;
     if run.not_runnable.is_none() {
         record.passing = run
@@ -223,22 +224,22 @@ pub fn candidate(
             last_error_line(&run.output_tail)
         )
     });
-    let broken = died.or_else(|| run
-        .in_file(IMPORT_FILE)
-        .find(|c| c.outcome != CaseOutcome::Passed)
-        .map(|c| {
-            let i: usize = c
-                .id
-                .rsplit('_')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            format!(
-                "the patch breaks `import {}`: {}",
-                modules.get(i).map(String::as_str).unwrap_or("?"),
-                c.message.lines().next().unwrap_or("")
-            )
-        }));
+    let broken = died.or_else(|| {
+        run.in_file(IMPORT_FILE)
+            .find(|c| c.outcome != CaseOutcome::Passed)
+            .map(|c| {
+                let i: usize =
+                    c.id.rsplit('_')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                format!(
+                    "the patch breaks `import {}`: {}",
+                    modules.get(i).map(String::as_str).unwrap_or("?"),
+                    c.message.lines().next().unwrap_or("")
+                )
+            })
+    });
     let mut regressions: Vec<String> = vec![];
     let mut regressions_unknown = unknown;
     for id in plan.regression {
@@ -267,7 +268,11 @@ pub fn candidate(
 
 /// The last line of `output` that names an error (else its last non-empty line).
 fn last_error_line(output: &str) -> String {
-    let lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines
         .iter()
         .rev()
@@ -290,24 +295,25 @@ mod tests {
     use crate::testing::TestCase;
 
     fn case(id: &str, outcome: CaseOutcome, message: &str) -> TestCase {
-        TestCase {
-            id: id.into(),
-            outcome,
-            message: message.into(),
-            details: String::new(),
-        }
+        TestCase::new(id, outcome, message)
     }
 
     #[test]
     fn modules_are_named_from_the_environment_roots_and_tests_are_left_out() {
         let roots = vec!["src".to_string()];
-        assert_eq!(module_of("src/flask/app.py", &roots).as_deref(), Some("flask.app"));
+        assert_eq!(
+            module_of("src/flask/app.py", &roots).as_deref(),
+            Some("flask.app")
+        );
         assert_eq!(module_of("pkg/__init__.py", &roots).as_deref(), Some("pkg"));
         assert_eq!(module_of("tests/test_x.py", &roots), None);
         assert_eq!(module_of("docs/conf-1.py", &roots), None);
         assert_eq!(module_of("README.md", &roots), None);
         let check = import_check(&["flask.app".into()]);
-        assert!(check.contains("importlib.import_module(\"flask.app\")"), "{check}");
+        assert!(
+            check.contains("importlib.import_module(\"flask.app\")"),
+            "{check}"
+        );
     }
 
     #[test]
@@ -334,7 +340,10 @@ mod tests {
     #[test]
     fn the_error_that_stopped_a_session_is_named() {
         let out = "ImportError while loading conftest '/tests/conftest.py'.\nE   IndentationError: unexpected indent\n\n";
-        assert_eq!(last_error_line(out), "E   IndentationError: unexpected indent");
+        assert_eq!(
+            last_error_line(out),
+            "E   IndentationError: unexpected indent"
+        );
     }
 
     #[test]

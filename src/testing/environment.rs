@@ -253,12 +253,7 @@ mod tests {
     use super::*;
 
     fn case(id: &str, outcome: CaseOutcome, message: &str) -> TestCase {
-        TestCase {
-            id: id.into(),
-            outcome,
-            message: message.into(),
-            details: String::new(),
-        }
+        TestCase::new(id, outcome, message)
     }
 
     const NONE_LOCAL: &dyn Fn(&str) -> bool = &|_| false;

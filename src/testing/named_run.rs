@@ -241,12 +241,7 @@ mod tests {
     use crate::testing::TestCase;
 
     fn case(id: &str, outcome: CaseOutcome, message: &str) -> TestCase {
-        TestCase {
-            id: id.into(),
-            outcome,
-            message: message.into(),
-            details: String::new(),
-        }
+        TestCase::new(id, outcome, message)
     }
 
     fn strings(v: &[&str]) -> Vec<String> {

@@ -60,6 +60,18 @@ pub struct TestCase {
     pub details: String,
 }
 
+impl TestCase {
+    /// A case with no traceback (what tests and recorded inputs build).
+    pub fn new(id: &str, outcome: CaseOutcome, message: &str) -> TestCase {
+        TestCase {
+            id: id.into(),
+            outcome,
+            message: message.into(),
+            details: String::new(),
+        }
+    }
+}
+
 /// One test run.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct TestRun {
