@@ -20,12 +20,14 @@ Standard library only; needs Python 3.11+ (tomllib). Prints one line per task an
 exits 1 on any problem.
 
     python3 scripts/check-prose-set.py [--only ID] [--python /path/to/python3.12]
+    python3 scripts/check-prose-set.py --sandbox target/release/codeswarm   # the real sandbox
 """
 
 import argparse
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,16 +70,21 @@ def check_program(code: str, test: str, entry_point: str, call: bool = True) -> 
     return program
 
 
-def run_program(python: str, program: str) -> tuple[int | None, float, str]:
-    """Run in a fresh temporary directory; (exit code or None on timeout, seconds, last line)."""
+def run_program(runner: list[str], program: str) -> tuple[int | None, float, str]:
+    """Run in a fresh temporary directory; (exit code or None on timeout, seconds, last line).
+
+    `runner` is the command before the script's name; "{dir}" in it stands for the directory."""
     with tempfile.TemporaryDirectory(prefix="prose-check-") as tmp:
         script = Path(tmp) / "check_program.py"
         script.write_text(program, encoding="utf-8")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONIOENCODING": "utf-8"}
+        for name in ("HOME", "CODESWARM_HOME"):  # the sandbox finds its runtime through these
+            if name in os.environ:
+                env[name] = os.environ[name]
         started = time.monotonic()
         try:
             proc = subprocess.run(
-                [python, "-I", script.name],
+                [arg.replace("{dir}", tmp) for arg in runner] + [script.name],
                 cwd=tmp,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -161,10 +168,10 @@ def static_problems(task: dict, hidden: dict) -> list[str]:
     return problems
 
 
-def run_problems(python: str, task: dict, hidden: dict) -> tuple[list[str], str]:
+def run_problems(runner: list[str], task: dict, hidden: dict) -> tuple[list[str], str]:
     entry, test = task["entry_point"], hidden["test"]
     problems = []
-    code, secs, last = run_program(python, check_program(hidden["reference"], test, entry))
+    code, secs, last = run_program(runner, check_program(hidden["reference"], test, entry))
     if code is None:
         problems.append(f"reference: {last}")
     elif code != 0:
@@ -173,10 +180,10 @@ def run_problems(python: str, task: dict, hidden: dict) -> tuple[list[str], str]
         problems.append(f"reference takes {secs:.2f} s; the test must run in under {SLOW_S} s")
     ref_secs = secs
 
-    code, _, last = run_program(python, check_program(hidden["wrong"], test, entry, call=False))
+    code, _, last = run_program(runner, check_program(hidden["wrong"], test, entry, call=False))
     if code != 0:
         problems.append(f"wrong does not even load with the test (exit {code}): {last}")
-    code, _, wrong_last = run_program(python, check_program(hidden["wrong"], test, entry))
+    code, _, wrong_last = run_program(runner, check_program(hidden["wrong"], test, entry))
     if code is None:
         problems.append(f"wrong: {wrong_last} (a caught mistake must fail fast)")
     elif code == 0:
@@ -191,8 +198,24 @@ def main() -> int:
     parser.add_argument("--hidden", type=Path, default=ROOT / "evals/prose/hidden.toml")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter that runs the check programs (default: this one)")
+    parser.add_argument("--sandbox", metavar="CODESWARM",
+                        help="run the check programs in codeswarm's WASI sandbox (CPython 3.12) "
+                        "with this codeswarm binary, e.g. target/release/codeswarm")
     parser.add_argument("--only", metavar="ID", help="check only the task with this id")
     args = parser.parse_args()
+
+    if args.sandbox:
+        binary = shutil.which(args.sandbox) or args.sandbox
+        if not os.access(binary, os.X_OK):
+            sys.exit(f"check-prose-set: --sandbox {args.sandbox!r} is not an executable; "
+                     "build codeswarm (cargo build --release) or give its path")
+        binary = str(Path(binary).resolve())
+        runner = [binary, "sandbox", "--dir", "{dir}", "--timeout", f"{TIMEOUT_S:.0f}", "--"]
+    else:
+        python = shutil.which(args.python) or args.python
+        if not os.access(python, os.X_OK):
+            sys.exit(f"check-prose-set: --python {args.python!r} is not an executable interpreter")
+        runner = [python, "-I"]
 
     tasks = load(args.tasks, "task")
     hidden = load(args.hidden, "hidden")
@@ -222,6 +245,7 @@ def main() -> int:
     kinds = {"function": 0, "class": 0}
     ok = bad = 0
     width = max(len(str(t)) for t in task_ids)
+    print(f"running the check programs with: {' '.join(runner)} check_program.py")
     for task in tasks:
         tid = task.get("id")
         if args.only and tid != args.only:
@@ -235,7 +259,7 @@ def main() -> int:
             problems = static_problems(task, entry)
             detail = ""
             if not problems:
-                problems, detail = run_problems(args.python, task, entry)
+                problems, detail = run_problems(runner, task, entry)
         label = f"{str(tid):<{width}}  {str(task.get('kind')):<8}"
         if problems:
             bad += 1
