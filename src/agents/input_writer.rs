@@ -63,21 +63,22 @@ pub fn write(
     Ok((parse(&text, max), problems))
 }
 
-/// A stated error case: the requirement's id, its words, and the exception the task names.
+/// A stated case: the requirement's id, its words, and the outcome the task states for it.
 #[derive(Debug, Clone, Serialize)]
-pub struct ErrorCase {
+pub struct StatedCase {
     pub id: String,
     pub quote: String,
-    pub raises: String,
+    /// As the prompt says it: `raise ValueError`, `return []`.
+    pub outcome: String,
 }
 
-/// Ask for calls that meet each stated error case's condition (at most `per` per case), each
-/// tagged with its case's id. The expected exception is the task's, never the model's: the
-/// reply gives calls only.
-pub fn write_error_calls(
+/// Ask for calls that meet each stated case's condition (an error case that must raise, an
+/// edge case with a stated value; at most `per` per case), each tagged with its case's id.
+/// The expected outcome is the task's, never the model's: the reply gives calls only.
+pub fn write_stated_calls(
     crew: &mut Crew<'_>,
     task: &str,
-    cases: &[ErrorCase],
+    cases: &[StatedCase],
     code: &str,
     example: &str,
     per: usize,
@@ -93,27 +94,27 @@ pub fn write_error_calls(
     };
     let example = format!("{example}  # {}", cases[0].id);
     let messages = crew.opening(
-        "error_inputs",
+        "stated_inputs",
         context! { task, cases, signatures, per, example },
     )?;
     let cap = crew.config.limits.input_writer_max_tokens;
     let g = crew.with_max_tokens(cap, |crew| crew.chat(AgentRole::TestWriter, &messages))?;
     let mut problems = vec![];
     let mut text = extract::python_code(&g.text).unwrap_or_else(|| {
-        problems.push("error cases: no Python code in the reply".into());
+        problems.push("stated cases: no Python code in the reply".into());
         String::new()
     });
     if g.finish == Finish::Length {
         let whole = text.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
         text.truncate(whole);
     }
-    Ok((error_calls(&text, cases, per), problems))
+    Ok((stated_calls(&text, cases, per), problems))
 }
 
-/// The calls of an error-case reply: `with pytest.raises(...):` and `try:` wrappers taken
+/// The calls of a stated-case reply: `with pytest.raises(...):` and `try:` wrappers taken
 /// off, each call tied to the case its comment names (or to the only case), at most `per` a
 /// case; a call naming no stated case is dropped.
-pub fn error_calls(text: &str, cases: &[ErrorCase], per: usize) -> Vec<WrittenInput> {
+pub fn stated_calls(text: &str, cases: &[StatedCase], per: usize) -> Vec<WrittenInput> {
     let unwrapped: String = text
         .lines()
         .map(|l| {
@@ -352,21 +353,21 @@ mod tests {
     }
 
     #[test]
-    fn error_calls_are_tied_to_their_case_and_unwrapped() {
+    fn stated_calls_are_tied_to_their_case_and_unwrapped() {
         let cases = vec![
-            ErrorCase {
+            StatedCase {
                 id: "R2".into(),
                 quote: "Raise ValueError if n is negative.".into(),
-                raises: "ValueError".into(),
+                outcome: "raise ValueError".into(),
             },
-            ErrorCase {
+            StatedCase {
                 id: "R4".into(),
                 quote: "Raise TypeError for a string.".into(),
-                raises: "TypeError".into(),
+                outcome: "raise TypeError".into(),
             },
         ];
         let text = "to_x(-1)  # R2\nwith pytest.raises(ValueError): to_x(-5)  # R2\nto_x(-9)  # R2\nto_x('a')  # R4\nto_x(3)  # R1\nto_x(None)\n";
-        let got = error_calls(text, &cases, 2);
+        let got = stated_calls(text, &cases, 2);
         let pairs: Vec<(&str, &str)> = got
             .iter()
             .map(|w| (w.code.as_str(), w.requirement.as_deref().unwrap()))
@@ -375,7 +376,7 @@ mod tests {
             pairs,
             vec![("to_x(-1)", "R2"), ("to_x(-5)", "R2"), ("to_x('a')", "R4")]
         );
-        let one = error_calls("to_x(-1)\n", &cases[..1], 2);
+        let one = stated_calls("to_x(-1)\n", &cases[..1], 2);
         assert_eq!(one[0].requirement.as_deref(), Some("R2"), "the only case");
     }
 

@@ -14,7 +14,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("code_generator", include_str!("prompts/code_generator.md")),
     ("test_writer", include_str!("prompts/test_writer.md")),
     ("input_writer", include_str!("prompts/input_writer.md")),
-    ("error_inputs", include_str!("prompts/error_inputs.md")),
+    ("stated_inputs", include_str!("prompts/stated_inputs.md")),
     ("question", include_str!("prompts/question.md")),
     ("debugger", include_str!("prompts/debugger.md")),
     ("debugger_tests", include_str!("prompts/debugger_tests.md")),

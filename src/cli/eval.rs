@@ -1,4 +1,4 @@
-//! `codeswarm eval humaneval`.
+//! `codeswarm eval humaneval` and `codeswarm eval prose`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,6 +7,8 @@ use clap::{Args, Subcommand};
 
 use super::opts::ModelOpts;
 use crate::eval::humaneval;
+use crate::eval::problem::Problem;
+use crate::eval::prose::{self, ProseSet};
 use crate::eval::run::{self, Mode};
 use crate::testing::SandboxRunner;
 
@@ -14,6 +16,9 @@ use crate::testing::SandboxRunner;
 pub enum EvalCmd {
     /// HumanEval: one greedy prompt (single) vs the whole pipeline, checked in the sandbox.
     Humaneval(HumanevalArgs),
+    /// The project's prose tasks (evals/prose: error cases, edge values, classes), each judged
+    /// by a hidden test the pipeline never sees; prints the verdict's confusion table.
+    Prose(ProseArgs),
 }
 
 #[derive(Args, Debug)]
@@ -24,6 +29,28 @@ pub struct HumanevalArgs {
     /// Problem ids (HumanEval/3 or 3), comma separated.
     #[arg(long, value_delimiter = ',')]
     pub ids: Vec<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ProseArgs {
+    /// The first N tasks.
+    #[arg(long, conflicts_with = "ids")]
+    pub limit: Option<usize>,
+    /// Task ids (prose/parse_duration or parse_duration), comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub ids: Vec<String>,
+    /// Another set in the same format (a folder with tasks.toml and hidden.toml) instead of
+    /// the one built in.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CommonArgs {
     #[arg(long, value_enum, default_value_t = Mode::Both)]
     pub mode: Mode,
     /// Most candidates the pipeline compares by behaviour (at least 2; stops early when they agree).
@@ -39,15 +66,33 @@ pub struct HumanevalArgs {
 }
 
 pub fn run(cmd: EvalCmd) -> anyhow::Result<i32> {
-    let EvalCmd::Humaneval(a) = cmd;
+    match cmd {
+        EvalCmd::Humaneval(a) => {
+            let bar = crate::progress::bytes_bar();
+            let records = humaneval::load(&bar)?;
+            bar.finish_and_clear();
+            let problems = humaneval::select(humaneval::problems(records), &a.ids, a.limit)?;
+            evaluate(problems, a.common)
+        }
+        EvalCmd::Prose(a) => {
+            let set = match &a.dir {
+                Some(d) => ProseSet::from_dir(d)?,
+                None => ProseSet::builtin()?,
+            };
+            let problems =
+                crate::eval::problem::select(set.problems(), prose::PREFIX, &a.ids, a.limit)
+                    .map_err(anyhow::Error::msg)?;
+            evaluate(problems, a.common)
+        }
+    }
+}
+
+fn evaluate(problems: Vec<Problem>, a: CommonArgs) -> anyhow::Result<i32> {
     let mut config = a.model.load_config()?;
     if let Some(k) = a.samples {
         config.limits.samples = k.max(1);
     }
     let prompts = a.model.load_prompts()?;
-    let bar = crate::progress::bytes_bar();
-    let problems = humaneval::select(humaneval::load(&bar)?, &a.ids, a.limit)?;
-    bar.finish_and_clear();
     if let Some(p) = &a.report {
         crate::fsutil::check_output_file(p, "--report").map_err(anyhow::Error::msg)?;
     }

@@ -50,7 +50,8 @@ pub struct Limits {
     /// Inputs (stated examples count) that must run on every candidate before agreement can
     /// make the verdict `passed`.
     pub min_usable_inputs: usize,
-    /// Calls written per stated error case, each checked to raise the named exception.
+    /// Calls written per stated case: an error case's must raise the named exception, an edge
+    /// case's must return the stated value.
     pub error_inputs_per_requirement: usize,
     /// Re-asks of the CodeGenerator with static-check findings, per candidate.
     pub static_fix_rounds: u32,

@@ -28,13 +28,14 @@ use super::decomposer::{self, Plan, PlanTrace};
 use super::default_inputs;
 use super::judge::{self, EXAMPLES_FILE};
 use super::requirements::{self, Kind, Requirement};
+use super::stated_value;
 use super::static_check::{self, Wanted};
 use super::verdict::{self, Facts};
 use super::well_typed;
 use crate::agents::code_generator::{self, CodeRequest};
 use crate::agents::debugger::{self, DebugRequest, Side};
 use crate::agents::hygiene::same_program;
-use crate::agents::input_writer::{self, ErrorCase, Question};
+use crate::agents::input_writer::{self, Question, StatedCase};
 use crate::agents::reviewer::{self, Review, Verdict};
 use crate::agents::{test_writer, AgentError, Crew};
 use crate::models::manager::LoadRecord;
@@ -50,6 +51,13 @@ mod steps;
 pub const SOLUTION_FILE: &str = "solution.py";
 /// The source of an input written for a stated error case (checked to raise).
 pub const ERROR_CASE: &str = "error-case";
+/// The source of an input written for an edge case with a stated value (checked to return it).
+pub const STATED_VALUE: &str = "stated-value";
+
+/// An input whose expected outcome the task states for a case (raise, or return a value).
+pub fn is_stated_check(source: &str) -> bool {
+    source == ERROR_CASE || source == STATED_VALUE
+}
 pub const TESTS_FILE: &str = "test_solution.py";
 
 /// Add an agent reply's retries, problems and clean-ups to the step record.

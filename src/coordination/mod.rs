@@ -11,6 +11,7 @@ pub mod judge;
 pub mod requirements;
 pub mod scan;
 pub mod self_attrs;
+pub mod stated_value;
 pub mod static_check;
 pub mod verdict;
 pub mod well_typed;

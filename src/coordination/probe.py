@@ -1,5 +1,5 @@
 # codeswarm behaviour probe: run each input (a Python snippet whose last line is an
-# expression) against solution.py and print one JSON line per input, as it goes, so a hang
+# expression; a call sequence records every expression's result) against solution.py and print one JSON line per input, as it goes, so a hang
 # keeps what came before. Written by codeswarm, run inside the sandbox.
 import ast
 import json
@@ -157,13 +157,21 @@ def main():
         out = {"id": item["id"]}
         try:
             tree = ast.parse(item["code"])
-            last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
             with_modules(tree, ns)
-            if last is not None:
-                tree.body = tree.body[:-1]
-            exec(compile(tree, "<input>", "exec"), ns)
-            value = eval(compile(ast.Expression(last.value), "<input>", "eval"), ns) if last else None
-            out["value"] = canon(value)
+            # A call sequence (`s = Stack(); s.push(1); s.pop()`): every expression's result
+            # is a step of the behaviour, compared per step; a stated value is the last one's.
+            steps = []
+            value = None
+            for idx, stmt in enumerate(tree.body):
+                if isinstance(stmt, ast.Expr):
+                    v = eval(compile(ast.Expression(stmt.value), "<input>", "eval"), ns)
+                    if idx == len(tree.body) - 1:
+                        value = v
+                    else:
+                        steps.append(canon(v))
+                else:
+                    exec(compile(ast.Module([stmt], type_ignores=[]), "<input>", "exec"), ns)
+            out["value"] = " ; ".join(steps + [canon(value)]) if steps else canon(value)
             if item.get("expected") is not None:
                 try:
                     out["matches"] = same(value, eval(item["expected"], {}))

@@ -25,6 +25,10 @@ pub struct Requirement {
     /// The exception the task names for this case, if any (`ValueError`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raises: Option<String>,
+    /// The value the task states for this case, as Python (`[]` for "an empty list returns
+    /// []"): checked like a stated example on calls that meet the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returns: Option<String>,
     /// `holds`, `fails`, `exercised` (inputs ran; agreement judged them) or `not exercised`
     /// (no input tied to it ran on every candidate).
     pub status: String,
@@ -85,6 +89,9 @@ pub fn extract(task: &str, examples: &[Example], max: usize) -> Vec<Requirement>
         .enumerate()
         .map(|(i, (kind, quote, raises))| Requirement {
             id: format!("R{}", i + 1),
+            returns: (raises.is_none() && matches!(kind, Kind::Edge | Kind::Behaviour))
+                .then(|| super::stated_value::stated_value(&quote))
+                .flatten(),
             kind,
             quote,
             raises,
@@ -221,6 +228,8 @@ mod tests {
         assert_eq!(r[2].quote, "Raise ValueError if the text is not a number.");
         assert_eq!(r[2].raises.as_deref(), Some("ValueError"));
         assert_eq!(r[3].id, "R4");
+        assert_eq!(r[3].returns.as_deref(), Some("None"));
+        assert_eq!(r[1].returns, None);
         assert!(checklist(&r).contains("R3 (error case): Raise ValueError"));
     }
 

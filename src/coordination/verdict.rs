@@ -3,7 +3,7 @@
 //! unexercised) to a status and its reason. No model, no sandbox: unit-tested on tables.
 //!
 //! `passed` needs evidence (issue 31): at least `limits.min_usable_inputs` inputs ran on every
-//! candidate, every stated example and stated error case holds, every stated error case was
+//! candidate, every stated example, error case and edge value holds, every stated case was
 //! exercised, and the candidates' agreement (or an answered question) settles the behaviour.
 
 use serde::Serialize;
@@ -69,6 +69,8 @@ pub struct Facts {
     pub examples: (usize, usize),
     /// Stated error-case calls that raise the named exception, and written.
     pub error_checks: (usize, usize),
+    /// Calls of edge cases with a stated value that return it, and written.
+    pub value_checks: (usize, usize),
     /// A question the model answered in both orders settled a difference.
     pub question_settled: bool,
     /// Written assertions that contradict settled behaviour.
@@ -115,6 +117,12 @@ pub fn decide(f: &Facts) -> (FinalStatus, String) {
         stated.push(format!(
             "the {} call(s) of the stated error case(s) raise as stated",
             f.error_checks.0
+        ));
+    }
+    if f.value_checks.1 > 0 {
+        stated.push(format!(
+            "the {} call(s) of the stated edge value(s) return as stated",
+            f.value_checks.0
         ));
     }
     let stated = if stated.is_empty() {

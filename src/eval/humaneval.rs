@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::problem::Problem;
 use crate::fetch::{self, AssetSpec, FetchError, Progress, Source};
 
-/// One problem.
+/// One problem as the dataset holds it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Problem {
+pub struct Record {
     pub task_id: String,
     /// Imports, the signature and the docstring (with examples).
     pub prompt: String,
@@ -26,9 +27,7 @@ pub enum DatasetError {
     Fetch(#[from] FetchError),
     #[error("HumanEval data {path}: {detail}")]
     Parse { path: PathBuf, detail: String },
-    #[error(
-        "unknown problem id `{0}` (ids look like HumanEval/0 .. HumanEval/163, or just 0 .. 163)"
-    )]
+    #[error("HumanEval: {0}")]
     UnknownId(String),
 }
 
@@ -46,7 +45,7 @@ pub fn spec() -> AssetSpec {
 }
 
 /// Fetch (if needed) and parse all 164 problems.
-pub fn load(progress: &dyn Progress) -> Result<Vec<Problem>, DatasetError> {
+pub fn load(progress: &dyn Progress) -> Result<Vec<Record>, DatasetError> {
     let path = crate::paths::datasets_dir().join("HumanEval.jsonl.gz");
     fetch::ensure(&spec(), &path, progress)?;
     let bad = |detail: String| DatasetError::Parse {
@@ -64,114 +63,55 @@ pub fn load(progress: &dyn Progress) -> Result<Vec<Problem>, DatasetError> {
         .collect()
 }
 
-/// Pick problems: explicit ids (`HumanEval/3` or `3`), else the first `limit`, else all.
+/// As evaluation problems: the pipeline is asked to complete the prompt.
+pub fn problems(records: Vec<Record>) -> Vec<Problem> {
+    records.into_iter().map(Record::into_problem).collect()
+}
+
+impl Record {
+    pub fn into_problem(self) -> Problem {
+        Problem {
+            task: format!(
+                "Complete the following Python function. Keep its name and signature.\n\n```python\n{}```",
+                self.prompt
+            ),
+            task_id: self.task_id,
+            entry_point: self.entry_point,
+            test: self.test,
+            stub: self.prompt,
+        }
+    }
+}
+
+/// Pick problems: ids `HumanEval/3` or `3`, else the first `limit`, else all.
 pub fn select(
     all: Vec<Problem>,
     ids: &[String],
     limit: Option<usize>,
 ) -> Result<Vec<Problem>, DatasetError> {
-    if !ids.is_empty() {
-        return ids
-            .iter()
-            .map(|id| {
-                let want = if id.contains('/') {
-                    id.clone()
-                } else {
-                    format!("HumanEval/{id}")
-                };
-                all.iter()
-                    .find(|p| p.task_id == want)
-                    .cloned()
-                    .ok_or_else(|| DatasetError::UnknownId(id.clone()))
-            })
-            .collect();
-    }
-    Ok(match limit {
-        Some(n) => all.into_iter().take(n).collect(),
-        None => all,
-    })
-}
-
-/// The program that checks a completion: the prompt's imports, the candidate code, the
-/// official test and the call to `check`.
-pub fn check_program(problem: &Problem, code: &str) -> String {
-    let imports: String = problem
-        .prompt
-        .lines()
-        .filter(|l| l.starts_with("import ") || l.starts_with("from "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    format!(
-        "{imports}\n{code}\n\n{}\n\ncheck({})\n",
-        problem.test, problem.entry_point
-    )
-}
-
-/// A complete module from a model's code: when the code does not define the entry point
-/// (the model wrote only a body), it is appended to the prompt.
-pub fn complete_solution(problem: &Problem, code: &str) -> String {
-    let defines = crate::syntax::defined_names(code)
-        .iter()
-        .any(|n| n == &problem.entry_point);
-    if defines {
-        return code.to_string();
-    }
-    let body_like = code
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .all(|l| l.starts_with("    ") || l.starts_with('\t'));
-    if body_like {
-        return format!("{}{}", problem.prompt, code);
-    }
-    format!("{}    pass\n\n{}", problem.prompt, code)
+    super::problem::select(all, "HumanEval/", ids, limit).map_err(DatasetError::UnknownId)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn p() -> Problem {
-        Problem {
+    #[test]
+    fn a_record_becomes_a_completion_task_with_its_prompt_as_stub() {
+        let p = Record {
             task_id: "HumanEval/0".into(),
-            prompt: "from typing import List\n\n\ndef f(xs: List[int]) -> int:\n    \"\"\" Sum.\n    >>> f([1, 2])\n    3\n    \"\"\"\n".into(),
+            prompt: "def f(xs):\n    \"\"\" Sum. \"\"\"\n".into(),
             entry_point: "f".into(),
-            test: "def check(candidate):\n    assert candidate([1, 2]) == 3\n".into(),
+            test: "def check(candidate):\n    assert candidate([1]) == 1\n".into(),
             canonical_solution: "    return sum(xs)\n".into(),
         }
-    }
-
-    #[test]
-    fn check_program_keeps_prompt_imports_and_calls_check() {
-        let prog = check_program(&p(), "def f(xs):\n    return sum(xs)\n");
-        assert!(prog.starts_with("from typing import List\n"));
-        assert!(prog.trim_end().ends_with("check(f)"));
-        assert!(crate::syntax::check_python(&prog).is_empty());
-    }
-
-    #[test]
-    fn bodies_are_completed_with_the_prompt() {
-        let full = complete_solution(&p(), "    return sum(xs)\n");
-        assert!(
-            full.contains("def f(xs: List[int]) -> int:") && full.ends_with("return sum(xs)\n")
-        );
-        let own = "def f(xs):\n    return 1\n";
-        assert_eq!(complete_solution(&p(), own), own);
-    }
-
-    #[test]
-    fn select_by_id_or_limit() {
-        let all = vec![
-            p(),
-            Problem {
-                task_id: "HumanEval/1".into(),
-                ..p()
-            },
-        ];
-        assert_eq!(
-            select(all.clone(), &["1".into()], None).unwrap()[0].task_id,
-            "HumanEval/1"
-        );
-        assert_eq!(select(all.clone(), &[], Some(1)).unwrap().len(), 1);
-        assert!(select(all, &["HumanEval/99".into()], None).is_err());
+        .into_problem();
+        assert!(p.task.starts_with("Complete the following Python function"));
+        assert!(p.task.contains("def f(xs):"));
+        assert_eq!(p.stub, "def f(xs):\n    \"\"\" Sum. \"\"\"\n");
+        let e = select(vec![p], &["7".into()], None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`7`"), "{e}");
     }
 }

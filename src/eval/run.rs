@@ -1,7 +1,7 @@
-//! `codeswarm eval humaneval`: the same model prompted once (`single`) versus codeswarm's whole
-//! pipeline (`pipeline`), each completion checked with the problem's official test inside the
-//! sandbox. The pipeline sees only the prompt (signature, docstring, its examples) and the
-//! tests it writes itself, never the official test.
+//! `codeswarm eval humaneval|prose`: the same model prompted once (`single`) versus codeswarm's
+//! whole pipeline (`pipeline`), each answer checked with the problem's hidden test inside the
+//! sandbox. The pipeline sees only the problem's task (HumanEval: signature, docstring, its
+//! examples; prose: the text) and the tests it writes itself, never the hidden test.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use minijinja::context;
 use serde::Serialize;
 
-use super::humaneval::{self, Problem};
+use super::problem::Problem;
 use crate::agents::extract;
 use crate::agents::prompts::Prompts;
 use crate::config::Config;
@@ -29,9 +29,9 @@ pub enum Mode {
 /// One completion's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
-    /// The official test passed.
+    /// The hidden test passed.
     pub passed: bool,
-    /// How the official check ended (`exited(0)`, `timeout`, ...).
+    /// How the hidden check ended (`exited(0)`, `timeout`, ...).
     pub check: String,
     pub check_output: String,
     pub seconds: f64,
@@ -73,23 +73,23 @@ pub struct Summary {
     /// Pipeline only: each agent's calls, generated tokens and model seconds per problem.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub by_agent: BTreeMap<String, AgentShare>,
-    /// Pipeline only: its own verdict against the official tests.
+    /// Pipeline only: its own verdict against the hidden tests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdicts: Option<VerdictAgreement>,
 }
 
-/// How the pipeline's own verdict compares with the official tests.
+/// How the pipeline's own verdict compares with the hidden tests.
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct VerdictAgreement {
-    /// Said passed; the official tests pass.
+    /// Said passed; the hidden tests pass.
     pub true_pass: usize,
-    /// Said passed; the official tests fail.
+    /// Said passed; the hidden tests fail.
     pub false_pass: usize,
-    /// Said failed (or no code); the official tests fail.
+    /// Said failed (or no code); the hidden tests fail.
     pub true_fail: usize,
-    /// Said failed; the official tests pass.
+    /// Said failed; the hidden tests pass.
     pub false_fail: usize,
-    /// Said uncertain, by official outcome.
+    /// Said uncertain, by the hidden outcome.
     pub uncertain_pass: usize,
     pub uncertain_fail: usize,
 }
@@ -115,7 +115,7 @@ impl VerdictAgreement {
         any.then_some(v)
     }
 
-    /// Problems where the verdict matches the official tests (uncertain counts as not
+    /// Problems where the verdict matches the hidden tests (uncertain counts as not
     /// agreeing), and all problems.
     pub fn agreement(&self) -> (usize, usize) {
         let agree = self.true_pass + self.true_fail;
@@ -135,22 +135,14 @@ pub struct EvalReport {
     pub problems: Vec<ProblemResult>,
 }
 
-/// What the pipeline is asked: the HumanEval prompt as a task.
-pub fn pipeline_task(p: &Problem) -> String {
-    format!(
-        "Complete the following Python function. Keep its name and signature.\n\n```python\n{}```",
-        p.prompt
-    )
-}
-
-/// Run the official test on `code` in the sandbox.
+/// Run the hidden test on `code` in the sandbox.
 pub fn check(
     sandbox: &Sandbox,
     p: &Problem,
     code: &str,
     timeout: Duration,
 ) -> (bool, String, String) {
-    let program = humaneval::check_program(p, &humaneval::complete_solution(p, code));
+    let program = p.check_program(code);
     let job = Job::python(["check.py"])
         .file("check.py", program.into_bytes())
         .timeout(timeout);
@@ -178,7 +170,7 @@ fn single(
         // this answer, so the difference between the modes is what the pipeline adds.
         let messages = vec![
             Message::system(prompts.render("system", context! {}).map_err(|e| e.to_string())?),
-            Message::user(prompts.render("code_generator", context! { task => pipeline_task(p), goal => "", code => "", feedback => "", checklist => "" }).map_err(|e| e.to_string())?),
+            Message::user(prompts.render("code_generator", context! { task => p.task.as_str(), goal => "", code => "", feedback => "", checklist => "" }).map_err(|e| e.to_string())?),
         ];
         let sampling = config.sampling(AgentRole::CodeGenerator);
         // From an empty cache, as the pipeline starts each task (see `Crew::new`).
@@ -245,7 +237,7 @@ fn through_pipeline(
     timeout: Duration,
 ) -> Attempt {
     let start = Instant::now();
-    match pipeline::run_task(&pipeline_task(p), models, config, prompts, Some(runner)) {
+    match pipeline::run_task(&p.task, models, config, prompts, Some(runner)) {
         Ok(out) => {
             let code = out.code.clone().unwrap_or_default();
             let (passed, check, check_output) = check(&runner.sandbox, p, &code, timeout);
@@ -409,9 +401,23 @@ pub fn describe(r: &EvalReport) -> String {
         );
     }
     if let Some(v) = r.pipeline.as_ref().and_then(|p| p.verdicts.as_ref()) {
+        s += &format!(
+            "pipeline verdict   {:>11} {:>11}\n{:<18} {:>11} {:>11}\n{:<18} {:>11} {:>11}\n{:<18} {:>11} {:>11}\n",
+            "hidden pass",
+            "hidden fail",
+            "  passed",
+            v.true_pass,
+            v.false_pass,
+            "  failed/no code",
+            v.false_fail,
+            v.true_fail,
+            "  uncertain",
+            v.uncertain_pass,
+            v.uncertain_fail
+        );
         let (agree, all) = v.agreement();
         s += &format!(
-            "pipeline verdict vs official tests: agrees on {agree}/{all} ({:.1}%): passed {}+{} wrong, failed {}+{} wrong, uncertain {} (official pass) + {} (official fail)\n",
+            "pipeline verdict vs hidden tests: agrees on {agree}/{all} ({:.1}%): passed {}+{} wrong, failed {}+{} wrong, uncertain {} (hidden pass) + {} (hidden fail)\n",
             if all > 0 { 100.0 * agree as f64 / all as f64 } else { 0.0 },
             v.true_pass,
             v.false_pass,

@@ -57,40 +57,59 @@ impl Coordinator<'_, '_> {
             self.input_reqs.push(w.requirement);
         }
         let first = example.first().cloned().unwrap_or_else(|| "f(-1)".into());
-        self.write_error_calls(&code, &first, step)?;
+        self.write_stated_calls(&code, &first, step)?;
         step.notes.push(format!(
-            "{} input(s): {} stated example(s), {} stated error-case call(s), {} written",
+            "{} input(s): {} stated example(s), {} stated error-case call(s), {} stated-value call(s), {} written",
             self.inputs.len(),
             self.inputs.iter().filter(|i| i.source == "example").count(),
             self.inputs
                 .iter()
                 .filter(|i| i.source == ERROR_CASE)
                 .count(),
+            self.inputs
+                .iter()
+                .filter(|i| i.source == STATED_VALUE)
+                .count(),
             self.inputs.iter().filter(|i| !i.is_example()).count()
         ));
         Ok(())
     }
 
-    /// Calls that meet each stated error case's condition (the model writes the call), each
-    /// checked to raise the exception type the task names: an input with expected value
-    /// `!ValueError`, ground truth like a stated example. A call that does not call a function
-    /// the first candidate defines, with an argument count it takes, is left out (it would
-    /// fail for its own fault).
-    pub(super) fn write_error_calls(
+    /// Calls that meet each stated case's condition (the model writes the call), each checked
+    /// against the outcome the task states: a stated error case must raise the exception type
+    /// the task names (an input with expected value `!ValueError`), an edge case with a stated
+    /// value must return it — ground truth like a stated example. A call that does not call a
+    /// function the first candidate defines, with an argument count it takes, or that does not
+    /// fit the case's words (an empty case with no empty argument) is left out: it would fail
+    /// for its own fault.
+    pub(super) fn write_stated_calls(
         &mut self,
         code: &str,
         example: &str,
         step: &mut StepRecord,
     ) -> Result<(), AgentError> {
-        let cases: Vec<ErrorCase> = self
+        let expected: Vec<(String, String, &'static str)> = self
             .requirements
             .iter()
-            .filter(|r| r.kind == Kind::Error)
-            .filter_map(|r| {
-                r.raises.as_ref().map(|e| ErrorCase {
-                    id: r.id.clone(),
+            .filter_map(|r| match (r.kind, &r.raises, &r.returns) {
+                (Kind::Error, Some(e), _) => Some((r.id.clone(), format!("!{e}"), ERROR_CASE)),
+                (Kind::Edge | Kind::Behaviour, None, Some(v)) => {
+                    Some((r.id.clone(), v.clone(), STATED_VALUE))
+                }
+                _ => None,
+            })
+            .collect();
+        let cases: Vec<StatedCase> = expected
+            .iter()
+            .filter_map(|(id, exp, _)| {
+                let r = self.requirements.iter().find(|r| &r.id == id)?;
+                Some(StatedCase {
+                    id: id.clone(),
                     quote: r.quote.clone(),
-                    raises: e.clone(),
+                    outcome: match exp.strip_prefix('!') {
+                        Some(e) => format!("raise {e}"),
+                        None => format!("return {exp}"),
+                    },
                 })
             })
             .collect();
@@ -98,7 +117,7 @@ impl Coordinator<'_, '_> {
             return Ok(());
         }
         let per = self.crew.config.limits.error_inputs_per_requirement;
-        let (calls, problems) = input_writer::write_error_calls(
+        let (calls, problems) = input_writer::write_stated_calls(
             &mut self.crew,
             &self.task,
             &cases,
@@ -108,34 +127,43 @@ impl Coordinator<'_, '_> {
         )?;
         step.notes.extend(problems);
         for w in calls {
-            let Some(case) = cases
+            let Some(((id, exp, source), case)) = expected
                 .iter()
-                .find(|c| Some(c.id.as_str()) == w.requirement.as_deref())
+                .zip(&cases)
+                .find(|((id, _, _), _)| Some(id.as_str()) == w.requirement.as_deref())
             else {
                 continue;
             };
             if !callable_with(code, &w.code) {
                 step.notes.push(format!(
-                    "error case {}: `{}` does not call a function solution.py defines with arguments it takes; left out",
-                    case.id, w.code
+                    "stated case {id}: `{}` does not call a function solution.py defines with arguments it takes; left out",
+                    w.code
+                ));
+                continue;
+            }
+            if *source == STATED_VALUE && !stated_value::call_fits(&case.quote, &w.code) {
+                step.notes.push(format!(
+                    "stated case {id}: `{}` does not meet the case as worded (\"{}\"); left out",
+                    w.code,
+                    cut_line(&case.quote, 80)
                 ));
                 continue;
             }
             let check = Input {
                 code: w.code.clone(),
-                expected: Some(format!("!{}", case.raises)),
-                source: ERROR_CASE.into(),
+                expected: Some(exp.clone()),
+                source: (*source).into(),
             };
             // The InputWriter may have written the same call: it becomes the check.
             match self.inputs.iter().position(|i| i.code == w.code) {
                 Some(k) if self.inputs[k].is_example() => continue,
                 Some(k) => {
                     self.inputs[k] = check;
-                    self.input_reqs[k] = Some(case.id.clone());
+                    self.input_reqs[k] = Some(id.clone());
                 }
                 None => {
                     self.inputs.push(check);
-                    self.input_reqs.push(Some(case.id.clone()));
+                    self.input_reqs.push(Some(id.clone()));
                 }
             }
         }

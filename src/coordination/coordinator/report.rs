@@ -205,6 +205,7 @@ impl Coordinator<'_, '_> {
             behaviours: clusters.len(),
             examples: count("example"),
             error_checks: count(ERROR_CASE),
+            value_checks: count(STATED_VALUE),
             question_settled: self.evidence.questions.iter().any(|q| q.chosen.is_some()),
             suspect: assertions("suspect"),
             evidence_against: assertions("evidence"),
@@ -221,6 +222,21 @@ impl Coordinator<'_, '_> {
         let chosen = self
             .chosen
             .and_then(|i| self.candidates[i].profile.as_ref());
+        let values = self.requirements.iter().filter_map(|r| {
+            let value = r.returns.as_ref()?;
+            let exercised = (0..self.inputs.len()).any(|k| {
+                usable[k]
+                    && self.input_reqs[k].as_deref() == Some(r.id.as_str())
+                    && self.inputs[k].source == STATED_VALUE
+            });
+            (!exercised).then(|| {
+                format!(
+                    "{} (\"{}\": return {value}; no call that meets its case was written)",
+                    r.id,
+                    cut_line(&r.quote, 80)
+                )
+            })
+        });
         self.requirements
             .iter()
             .filter(|r| r.kind == Kind::Error)
@@ -242,6 +258,7 @@ impl Coordinator<'_, '_> {
                     )
                 })
             })
+            .chain(values)
             .collect()
     }
 
@@ -285,7 +302,7 @@ impl Coordinator<'_, '_> {
                 .iter()
                 .map(|&i| {
                     let mut line = format!("{} -> {}", self.inputs[i].code, p.observations[i]);
-                    if self.inputs[i].source == ERROR_CASE {
+                    if is_stated_check(&self.inputs[i].source) {
                         line += if p.matches[i] == Some(true) {
                             " (holds)"
                         } else {
@@ -300,7 +317,7 @@ impl Coordinator<'_, '_> {
             let checks: Vec<usize> = hits
                 .iter()
                 .copied()
-                .filter(|&i| self.inputs[i].source == ERROR_CASE)
+                .filter(|&i| is_stated_check(&self.inputs[i].source))
                 .collect();
             r.status = if r.kind == Kind::Example {
                 if hits.iter().all(|&i| p.matches[i] == Some(true)) {

@@ -106,7 +106,7 @@ impl Coordinator<'_, '_> {
         for (k, input) in self.inputs.iter().enumerate() {
             let obs = &p.observations[k];
             let msg = &p.messages[k];
-            if input.source == ERROR_CASE && p.matches[k] != Some(true) {
+            if is_stated_check(&input.source) && p.matches[k] != Some(true) {
                 let req = self.input_reqs[k].as_deref().unwrap_or("?");
                 let quote = self
                     .requirements
@@ -114,14 +114,14 @@ impl Coordinator<'_, '_> {
                     .find(|r| r.id == req)
                     .map(|r| cut_line(&r.quote, 120))
                     .unwrap_or_default();
+                let expected = input.expected.as_deref().unwrap_or("?");
                 out.push(format!(
-                    "`{}` must raise {} (stated in the task, {req}: \"{quote}\"), but it {}{}",
+                    "`{}` must {} (stated in the task, {req}: \"{quote}\"), but it {}{}",
                     input.code,
-                    input
-                        .expected
-                        .as_deref()
-                        .unwrap_or("?")
-                        .trim_start_matches('!'),
+                    match expected.strip_prefix('!') {
+                        Some(e) => format!("raise {e}"),
+                        None => format!("return {expected}"),
+                    },
                     describe(obs),
                     if msg.is_empty() {
                         String::new()
