@@ -8,7 +8,7 @@ verdict's confusion table (passed/failed/uncertain against the hidden test). Wit
 writes every row.
 
     python3 scripts/prose-compare.py --bin old=/path/to/old/codeswarm --bin new=target/release/codeswarm \
-        [--only ID,ID] [--limit N] [--model NAME] [--json out.json] [-- extra run flags]
+        [--only ID,ID] [--limit N] [--model NAME] [--json out.json] [--keep DIR] [-- extra run flags]
 
 The hidden tests run in the sandbox of the first --bin (`codeswarm sandbox`). Never run two of
 these at once (llama.cpp threads on 2 cores slow each other by 10x).
@@ -29,11 +29,11 @@ checkset = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(checkset)
 
 
-def run_build(binary: str, text: str, model: str | None, extra: list[str]) -> dict:
+def run_build(binary: str, text: str, model: str | None, extra: list[str], keep: Path | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="prose-run-") as tmp:
         task = Path(tmp) / "task.txt"
         task.write_text(text, encoding="utf-8")
-        out = Path(tmp) / "out"
+        out = keep if keep else Path(tmp) / "out"
         cmd = [binary, "run", "--task-file", str(task), "--out", str(out)]
         if model:
             cmd += ["--model", model]
@@ -61,6 +61,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--model")
     ap.add_argument("--json")
+    ap.add_argument("--keep", help="keep each run's output folder under KEEP/BUILD/ID")
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
     builds = []
@@ -80,7 +81,8 @@ def main() -> int:
     rows = []
     for t in tasks:
         for name, path in builds:
-            r = run_build(path, t["text"].strip(), a.model, a.extra)
+            keep = Path(a.keep) / name / t["id"] if a.keep else None
+            r = run_build(path, t["text"].strip(), a.model, a.extra, keep)
             if r["code"]:
                 prog = checkset.check_program(r["code"], hidden[t["id"]]["test"], t["entry_point"])
                 rc, _, last = checkset.run_program(sandbox, prog)

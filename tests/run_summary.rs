@@ -118,7 +118,8 @@ text = "VERDICT: approve"
     assert!(changes[0].ends_with("(×3)"), "{summary}");
 }
 
-const HEAD_TASK: &str = "Write head(xs) returning the first element of the list xs. head([3, 4]) == 3. For an empty list, head returns None.";
+// "returns nothing" states no literal value, so the empty case is left to the question.
+const HEAD_TASK: &str = "Write head(xs) returning the first element of the list xs. head([3, 4]) == 3. For an empty list, head returns nothing.";
 
 /// Two behaviours tie; the model's stable answer settles on `None`, so the written test that
 /// expects IndexError is suspect, and the summary says so. (One requested function: the

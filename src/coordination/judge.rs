@@ -117,7 +117,13 @@ fn prose_examples(text: &str) -> Vec<(String, String)> {
             continue;
         };
         let expr = &text[start..close];
-        let rest = &text[close..];
+        // `` `f(x)` returns 3 ``: the call in backticks, the operator after them.
+        let after = if text[close..].starts_with('`') && start > 0 && b[start - 1] == b'`' {
+            close + 1
+        } else {
+            close
+        };
+        let rest = &text[after..];
         let trimmed = rest.trim_start();
         // `f(x)  # returns 3`: an operator in a comment counts too.
         let (trimmed, hash) = match trimmed.strip_prefix('#') {
@@ -132,11 +138,20 @@ fn prose_examples(text: &str) -> Vec<(String, String)> {
             i = start + 1;
             continue;
         }
-        let vstart = close + (rest.len() - rest.trim_start().len()) + hash + op.len();
+        let vstart = after + (rest.len() - rest.trim_start().len()) + hash + op.len();
         let vtext = &text[vstart..];
         let vtrim = vtext.trim_start();
-        let voff = vstart + (vtext.len() - vtrim.len());
-        let vend = value_end(text.as_bytes(), voff);
+        let mut voff = vstart + (vtext.len() - vtrim.len());
+        // `` returns `[1, 2]` ``: a value in backticks runs to the closing one.
+        let ticked = b.get(voff) == Some(&b'`');
+        if ticked {
+            voff += 1;
+        }
+        let vend = if ticked {
+            text[voff..].find('`').map_or(voff, |k| voff + k)
+        } else {
+            value_end(text.as_bytes(), voff)
+        };
         let raw = text[voff..vend].trim();
         // `f(x) -> 19 - 5 - 6 = 8`: a worked derivation ends in the value.
         let value = super::io_examples::result(raw).or_else(|| {
@@ -402,6 +417,23 @@ mod tests {
         );
         assert!(extract_examples("Write a fibonacci function").is_empty());
         assert!(extract_examples("sort(x) should be fast").is_empty());
+    }
+
+    #[test]
+    fn a_call_in_backticks_with_its_value_after_them_is_an_example() {
+        let task = "Write `parse(text: str) -> int`. For example `parse(\"1h30m\")` returns 5400 and `parse(\"2h\")` returns `7200`; `split(\"a b\")` returns `['a', 'b']`.";
+        let got: Vec<(String, String)> = extract_examples(task)
+            .into_iter()
+            .map(|e| (e.expr, e.expected))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("parse(\"1h30m\")".to_string(), "5400".to_string()),
+                ("parse(\"2h\")".to_string(), "7200".to_string()),
+                ("split(\"a b\")".to_string(), "['a', 'b']".to_string()),
+            ]
+        );
     }
 
     #[test]

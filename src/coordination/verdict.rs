@@ -71,6 +71,9 @@ pub struct Facts {
     pub error_checks: (usize, usize),
     /// Calls of edge cases with a stated value that return it, and written.
     pub value_checks: (usize, usize),
+    /// Usable inputs that are not error-case checks on which the chosen code returned (did not
+    /// raise), and all such inputs. Candidates that agree on raising everywhere show nothing.
+    pub returned: (usize, usize),
     /// A question the model answered in both orders settled a difference.
     pub question_settled: bool,
     /// Written assertions that contradict settled behaviour.
@@ -141,6 +144,12 @@ pub fn decide(f: &Facts) -> (FinalStatus, String) {
         gaps.push(format!(
             "only {} input(s) ran on every candidate, fewer than limits.min_usable_inputs = {}",
             f.usable, f.min_usable
+        ));
+    }
+    if f.returned.1 > 0 && f.returned.0 == 0 {
+        gaps.push(format!(
+            "the solution raises on every one of the {} input(s) that are not error cases, so nothing shows it returning a value",
+            f.returned.1
         ));
     }
     gaps.extend(f.unexercised.iter().map(|u| format!("{u}: not exercised")));
@@ -245,6 +254,26 @@ mod tests {
             ..settled()
         };
         assert_eq!(decide(&f).0, FinalStatus::Passed);
+    }
+
+    #[test]
+    fn candidates_that_agree_on_raising_everywhere_show_nothing() {
+        let f = Facts {
+            returned: (0, 4),
+            error_checks: (1, 1),
+            ..settled()
+        };
+        let (s, why) = decide(&f);
+        assert_eq!(s, FinalStatus::Uncertain, "{why}");
+        assert!(
+            why.contains("raises on every one of the 4 input(s)"),
+            "{why}"
+        );
+        let one = Facts {
+            returned: (1, 4),
+            ..settled()
+        };
+        assert_eq!(decide(&one).0, FinalStatus::Passed);
     }
 
     #[test]

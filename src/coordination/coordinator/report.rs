@@ -190,6 +190,17 @@ impl Coordinator<'_, '_> {
                 .filter(|a| a.verdict == v)
                 .count()
         };
+        // Inputs that are not error-case checks, and those on which the chosen code returned.
+        let usable = self.usable_inputs();
+        let calls: Vec<usize> = (0..self.inputs.len())
+            .filter(|&k| usable[k] && self.inputs[k].source != ERROR_CASE)
+            .collect();
+        let returned = chosen.map_or(0, |p| {
+            calls
+                .iter()
+                .filter(|&&k| matches!(p.observations[k], Observation::Value(_)))
+                .count()
+        });
         let facts = Facts {
             has_code,
             sandbox: self.runner.is_some(),
@@ -206,6 +217,7 @@ impl Coordinator<'_, '_> {
             examples: count("example"),
             error_checks: count(ERROR_CASE),
             value_checks: count(STATED_VALUE),
+            returned: (returned, calls.len()),
             question_settled: self.evidence.questions.iter().any(|q| q.chosen.is_some()),
             suspect: assertions("suspect"),
             evidence_against: assertions("evidence"),
