@@ -66,6 +66,133 @@ pub fn examples(task: &str) -> Vec<(String, String)> {
     out
 }
 
+/// `["Ann", "Bob"] gives "Ann and Bob"`, `0 returns "00:00:00"`: a bare argument and the value
+/// it gives, when the task asks for exactly one function and it takes exactly one required
+/// argument (from a `def` line, or a signature in backticks such as
+/// `` `join_names(names: list[str]) -> str` ``). The argument must stand alone (not inside a
+/// call or after `=`), and both it and the value must be literals.
+pub fn bare_examples(task: &str) -> Vec<(String, String)> {
+    let mut sigs: Vec<Def> = defs(task);
+    sigs.extend(ticked_signatures(task));
+    sigs.dedup_by(|a, b| a.name == b.name);
+    let [sig] = sigs.as_slice() else {
+        return vec![];
+    };
+    if sig.params.iter().filter(|(_, default)| !default).count() != 1 {
+        return vec![];
+    }
+    let b = task.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let alone = i == 0 || matches!(b[i - 1], b' ' | b'\n' | b'\t' | b'`');
+        let starts = matches!(c, b'[' | b'{' | b'(' | b'"' | b'\'')
+            || c.is_ascii_digit()
+            || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit));
+        if !alone || !starts {
+            i += 1;
+            continue;
+        }
+        let end = match c {
+            b'[' | b'{' | b'(' => close_of(b, i, true),
+            b'"' | b'\'' => task[i + 1..].find(c as char).map(|k| i + k + 2),
+            _ => Some(
+                i + 1
+                    + b[i + 1..]
+                        .iter()
+                        .take_while(|d| d.is_ascii_digit() || **d == b'.')
+                        .count(),
+            ),
+        };
+        let Some(end) = end else {
+            i += 1;
+            continue;
+        };
+        let arg = &task[i..end];
+        let mut rest = &task[end..];
+        if i > 0 && b[i - 1] == b'`' {
+            rest = rest.strip_prefix('`').unwrap_or(rest);
+        }
+        let trimmed = rest.trim_start();
+        let verb = [
+            "should return",
+            "should give",
+            "returns",
+            "gives",
+            "->",
+            "\u{2192}",
+            "=>",
+        ]
+        .into_iter()
+        .find(|v| trimmed.starts_with(v));
+        let (Some(verb), true) = (verb, is_literal(arg)) else {
+            i = end.max(i + 1);
+            continue;
+        };
+        let vstart = task.len() - trimmed.len() + verb.len();
+        let vtext = &task[vstart..];
+        let mut voff = vstart + (vtext.len() - vtext.trim_start().len());
+        let ticked = b.get(voff) == Some(&b'`');
+        if ticked {
+            voff += 1;
+        }
+        let vend = if ticked {
+            task[voff..].find('`').map_or(voff, |k| voff + k)
+        } else {
+            super::judge::value_end(b, voff)
+        };
+        if let Some(value) = result(&task[voff..vend]) {
+            out.push((format!("{}({arg})", sig.name), value));
+        }
+        i = vend.max(end);
+    }
+    out
+}
+
+/// Signatures in backticks: `` `name(a: int, b=2) -> str` `` (identifiers as parameters, so a
+/// call with literal arguments is not one).
+fn ticked_signatures(task: &str) -> Vec<Def> {
+    let mut out = vec![];
+    for (k, span) in task.split('`').enumerate() {
+        if k % 2 == 0 {
+            continue;
+        }
+        let span = span.trim();
+        let span = span.strip_prefix("def ").unwrap_or(span);
+        let Some(open) = span.find('(') else { continue };
+        let name = span[..open].trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let Some(close) = close_of(span.as_bytes(), open, false) else {
+            continue;
+        };
+        let tail = span[close..].trim();
+        if !(tail.is_empty() || tail.starts_with("->") || tail == ":") {
+            continue;
+        }
+        let params = params(&span[open + 1..close - 1]);
+        let identifiers = params.iter().all(|(p, _)| {
+            p.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+        });
+        // `f(x)` with no annotation and no return type may be a call in prose: only a
+        // signature that says so counts.
+        let typed = span[open..].contains(':') || tail.starts_with("->");
+        if identifiers && typed && !params.is_empty() {
+            out.push(Def {
+                at: 0,
+                name: name.to_string(),
+                params,
+            });
+        }
+    }
+    out
+}
+
 /// The names of the task's `def` and `class` lines.
 pub fn def_names(task: &str) -> Vec<String> {
     let mut names: Vec<String> = defs(task).into_iter().map(|d| d.name).collect();
@@ -294,6 +421,29 @@ pub fn strip_comment(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_arguments_and_their_values_call_the_one_function_asked() {
+        let task = "Write a Python function `join_names(names: list[str]) -> str`.\nThe names are joined: [\"Ann\", \"Bob\", \"Cid\"] gives \"Ann, Bob and Cid\" and [\"Ann\", \"Bob\"] gives \"Ann and Bob\".\n0 returns `''`; f(x=[1]) gives 3.";
+        assert_eq!(
+            bare_examples(task),
+            vec![
+                (
+                    "join_names([\"Ann\", \"Bob\", \"Cid\"])".to_string(),
+                    "\"Ann, Bob and Cid\"".to_string()
+                ),
+                (
+                    "join_names([\"Ann\", \"Bob\"])".to_string(),
+                    "\"Ann and Bob\"".to_string()
+                ),
+                ("join_names(0)".to_string(), "''".to_string()),
+            ]
+        );
+        // Two parameters, two functions, or no signature: nothing is guessed.
+        assert!(bare_examples("Write `f(a: int, b: int) -> int`. 3 gives 4.").is_empty());
+        assert!(bare_examples("Write `f(a: int)` and `g(b: int)`. 3 gives 4.").is_empty());
+        assert!(bare_examples("Write f(a). 3 gives 4.").is_empty());
+    }
 
     #[test]
     fn input_output_blocks_become_calls_in_parameter_order() {

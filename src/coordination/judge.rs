@@ -52,6 +52,9 @@ pub fn extract_examples(task: &str) -> Vec<Example> {
     for (expr, value) in super::io_examples::examples(task) {
         push(&mut out, &defs, &expr, &value);
     }
+    for (expr, value) in super::io_examples::bare_examples(task) {
+        push(&mut out, &defs, &expr, &value);
+    }
     drop_definitions(out)
 }
 
@@ -184,7 +187,7 @@ const OPS: [&str; 10] = [
 
 /// End of a value: a newline, a backtick, or `,`/`;`/`.` followed by a space or the end, at
 /// bracket depth zero and outside quotes.
-fn value_end(b: &[u8], from: usize) -> usize {
+pub(super) fn value_end(b: &[u8], from: usize) -> usize {
     for (j, c, depth) in super::scan::outside_quotes(b, from) {
         let end = match c {
             b'\n' | b'`' => true,

@@ -3,16 +3,14 @@
 //! journal after each step, and a budget that runs out (the time limit, the model-call limit)
 //! ends the work with what was found as the result, naming the limit.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::candidate::{self, Candidate};
-use super::report::{CandidateRecord, FixError, FixReport, ProposalRecord};
+use super::candidate::Candidate;
+use super::report::{FixError, FixReport};
 use super::reproduce::{self, IssueCode, ReproError, Stated};
 use super::select::{self, Tier};
 use super::status::{self, Evidence, FixStatus};
-use super::{issue, localize, named, propose, verify};
-use crate::agents::repairer::RepairRequest;
+use super::{issue, localize, named, search, verify};
 use crate::agents::{AgentError, Crew};
 use crate::repo::checkout::Worktree;
 use crate::repo::map::RepoMap;
@@ -36,7 +34,7 @@ pub struct FixRequest<'a> {
 pub const STOP_REQUESTED: &str = "a stop request (the time limit or an interrupt)";
 
 /// A stage's way of saying "a budget ran out": the driver keeps what it has.
-enum Stop {
+pub(super) enum Stop {
     Budget(String),
     Fail(FixError),
 }
@@ -110,7 +108,7 @@ fn finish(report: &mut FixReport, crew: &Crew<'_>, start: Instant) {
 }
 
 /// Hand the report so far (with the best patch so far) to the journal.
-fn record(
+pub(super) fn record(
     req: &FixRequest<'_>,
     report: &FixReport,
     pool: &[Candidate],
@@ -190,98 +188,29 @@ fn stages(
 
     // Propose, verify, until the selection is settled.
     let sources = report.reproduction.sources();
-    let plan = verify::Plan {
-        files: &report.reproduction.files.clone(),
-        checks: &report.reproduction.checks.clone(),
-        issue_code: report.reproduction.issue_code.is_some(),
-        regression: &regression,
-        roots: &req.tests.spec.path,
-    };
+    let files = report.reproduction.files.clone();
+    let checks = report.reproduction.checks.clone();
     let base = |p: &str| {
         map.file(p)
             .map(|f| f.source.clone())
             .or_else(|| read_base(wt, p))
     };
-    let mut failures: Option<(String, String)> = None;
-    for k in 0..fix.samples {
-        if (req.should_stop)() {
-            report.stopped_by = Some(STOP_REQUESTED.into());
-            break;
-        }
-        let feedback = propose::wants_feedback(k, fix.feedback)
-            .then(|| failures.clone())
-            .flatten();
-        let proposal = propose::propose(
-            crew,
-            wt.path(),
-            &map,
-            &RepairRequest {
-                issue: issue_text,
-                targets: &located.targets,
-                code: &located.focus,
-                previous: feedback.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-            },
-            k,
-        )?;
-        let mut rec = ProposalRecord {
-            proposal: k,
-            outcome: String::new(),
-            retries: proposal.retries,
-            problems: proposal.problems.clone(),
-            feedback: feedback.is_some(),
-        };
-        if !proposal.applied {
-            rec.outcome = "not applied".into();
-            report.proposals.push(rec);
-            continue;
-        }
-        let files: BTreeMap<String, String> = proposal.files;
-        match candidate::build(k, files, &base) {
-            Err(e) => rec.outcome = format!("no candidate: {e}"),
-            Ok(c) => {
-                let (i, new) = candidate::add(pool, c);
-                if new {
-                    rec.outcome = format!("candidate {}", i + 1);
-                    let (verdict, run) = verify::candidate(
-                        &checks_tests,
-                        wt.path(),
-                        &pool[i],
-                        &plan,
-                        &format!("candidate {}", i + 1),
-                    )?;
-                    let passed =
-                        select::reproduces(&verdict, &sources) && verdict.regressions.is_empty();
-                    if !passed {
-                        let text = run
-                            .as_test_run()
-                            .failure_report_with(fix.repair_failure_chars, &crew.config.limits);
-                        failures = Some((pool[i].patch.clone(), text));
-                    }
-                    report.candidates.push(CandidateRecord {
-                        candidate: pool[i].clone(),
-                        verdict,
-                        tests: run.summary(),
-                    });
-                    report.test_runs.push(run);
-                } else {
-                    rec.outcome = format!("repeat of candidate {}", i + 1);
-                    report.candidates[i].candidate.votes = pool[i].votes;
-                    report.candidates[i].verdict.votes = pool[i].votes;
-                }
-            }
-        }
-        report.proposals.push(rec);
-        record(req, report, pool, crew, start);
-        let verdicts: Vec<_> = report
-            .candidates
-            .iter()
-            .map(|c| c.verdict.clone())
-            .collect();
-        if select::settled(&verdicts, &sources, fix.agree) {
-            break;
-        }
-    }
-    Ok(())
+    let search = search::Search {
+        issue: issue_text,
+        located: &located,
+        map: &map,
+        plan: verify::Plan {
+            files: &files,
+            checks: &checks,
+            issue_code: report.reproduction.issue_code.is_some(),
+            regression: &regression,
+            roots: &req.tests.spec.path,
+        },
+        sources: &sources,
+        tests: &checks_tests,
+        base: &base,
+    };
+    search::run(crew, req, &search, start, report, pool)
 }
 
 /// A file's content at the base when the map does not hold it (not Python).

@@ -3,7 +3,8 @@
 //! BM25 and the model's pick) → [`reproduce`] (the issue's own code and sampled reproduction
 //! tests, kept when they fail at the base) → [`propose`] (many candidate edits, each a value,
 //! [`candidate`]) → [`verify`] (each distinct candidate against the reproduction and the
-//! regression set) → [`select`] (by agreement) → [`status`].
+//! regression set; the propose → verify rounds until the selection settles are `search.rs`)
+//! → [`select`] (by agreement) → [`status`].
 //!
 //! This file is `codeswarm fix` as a library call: check out the repository at the commit (a
 //! temporary worktree from the mirror cache, never the user's checkout), run the fixer, and
@@ -22,6 +23,7 @@ pub mod named;
 pub mod propose;
 pub mod report;
 pub mod reproduce;
+mod search;
 pub mod select;
 pub mod status;
 pub mod verify;
