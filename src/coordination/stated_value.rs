@@ -36,6 +36,15 @@ pub fn stated_value(sentence: &str) -> Option<String> {
     if !CONDITION.iter().any(|w| lower.contains(w)) || lower.contains("otherwise") {
         return None;
     }
+    // A worked example (`f([1, 2], 2)` returns `[[1, 2]]`) is a stated example, read as one
+    // with its own arguments; its value is no case's.
+    if ["for example", "for instance", "e.g.", "such as"]
+        .iter()
+        .any(|w| lower.contains(w))
+        || has_call(sentence)
+    {
+        return None;
+    }
     // "Return 1 if x > 0 and 0 if it is empty": two cases in one sentence.
     if lower.matches("if ").count() + lower.matches("when ").count() > 1 {
         return None;
@@ -56,6 +65,12 @@ pub fn stated_value(sentence: &str) -> Option<String> {
         [one] => Some(one.clone()),
         _ => None,
     }
+}
+
+/// A call written in the sentence: a name directly followed by `(`.
+fn has_call(sentence: &str) -> bool {
+    let b = sentence.as_bytes();
+    (1..b.len()).any(|i| b[i] == b'(' && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
 }
 
 /// A value phrase as Python source; a backtick span must be one literal expression.
@@ -208,6 +223,12 @@ mod tests {
             ("If the list is empty, return `len(xs)`.", None),
             ("Return 0 if empty, otherwise the mean.", None),
             ("If nothing matches, it returns none of the items.", None),
+            // Worked examples are examples, not cases.
+            (
+                "For example `chunk([1, 2, 3], 2)` returns `[[1, 2], [3]]`.",
+                None,
+            ),
+            ("If the input is chunk([], 2) it returns [].", None),
         ];
         for (s, want) in cases {
             assert_eq!(stated_value(s).as_deref(), want, "{s}");
