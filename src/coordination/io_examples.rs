@@ -132,16 +132,8 @@ pub fn bare_examples(task: &str) -> Vec<(String, String)> {
         };
         let vstart = task.len() - trimmed.len() + verb.len();
         let vtext = &task[vstart..];
-        let mut voff = vstart + (vtext.len() - vtext.trim_start().len());
-        let ticked = b.get(voff) == Some(&b'`');
-        if ticked {
-            voff += 1;
-        }
-        let vend = if ticked {
-            task[voff..].find('`').map_or(voff, |k| voff + k)
-        } else {
-            super::judge::value_end(b, voff)
-        };
+        let (voff, vend) =
+            super::judge::value_span(task, vstart + (vtext.len() - vtext.trim_start().len()));
         if let Some(value) = result(&task[voff..vend]) {
             out.push((format!("{}({arg})", sig.name), value));
         }

@@ -144,17 +144,7 @@ fn prose_examples(text: &str) -> Vec<(String, String)> {
         let vstart = after + (rest.len() - rest.trim_start().len()) + hash + op.len();
         let vtext = &text[vstart..];
         let vtrim = vtext.trim_start();
-        let mut voff = vstart + (vtext.len() - vtrim.len());
-        // `` returns `[1, 2]` ``: a value in backticks runs to the closing one.
-        let ticked = b.get(voff) == Some(&b'`');
-        if ticked {
-            voff += 1;
-        }
-        let vend = if ticked {
-            text[voff..].find('`').map_or(voff, |k| voff + k)
-        } else {
-            value_end(text.as_bytes(), voff)
-        };
+        let (voff, vend) = value_span(text, vstart + (vtext.len() - vtrim.len()));
         let raw = text[voff..vend].trim();
         // `f(x) -> 19 - 5 - 6 = 8`: a worked derivation ends in the value.
         let value = super::io_examples::result(raw).or_else(|| {
@@ -185,9 +175,19 @@ const OPS: [&str; 10] = [
     "=",
 ];
 
+/// Where a stated value starting at `from` lies: `` `[1, 2]` `` in backticks runs to the
+/// closing one, otherwise to [`value_end`].
+pub(super) fn value_span(text: &str, from: usize) -> (usize, usize) {
+    if text.as_bytes().get(from) == Some(&b'`') {
+        let start = from + 1;
+        return (start, text[start..].find('`').map_or(start, |k| start + k));
+    }
+    (from, value_end(text.as_bytes(), from))
+}
+
 /// End of a value: a newline, a backtick, or `,`/`;`/`.` followed by a space or the end, at
 /// bracket depth zero and outside quotes.
-pub(super) fn value_end(b: &[u8], from: usize) -> usize {
+fn value_end(b: &[u8], from: usize) -> usize {
     for (j, c, depth) in super::scan::outside_quotes(b, from) {
         let end = match c {
             b'\n' | b'`' => true,

@@ -102,47 +102,7 @@ fn as_python(raw: &str) -> Option<String> {
         Some(inner) => inner.trim(),
         None => v,
     };
-    is_literal(v).then(|| v.to_string())
-}
-
-/// One expression built only of literals (numbers, strings, None/True/False, and lists,
-/// tuples, dicts and sets of them, with unary minus).
-fn is_literal(v: &str) -> bool {
-    if v.is_empty() {
-        return false;
-    }
-    let tree = crate::syntax::parse_python(v);
-    let root = tree.root_node();
-    if root.has_error() || root.named_child_count() != 1 {
-        return false;
-    }
-    let Some(stmt) = root.named_child(0) else {
-        return false;
-    };
-    if stmt.kind() != "expression_statement" || stmt.named_child_count() != 1 {
-        return false;
-    }
-    fn literal(n: tree_sitter::Node<'_>) -> bool {
-        match n.kind() {
-            "integer" | "float" | "string" | "none" | "true" | "false" | "concatenated_string" => {
-                true
-            }
-            "list"
-            | "tuple"
-            | "set"
-            | "dictionary"
-            | "parenthesized_expression"
-            | "pair"
-            | "unary_operator" => {
-                let mut c = n.walk();
-                let kids: Vec<_> = n.named_children(&mut c).collect();
-                kids.into_iter()
-                    .all(|k| k.kind() == "comment" || literal(k))
-            }
-            _ => false,
-        }
-    }
-    stmt.named_child(0).is_some_and(literal)
+    super::judge::is_literal(v).then(|| v.to_string())
 }
 
 /// Whether a written call can meet the case `quote` states, where its words make that
