@@ -5,39 +5,18 @@
 //!
 //! Needs the sandbox runtime (fetched with pip on first use, or `codeswarm sandbox --setup`).
 
-use codeswarm::agents::prompts::Prompts;
-use codeswarm::config::Config;
+mod common;
+
 use codeswarm::coordination::coordinator::FinalStatus;
 use codeswarm::coordination::RunOutcome;
-use codeswarm::models::{AgentRole, ManagerSettings, ModelManager, Registry};
+use codeswarm::models::AgentRole;
 use codeswarm::sandbox::Sandbox;
 use codeswarm::testing::SandboxRunner;
+use common::scripted::{run_scripted as run_with, APPROVE};
 
 fn run(script: &str, task: &str, samples: u32) -> RunOutcome {
     run_with(script, task, |c| c.limits.samples = samples)
 }
-
-fn run_with(script: &str, task: &str, tweak: impl FnOnce(&mut Config)) -> RunOutcome {
-    let settings = ManagerSettings {
-        mock_script: Some(("test".into(), script.into())),
-        quiet: true,
-        ..Default::default()
-    };
-    let mut manager = ModelManager::new(Registry::builtin(), settings);
-    let mut config = Config::defaults();
-    tweak(&mut config);
-    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
-    let sandbox =
-        Sandbox::open(&()).expect("the sandbox runtime (run `codeswarm sandbox --setup`)");
-    let runner = SandboxRunner::new(sandbox, &config.sandbox);
-    codeswarm::pipeline::run_task(task, &mut manager, &config, &prompts, Some(&runner)).unwrap()
-}
-
-const APPROVE: &str = r#"
-[[reply]]
-role = "reviewer"
-text = "VERDICT: approve"
-"#;
 
 fn calls_of(out: &RunOutcome, role: AgentRole) -> usize {
     out.report.calls.iter().filter(|c| c.agent == role).count()

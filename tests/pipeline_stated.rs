@@ -6,41 +6,22 @@
 //!
 //! Needs the sandbox runtime (fetched with pip on first use, or `codeswarm sandbox --setup`).
 
-use codeswarm::agents::prompts::Prompts;
+mod common;
+
 use codeswarm::config::Config;
 use codeswarm::coordination::coordinator::FinalStatus;
 use codeswarm::coordination::RunOutcome;
-use codeswarm::models::{AgentRole, ManagerSettings, ModelManager, Registry};
-use codeswarm::sandbox::Sandbox;
-use codeswarm::testing::SandboxRunner;
+use codeswarm::models::AgentRole;
+use common::scripted::{python, reply, run_scripted, APPROVE};
 
 fn run_with(script: &str, task: &str, tweak: impl FnOnce(&mut Config)) -> RunOutcome {
-    let settings = ManagerSettings {
-        mock_script: Some(("test".into(), script.into())),
-        quiet: true,
-        ..Default::default()
-    };
-    let mut manager = ModelManager::new(Registry::builtin(), settings);
-    let mut config = Config::defaults();
-    config.limits.samples = 2;
-    config.limits.max_inputs = 6;
-    tweak(&mut config);
-    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
-    let sandbox =
-        Sandbox::open(&()).expect("the sandbox runtime (run `codeswarm sandbox --setup`)");
-    let runner = SandboxRunner::new(sandbox, &config.sandbox);
-    codeswarm::pipeline::run_task(task, &mut manager, &config, &prompts, Some(&runner)).unwrap()
+    run_scripted(script, task, |c| {
+        c.limits.samples = 2;
+        // Three written calls are enough: no edge values are added to them.
+        c.limits.max_inputs = 6;
+        tweak(c);
+    })
 }
-
-fn reply(role: &str, text: &str) -> String {
-    format!("[[reply]]\nrole = \"{role}\"\ntext = '''{text}'''\n\n")
-}
-
-fn python(code: &str) -> String {
-    format!("```python\n{code}\n```")
-}
-
-const APPROVE: &str = "[[reply]]\nrole = \"reviewer\"\ntext = \"VERDICT: approve\"\n";
 
 const EVENS_TASK: &str = "Write evens(xs) returning the even numbers of xs in order. If xs is empty, return an empty list.";
 const EVENS: &str = "def evens(xs):\n    return [x for x in xs if x % 2 == 0]";

@@ -4,28 +4,14 @@
 //!
 //! Needs the sandbox runtime (fetched with pip on first use, or `codeswarm sandbox --setup`).
 
-use codeswarm::agents::prompts::Prompts;
-use codeswarm::config::Config;
+mod common;
+
 use codeswarm::coordination::coordinator::FinalStatus;
 use codeswarm::coordination::RunOutcome;
-use codeswarm::models::{ManagerSettings, ModelManager, Registry};
-use codeswarm::sandbox::Sandbox;
-use codeswarm::testing::SandboxRunner;
+use common::scripted::run_scripted;
 
 fn run(script: &str, task: &str, samples: u32) -> RunOutcome {
-    let settings = ManagerSettings {
-        mock_script: Some(("test".into(), script.into())),
-        quiet: true,
-        ..Default::default()
-    };
-    let mut manager = ModelManager::new(Registry::builtin(), settings);
-    let mut config = Config::defaults();
-    config.limits.samples = samples;
-    let prompts = Prompts::load(Some(std::path::Path::new("/nonexistent"))).unwrap();
-    let sandbox =
-        Sandbox::open(&()).expect("the sandbox runtime (run `codeswarm sandbox --setup`)");
-    let runner = SandboxRunner::new(sandbox, &config.sandbox);
-    codeswarm::pipeline::run_task(task, &mut manager, &config, &prompts, Some(&runner)).unwrap()
+    run_scripted(script, task, |c| c.limits.samples = samples)
 }
 
 const PLAN: &str = r#"

@@ -72,9 +72,13 @@ pub fn examples(task: &str) -> Vec<(String, String)> {
 /// `` `join_names(names: list[str]) -> str` ``). The argument must stand alone (not inside a
 /// call or after `=`), and both it and the value must be literals.
 pub fn bare_examples(task: &str) -> Vec<(String, String)> {
+    // A function with a `def` line and a signature in backticks is one function.
     let mut sigs: Vec<Def> = defs(task);
-    sigs.extend(ticked_signatures(task));
-    sigs.dedup_by(|a, b| a.name == b.name);
+    for t in ticked_signatures(task) {
+        if !sigs.iter().any(|d| d.name == t.name) {
+            sigs.push(t);
+        }
+    }
     let [sig] = sigs.as_slice() else {
         return vec![];
     };

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gguf_writer;
+pub mod scripted;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -88,31 +88,29 @@ impl Coordinator<'_, '_> {
         example: &str,
         step: &mut StepRecord,
     ) -> Result<(), AgentError> {
-        let expected: Vec<(String, String, &'static str)> = self
+        // Each stated case with its expected outcome (`!ValueError` or a value) and source.
+        let stated: Vec<(StatedCase, String, &'static str)> = self
             .requirements
             .iter()
-            .filter_map(|r| match (r.kind, &r.raises, &r.returns) {
-                (Kind::Error, Some(e), _) => Some((r.id.clone(), format!("!{e}"), ERROR_CASE)),
-                (Kind::Edge | Kind::Behaviour, None, Some(v)) => {
-                    Some((r.id.clone(), v.clone(), STATED_VALUE))
-                }
-                _ => None,
-            })
-            .collect();
-        let cases: Vec<StatedCase> = expected
-            .iter()
-            .filter_map(|(id, exp, _)| {
-                let r = self.requirements.iter().find(|r| &r.id == id)?;
-                Some(StatedCase {
-                    id: id.clone(),
+            .filter_map(|r| {
+                let (expected, source) = match (r.kind, &r.raises, &r.returns) {
+                    (Kind::Error, Some(e), _) => (format!("!{e}"), ERROR_CASE),
+                    (Kind::Edge | Kind::Behaviour, None, Some(v)) => (v.clone(), STATED_VALUE),
+                    _ => return None,
+                };
+                let outcome = match expected.strip_prefix('!') {
+                    Some(e) => format!("raise {e}"),
+                    None => format!("return {expected}"),
+                };
+                let case = StatedCase {
+                    id: r.id.clone(),
                     quote: r.quote.clone(),
-                    outcome: match exp.strip_prefix('!') {
-                        Some(e) => format!("raise {e}"),
-                        None => format!("return {exp}"),
-                    },
-                })
+                    outcome,
+                };
+                Some((case, expected, source))
             })
             .collect();
+        let cases: Vec<StatedCase> = stated.iter().map(|(c, _, _)| c.clone()).collect();
         if cases.is_empty() {
             return Ok(());
         }
@@ -127,13 +125,13 @@ impl Coordinator<'_, '_> {
         )?;
         step.notes.extend(problems);
         for w in calls {
-            let Some(((id, exp, source), case)) = expected
+            let Some((case, exp, source)) = stated
                 .iter()
-                .zip(&cases)
-                .find(|((id, _, _), _)| Some(id.as_str()) == w.requirement.as_deref())
+                .find(|(c, _, _)| Some(c.id.as_str()) == w.requirement.as_deref())
             else {
                 continue;
             };
+            let id = &case.id;
             if !callable_with(code, &w.code) {
                 step.notes.push(format!(
                     "stated case {id}: `{}` does not call a function solution.py defines with arguments it takes; left out",

@@ -208,7 +208,7 @@ impl Coordinator<'_, '_> {
             chosen_ran: chosen.is_some(),
             final_tests: final_run.map(|r| (r.all_passed() && !r.cases.is_empty(), r.summary())),
             failures: self.supported_failures(),
-            usable: self.usable_count(),
+            usable: usable.iter().filter(|u| **u).count(),
             min_usable: self.crew.config.limits.min_usable_inputs,
             settled: self.settled(clusters),
             lead_votes: clusters.first().map(|c| c.votes).unwrap_or(0),
