@@ -495,6 +495,12 @@ names([2, 1, 1, 4])
 names([5], 2)
 ```'''
 
+[[reply]]
+role = "test_writer"
+text = '''```python
+names([3, 1])
+```'''
+
 {generated}
 [[reply]]
 role = "debugger"

@@ -105,14 +105,17 @@ fn a_stated_error_case_that_raises_holds_and_names_its_calls() {
     );
     let r = &out.report;
     assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
-    // The behaviour no input named says how it was judged.
-    let r2 = r.requirements.iter().find(|q| q.id == "R2").unwrap();
+    // The sentence that describes `to_x` as a whole is exercised by every usable call, and
+    // says how it was judged.
+    let whole = r.requirements.iter().find(|q| q.id == "R2").unwrap();
+    assert_eq!(whole.status, "exercised", "{whole:?}");
     assert!(
-        r2.note
+        whole
+            .note
             .as_deref()
             .unwrap_or("")
-            .contains("judged only by the candidates' agreement"),
-        "{r2:?}"
+            .contains("the candidates' agreement judges it"),
+        "{whole:?}"
     );
     let req = r.requirements.iter().find(|q| q.id == "R3").unwrap();
     assert_eq!(req.raises.as_deref(), Some("ValueError"));
@@ -172,6 +175,101 @@ fn a_stated_error_case_that_does_not_raise_fails() {
     let req = r.requirements.iter().find(|q| q.id == "R3").unwrap();
     assert_eq!(req.status, "fails");
     assert_eq!(req.evidence, vec!["to_x(-1) -> -2 (fails)"]);
+}
+
+const DEDUPE_TASK: &str = "Write dedupe(xs) returning the items of xs without repeats. \
+    The order of first occurrences is kept.";
+
+fn dedupe_script(requirement_calls: &str) -> String {
+    let code = python("def dedupe(xs):\n    return list(dict.fromkeys(xs))");
+    reply("code_generator", &code)
+        + &reply(
+            "test_writer",
+            &python("dedupe([])\ndedupe([1])\ndedupe([1, 2])"),
+        )
+        + &reply("test_writer", requirement_calls)
+        + &reply("code_generator", &code)
+        + &reply(
+            "test_writer",
+            &python(
+                "from solution import dedupe\n\ndef test_one():\n    assert dedupe([1, 1]) == [1]",
+            ),
+        )
+        + APPROVE
+}
+
+/// A behaviour sentence that states no value and names no defined function ("The order of
+/// first occurrences is kept") gets calls of its own; with none usable, agreement on the other
+/// inputs does not make it `passed`.
+#[test]
+fn a_behaviour_requirement_no_call_exercised_is_uncertain() {
+    let out = run_with(&dedupe_script("no calls today"), DEDUPE_TASK, |_| {});
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Uncertain, "{}", r.evidence.reason);
+    assert!(
+        r.evidence.reason.contains("R2 (") && r.evidence.reason.contains("not exercised"),
+        "{}",
+        r.evidence.reason
+    );
+    let req = r.requirements.iter().find(|q| q.id == "R2").unwrap();
+    assert_eq!(req.status, "not exercised", "{req:?}");
+    // The sentence naming `dedupe` is exercised by every usable call.
+    let whole = r.requirements.iter().find(|q| q.id == "R1").unwrap();
+    assert_eq!(whole.status, "exercised", "{whole:?}");
+}
+
+/// The same run with a call written for the sentence: it is exercised, linked to its call, and
+/// the candidates' agreement on enough inputs is `passed`.
+#[test]
+fn a_behaviour_requirement_with_its_call_is_exercised() {
+    let out = run_with(
+        &dedupe_script(&python("dedupe([3, 1, 3, 2])  # R2")),
+        DEDUPE_TASK,
+        |_| {},
+    );
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    let req = r.requirements.iter().find(|q| q.id == "R2").unwrap();
+    assert_eq!(req.status, "exercised", "{req:?}");
+    assert_eq!(req.evidence, vec!["dedupe([3, 1, 3, 2]) -> [3, 1, 2]"]);
+    let input = r
+        .evidence
+        .inputs
+        .iter()
+        .find(|i| i.code == "dedupe([3, 1, 3, 2])")
+        .unwrap();
+    assert_eq!(input.source, "requirement");
+    assert_eq!(input.expected, None);
+}
+
+/// No call was written for an edge sentence with no stated value (the model wrote code
+/// instead), but a written call meets its words ("negative": a negative argument): that call
+/// exercises it.
+#[test]
+fn a_written_call_that_meets_an_unanswered_requirement_exercises_it() {
+    let code = python("def dedupe(xs):\n    return list(dict.fromkeys(xs))");
+    let script = reply("code_generator", &code)
+        + &reply(
+            "test_writer",
+            &python("dedupe([])\ndedupe([1])\ndedupe([-1, 2, -1])"),
+        )
+        + &reply(
+            "test_writer",
+            &python("def dedupe(xs):\n    return xs  # R2"),
+        )
+        + &reply("code_generator", &code)
+        + APPROVE;
+    let out = run_with(
+        &script,
+        "Write dedupe(xs) returning the items of xs without repeats. \
+         Negative numbers count like any other.",
+        |_| {},
+    );
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    let req = r.requirements.iter().find(|q| q.id == "R2").unwrap();
+    assert_eq!(req.status, "exercised", "{req:?}");
+    assert_eq!(req.evidence, vec!["dedupe([-1, 2, -1]) -> [-1, 2]"]);
 }
 
 /// No call was written for the stated error case (the one written calls a function that does

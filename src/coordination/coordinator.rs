@@ -53,6 +53,9 @@ pub const SOLUTION_FILE: &str = "solution.py";
 pub const ERROR_CASE: &str = "error-case";
 /// The source of an input written for an edge case with a stated value (checked to return it).
 pub const STATED_VALUE: &str = "stated-value";
+/// The source of a call written for a requirement that states behaviour but no outcome to
+/// check (it exercises the requirement; the candidates' agreement judges it).
+pub const REQUIREMENT_CALL: &str = "requirement";
 
 /// An input whose expected outcome the task states for a case (raise, or return a value).
 pub fn is_stated_check(source: &str) -> bool {

@@ -102,6 +102,25 @@ pub fn extract(task: &str, examples: &[Example], max: usize) -> Vec<Requirement>
         .collect()
 }
 
+/// Whether `r` describes what one of `names` (the functions and classes the solution defines)
+/// does as a whole — a behaviour sentence that names it (`Write area(w, h) returning ...`,
+/// "the class `Stack` keeps ...") — so that every usable call exercises it. An edge or error
+/// case, or a sentence that names nothing defined, needs calls of its own.
+pub fn describes(r: &Requirement, names: &[String]) -> bool {
+    r.kind == Kind::Behaviour
+        && names.iter().any(|n| {
+            let named = |pat: &str| {
+                r.quote.match_indices(pat).any(|(i, _)| {
+                    !r.quote[..i]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+            };
+            named(&format!("{n}(")) || named(&format!("`{n}`")) || named(&format!("class {n}"))
+        })
+}
+
 /// The checklist as the agents see it, one requirement per line.
 pub fn checklist(reqs: &[Requirement]) -> String {
     reqs.iter()
@@ -208,6 +227,26 @@ fn push_sentence(out: &mut Vec<String>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_behaviour_sentence_naming_a_defined_function_describes_it() {
+        let names = vec!["area".to_string(), "Stack".to_string()];
+        let reqs = extract(
+            "Write area(w, h) returning the area. A negative side must return 0. \
+             Write a class Stack that keeps its items in order. Results are sorted.",
+            &[],
+            8,
+        );
+        let by = |q: &str| reqs.iter().find(|r| r.quote.contains(q)).unwrap();
+        assert!(describes(by("Write area"), &names));
+        assert!(describes(by("class Stack"), &names));
+        // An edge case, and a sentence naming nothing defined, need calls of their own.
+        assert!(!describes(by("negative side"), &names));
+        assert!(!describes(by("sorted"), &names));
+        // `subarea(` is not `area(`.
+        let sub = extract("Write subarea(x) returning x.", &[], 8);
+        assert!(!describes(&sub[0], &names));
+    }
 
     #[test]
     fn examples_errors_edges_and_behaviours_are_quoted_in_order() {

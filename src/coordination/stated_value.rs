@@ -109,38 +109,42 @@ fn as_python(raw: &str) -> Option<String> {
 /// checkable: an empty case needs an empty literal, a zero case a `0`, a negative case a
 /// negative number, a None case a `None`. Other cases are taken as written.
 pub fn call_fits(quote: &str, call: &str) -> bool {
+    call_meets(quote, call).unwrap_or(true)
+}
+
+/// [`call_fits`] where the case's words make it checkable (`Some(fits)`); `None` when they
+/// name nothing checkable.
+pub fn call_meets(quote: &str, call: &str) -> Option<bool> {
     let lower = quote.to_lowercase();
     let case = case_words(&lower);
     let squeezed: String = call.chars().filter(|c| !c.is_whitespace()).collect();
-    if case.contains("empty") {
+    Some(if case.contains("empty") {
         let empties = [
             "[]", "''", "\"\"", "{}", "()", "set()", "dict()", "list()", "str()", "tuple()",
         ];
-        return empties.iter().any(|e| {
+        empties.iter().any(|e| {
             // `()` of a call with no arguments (`Stack()`) is not an empty argument.
             squeezed
                 .match_indices(e)
                 .any(|(i, _)| *e != "()" || squeezed[..i].ends_with(['(', ',', '=', '[', ' ']))
-        });
-    }
-    if case.contains("zero") || case.contains(" 0") {
-        return squeezed.match_indices('0').any(|(i, _)| {
+        })
+    } else if case.contains("zero") || case.contains(" 0") {
+        squeezed.match_indices('0').any(|(i, _)| {
             let before = squeezed[..i].chars().last();
             let after = squeezed[i + 1..].chars().next();
             !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
                 && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
-        });
-    }
-    if case.contains("negative") {
-        return squeezed.match_indices('-').any(|(i, _)| {
+        })
+    } else if case.contains("negative") {
+        squeezed.match_indices('-').any(|(i, _)| {
             squeezed[i + 1..].starts_with(|c: char| c.is_ascii_digit())
                 && squeezed[..i].ends_with(['(', ',', '[', '=', ':', '{'])
-        });
-    }
-    if case.contains("none") {
-        return call.contains("None");
-    }
-    true
+        })
+    } else if case.contains("none") {
+        call.contains("None")
+    } else {
+        return None;
+    })
 }
 
 /// The words of the case: the sentence without its stated result ("returns []").

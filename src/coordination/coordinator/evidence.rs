@@ -59,7 +59,7 @@ impl Coordinator<'_, '_> {
         let first = example.first().cloned().unwrap_or_else(|| "f(-1)".into());
         self.write_stated_calls(&code, &first, step)?;
         step.notes.push(format!(
-            "{} input(s): {} stated example(s), {} stated error-case call(s), {} stated-value call(s), {} written",
+            "{} input(s): {} stated example(s), {} stated error-case call(s), {} stated-value call(s), {} requirement call(s), {} written",
             self.inputs.len(),
             self.inputs.iter().filter(|i| i.source == "example").count(),
             self.inputs
@@ -69,6 +69,10 @@ impl Coordinator<'_, '_> {
             self.inputs
                 .iter()
                 .filter(|i| i.source == STATED_VALUE)
+                .count(),
+            self.inputs
+                .iter()
+                .filter(|i| i.source == REQUIREMENT_CALL)
                 .count(),
             self.inputs.iter().filter(|i| !i.is_example()).count()
         ));
@@ -81,26 +85,38 @@ impl Coordinator<'_, '_> {
     /// value must return it — ground truth like a stated example. A call that does not call a
     /// function the first candidate defines, with an argument count it takes, or that does not
     /// fit the case's words (an empty case with no empty argument) is left out: it would fail
-    /// for its own fault.
+    /// for its own fault. A requirement that states no outcome, that no written call names and
+    /// that does not describe a defined function as a whole (every call exercises that), gets
+    /// calls that meet it with no expected outcome: they exercise it, and the candidates'
+    /// agreement on them judges it.
     pub(super) fn write_stated_calls(
         &mut self,
         code: &str,
         example: &str,
         step: &mut StepRecord,
     ) -> Result<(), AgentError> {
-        // Each stated case with its expected outcome (`!ValueError` or a value) and source.
-        let stated: Vec<(StatedCase, String, &'static str)> = self
+        // Each stated case with its expected outcome (`!ValueError` or a value) and source; a
+        // requirement that states no outcome and that no written call names gets calls too,
+        // with no expected outcome, so it is exercised.
+        let named = |id: &str| self.input_reqs.iter().any(|t| t.as_deref() == Some(id));
+        let defined = crate::syntax::defined_names(code);
+        let stated: Vec<(StatedCase, Option<String>, &'static str)> = self
             .requirements
             .iter()
             .filter_map(|r| {
                 let (expected, source) = match (r.kind, &r.raises, &r.returns) {
-                    (Kind::Error, Some(e), _) => (format!("!{e}"), ERROR_CASE),
-                    (Kind::Edge | Kind::Behaviour, None, Some(v)) => (v.clone(), STATED_VALUE),
-                    _ => return None,
+                    (Kind::Example, _, _) => return None,
+                    (Kind::Error, Some(e), _) => (Some(format!("!{e}")), ERROR_CASE),
+                    (Kind::Edge | Kind::Behaviour, None, Some(v)) => {
+                        (Some(v.clone()), STATED_VALUE)
+                    }
+                    _ if named(&r.id) || requirements::describes(r, &defined) => return None,
+                    _ => (None, REQUIREMENT_CALL),
                 };
-                let outcome = match expected.strip_prefix('!') {
-                    Some(e) => format!("raise {e}"),
-                    None => format!("return {expected}"),
+                let outcome = match expected.as_deref().map(|e| e.strip_prefix('!').ok_or(e)) {
+                    Some(Ok(e)) => format!("raise {e}"),
+                    Some(Err(v)) => format!("return {v}"),
+                    None => "behave as this sentence says".into(),
                 };
                 let case = StatedCase {
                     id: r.id.clone(),
@@ -149,12 +165,18 @@ impl Coordinator<'_, '_> {
             }
             let check = Input {
                 code: w.code.clone(),
-                expected: Some(exp.clone()),
+                expected: exp.clone(),
                 source: (*source).into(),
             };
-            // The InputWriter may have written the same call: it becomes the check.
+            // The InputWriter may have written the same call: it becomes the check (a call
+            // for a requirement with no stated outcome only names its requirement).
             match self.inputs.iter().position(|i| i.code == w.code) {
                 Some(k) if self.inputs[k].is_example() => continue,
+                Some(k) if exp.is_none() => {
+                    if self.input_reqs[k].is_none() {
+                        self.input_reqs[k] = Some(id.clone());
+                    }
+                }
                 Some(k) => {
                     self.inputs[k] = check;
                     self.input_reqs[k] = Some(id.clone());
@@ -163,6 +185,34 @@ impl Coordinator<'_, '_> {
                     self.inputs.push(check);
                     self.input_reqs.push(Some(id.clone()));
                 }
+            }
+        }
+        // A requirement with no stated outcome that got no call (a small model often writes
+        // code instead) is exercised by written calls that meet its words ("negative": a
+        // negative argument), if there are any.
+        for (case, _, source) in &stated {
+            if *source != REQUIREMENT_CALL
+                || self
+                    .input_reqs
+                    .iter()
+                    .any(|t| t.as_deref() == Some(case.id.as_str()))
+            {
+                continue;
+            }
+            let fitting: Vec<usize> = (0..self.inputs.len())
+                .filter(|&k| {
+                    self.input_reqs[k].is_none()
+                        && self.inputs[k].source == "written"
+                        && stated_value::call_meets(&case.quote, &self.inputs[k].code) == Some(true)
+                })
+                .take(per)
+                .collect();
+            for &k in &fitting {
+                self.input_reqs[k] = Some(case.id.clone());
+                step.notes.push(format!(
+                    "requirement {}: no call was written for it; `{}` meets its words, so it exercises it",
+                    case.id, self.inputs[k].code
+                ));
             }
         }
         Ok(())

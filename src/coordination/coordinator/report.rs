@@ -226,9 +226,10 @@ impl Coordinator<'_, '_> {
         verdict::decide(&facts)
     }
 
-    /// The stated error cases (an `error` requirement naming its exception) that no usable
-    /// input exercised: no error-case call was written for it, and no written call made the
-    /// chosen candidate raise the named exception. Each with why.
+    /// The requirements no usable input exercised: a stated error case (an `error` requirement
+    /// naming its exception) with no error-case call and no written call that made the chosen
+    /// candidate raise it, a stated value with no call of its case, and a requirement that
+    /// states no outcome with no call naming it. Each with why.
     pub(super) fn unexercised(&self) -> Vec<String> {
         let usable = self.usable_inputs();
         let chosen = self
@@ -244,6 +245,32 @@ impl Coordinator<'_, '_> {
             (!exercised).then(|| {
                 format!(
                     "{} (\"{}\": return {value}; no call that meets its case was written)",
+                    r.id,
+                    cut_line(&r.quote, 80)
+                )
+            })
+        });
+        // A requirement that states no outcome to check is exercised by a usable input that
+        // names it (any usable input, when it describes a defined function as a whole); with
+        // none, nothing ran its case.
+        let defined = self
+            .candidates
+            .first()
+            .map(|c| crate::syntax::defined_names(&c.code))
+            .unwrap_or_default();
+        let behaviours = self.requirements.iter().filter_map(|r| {
+            let states_outcome =
+                r.returns.is_some() || (r.kind == Kind::Error && r.raises.is_some());
+            if r.kind == Kind::Example || states_outcome {
+                return None;
+            }
+            let whole = requirements::describes(r, &defined);
+            let exercised = (0..self.inputs.len()).any(|k| {
+                usable[k] && (whole || self.input_reqs[k].as_deref() == Some(r.id.as_str()))
+            });
+            (!exercised).then(|| {
+                format!(
+                    "{} (\"{}\": no usable call that meets it was written)",
                     r.id,
                     cut_line(&r.quote, 80)
                 )
@@ -271,6 +298,7 @@ impl Coordinator<'_, '_> {
                 })
             })
             .chain(values)
+            .chain(behaviours)
             .collect()
     }
 
@@ -283,6 +311,12 @@ impl Coordinator<'_, '_> {
             .map(|i| self.drop_reason(i))
             .collect();
         let unexercised = self.unexercised();
+        let any_usable = self.usable_inputs().iter().any(|u| *u);
+        let defined = self
+            .candidates
+            .first()
+            .map(|c| crate::syntax::defined_names(&c.code))
+            .unwrap_or_default();
         let Some(p) = self.chosen.and_then(|i| self.candidates[i].profile.clone()) else {
             return;
         };
@@ -304,9 +338,14 @@ impl Coordinator<'_, '_> {
                 .collect();
             if hits.is_empty() {
                 if r.note.is_none() && r.kind != Kind::Example {
-                    r.note = Some(
-                        "no input named it and it states no value to check: judged only by the candidates' agreement on the usable inputs".into(),
-                    );
+                    if requirements::describes(r, &defined) && any_usable {
+                        r.status = "exercised".into();
+                        r.note = Some(
+                            "it describes a defined function as a whole: every usable call exercises it, and the candidates' agreement judges it".into(),
+                        );
+                    } else {
+                        r.note = Some("no input named it".into());
+                    }
                 }
                 continue;
             }
