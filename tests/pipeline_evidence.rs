@@ -272,6 +272,25 @@ fn a_written_call_that_meets_an_unanswered_requirement_exercises_it() {
     assert_eq!(req.evidence, vec!["dedupe([-1, 2, -1]) -> [-1, 2]"]);
 }
 
+/// The model wrote code instead of calls for the stated error case, but the InputWriter wrote
+/// a call that meets its words (`to_x(-3)` for "n is negative") and the chosen code raises the
+/// stated exception there: the case is exercised and holds.
+#[test]
+fn a_written_call_that_meets_an_error_case_and_raises_exercises_it() {
+    let code = python(RAISES);
+    let script = reply("code_generator", &code)
+        + &reply("test_writer", &python("to_x(0)\nto_x(5)\nto_x(-3)"))
+        + &reply("test_writer", &python(&format!("# R3\n{RAISES}")))
+        + &reply("code_generator", &code)
+        + APPROVE;
+    let out = run_with(&script, TO_X_TASK, |_| {});
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    let req = r.requirements.iter().find(|q| q.id == "R3").unwrap();
+    assert_eq!(req.status, "holds", "{req:?}");
+    assert_eq!(req.evidence, vec!["to_x(-3) -> raises ValueError"]);
+}
+
 /// No call was written for the stated error case (the one written calls a function that does
 /// not exist): the case is unexercised, so the run is `uncertain` and the report says why.
 #[test]

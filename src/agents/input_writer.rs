@@ -155,7 +155,14 @@ pub fn stated_calls(text: &str, cases: &[StatedCase], per: usize) -> Vec<Written
 /// that are not a valid expression-ending snippet with a call dropped, duplicates dropped.
 pub fn parse(text: &str, max: usize) -> Vec<WrittenInput> {
     let mut out: Vec<WrittenInput> = vec![];
+    // Inside a `def` or `class` the model wrote (code instead of calls): its body is not calls.
+    let mut in_definition = false;
     for line in text.lines() {
+        if !line.trim().is_empty() && !line.starts_with([' ', '\t']) {
+            in_definition = line.starts_with("def ") || line.starts_with("class ");
+        } else if in_definition {
+            continue;
+        }
         let (code, comment) = match line.find("  #").or_else(|| line.find(" # ")) {
             Some(i) => (&line[..i], Some(&line[i..])),
             None => (line, None),
@@ -166,6 +173,8 @@ pub fn parse(text: &str, max: usize) -> Vec<WrittenInput> {
             || code.starts_with("from ")
             || code.starts_with("import ")
             || code.starts_with("def ")
+            || code.starts_with("raise ")
+            || code.starts_with("return ")
         {
             continue;
         }
@@ -350,6 +359,15 @@ mod tests {
         assert_eq!(got[3].requirement.as_deref(), Some("R3"));
         assert_eq!(got[2].requirement, None);
         assert_eq!(parse(text, 2).len(), 2);
+    }
+
+    /// A reply of code instead of calls: the body of its `def` is not inputs; the calls after
+    /// it are.
+    #[test]
+    fn the_body_of_a_written_definition_is_not_inputs() {
+        let text = "def f(n):\n    if n < 0:\n        raise ValueError(\"neg\")\n    return str(n)\n\nprint(f(1))\nf(-1)  # R2\nraise ValueError(\"x\")\n";
+        let codes: Vec<String> = parse(text, 10).into_iter().map(|i| i.code).collect();
+        assert_eq!(codes, vec!["f(1)", "f(-1)"]);
     }
 
     #[test]

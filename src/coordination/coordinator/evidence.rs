@@ -187,11 +187,13 @@ impl Coordinator<'_, '_> {
                 }
             }
         }
-        // A requirement with no stated outcome that got no call (a small model often writes
-        // code instead) is exercised by written calls that meet its words ("negative": a
-        // negative argument), if there are any.
+        // A requirement with no stated outcome, or a stated error case, that got no call (a
+        // small model often writes code instead) is tied to written calls that meet its words
+        // ("negative": a negative argument), if there are any: they exercise it (an error case
+        // only when the chosen code raises the stated exception there; a call the model did
+        // not write for the case never becomes an expected outcome).
         for (case, _, source) in &stated {
-            if *source != REQUIREMENT_CALL
+            if *source == STATED_VALUE
                 || self
                     .input_reqs
                     .iter()
@@ -210,7 +212,7 @@ impl Coordinator<'_, '_> {
             for &k in &fitting {
                 self.input_reqs[k] = Some(case.id.clone());
                 step.notes.push(format!(
-                    "requirement {}: no call was written for it; `{}` meets its words, so it exercises it",
+                    "requirement {}: no call was written for it; the written `{}` meets its words",
                     case.id, self.inputs[k].code
                 ));
             }
