@@ -291,6 +291,71 @@ fn a_written_call_that_meets_an_error_case_and_raises_exercises_it() {
     assert_eq!(req.evidence, vec!["to_x(-3) -> raises ValueError"]);
 }
 
+/// A sentence a stated example was read from ("0 returns "00:00:00"") is exercised by that
+/// example: no call is asked for it, and it holds with the example.
+#[test]
+fn the_sentence_of_a_stated_example_is_exercised_by_it() {
+    let code = python(
+        "def format_hms(seconds: int) -> str:\n    h, r = divmod(seconds, 3600)\n    return f'{h:02}:{r // 60:02}:{r % 60:02}'",
+    );
+    let script = reply("code_generator", &code)
+        + &reply(
+            "test_writer",
+            &python("format_hms(1)\nformat_hms(61)\nformat_hms(3600)"),
+        )
+        + &reply("code_generator", &code)
+        + APPROVE;
+    let out = run_with(
+        &script,
+        "Write a Python function `format_hms(seconds: int) -> str` that formats seconds as \
+         HH:MM:SS. 0 returns \"00:00:00\".",
+        |_| {},
+    );
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    let req = r
+        .requirements
+        .iter()
+        .find(|q| q.quote.starts_with("0 returns"))
+        .unwrap();
+    assert_eq!(req.status, "holds", "{req:?}");
+}
+
+/// The sampled candidate is the only one whose stated error case holds, so it leads alone;
+/// that settles the error case, not the sentences only agreement can judge: `uncertain`.
+#[test]
+fn a_lone_candidate_the_checks_leave_is_not_agreement() {
+    let script = reply("code_generator", &python(NEVER_RAISES))
+        + &reply("test_writer", &python("to_x(0)\nto_x(5)\nto_x(10)"))
+        + &reply("test_writer", &python("to_x(-1)  # R2"))
+        + &reply("test_writer", &python("to_x(7)  # R3"))
+        + &reply("code_generator", &python(RAISES))
+        + &reply(
+            "test_writer",
+            &python("from solution import to_x\n\ndef test_two():\n    assert to_x(2) == 4"),
+        )
+        + APPROVE;
+    let out = run_with(
+        &script,
+        "Write to_x(n) returning n times 2. Raise ValueError if n is negative. \
+         The result must be even.",
+        |c| {
+            c.limits.debug_rounds = 0;
+            c.limits.resample = 0;
+        },
+    );
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Uncertain, "{}", r.evidence.reason);
+    assert!(out.code.unwrap().contains("raise ValueError"));
+    assert!(
+        r.evidence
+            .reason
+            .contains("only the candidates' agreement can judge"),
+        "{}",
+        r.evidence.reason
+    );
+}
+
 /// No call was written for the stated error case (the one written calls a function that does
 /// not exist): the case is unexercised, so the run is `uncertain` and the report says why.
 #[test]

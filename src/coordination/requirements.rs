@@ -121,6 +121,26 @@ pub fn describes(r: &Requirement, names: &[String]) -> bool {
         })
 }
 
+/// Whether the sentence `quote` is where the stated example `call` → `expected` was read from:
+/// it holds the expected value and every argument of the call ("0 returns \"00:00:00\"" for
+/// `format_hms(0) == "00:00:00"`), so that example exercises it.
+pub fn states_example(quote: &str, call: &str, expected: &str) -> bool {
+    let (Some(open), Some(close)) = (call.find('('), call.rfind(')')) else {
+        return false;
+    };
+    if close < open || expected.trim().is_empty() {
+        return false;
+    }
+    let has = |text: &str| {
+        let t = text.trim();
+        quote.contains(t)
+            || quote.contains(&t.replace('\'', "\""))
+            || quote.contains(&t.replace('"', "'"))
+    };
+    let args = super::scan::split_top(&call[open + 1..close]);
+    has(expected) && args.iter().all(|a| has(a))
+}
+
 /// The checklist as the agents see it, one requirement per line.
 pub fn checklist(reqs: &[Requirement]) -> String {
     reqs.iter()
@@ -227,6 +247,20 @@ fn push_sentence(out: &mut Vec<String>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sentence_an_example_was_read_from_states_it() {
+        let q = "0 returns \"00:00:00\".";
+        assert!(states_example(q, "format_hms(0)", "\"00:00:00\""));
+        assert!(states_example(q, "format_hms(0)", "'00:00:00'"));
+        assert!(!states_example(q, "format_hms(1)", "\"00:00:00\""));
+        assert!(!states_example(q, "format_hms(0)", "\"00:00:01\""));
+        assert!(states_example(
+            "For example `caesar(\"abc\", 1)` returns \"bcd\".",
+            "caesar(\"abc\", 1)",
+            "\"bcd\""
+        ));
+    }
 
     #[test]
     fn a_behaviour_sentence_naming_a_defined_function_describes_it() {

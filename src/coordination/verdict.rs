@@ -82,6 +82,9 @@ pub struct Facts {
     pub evidence_against: usize,
     /// Requirements that must be exercised and were not, each `R3 (…): why`.
     pub unexercised: Vec<String>,
+    /// Requirements only the candidates' agreement can judge (no stated example, value or
+    /// exception checks them), by id: with them, one candidate alone settles nothing.
+    pub by_agreement: Vec<String>,
 }
 
 /// The status and the one-sentence reason.
@@ -153,6 +156,12 @@ pub fn decide(f: &Facts) -> (FinalStatus, String) {
         ));
     }
     gaps.extend(f.unexercised.iter().map(|u| format!("{u}: not exercised")));
+    if f.lead_votes < 2 && !f.question_settled && !f.by_agreement.is_empty() {
+        gaps.push(format!(
+            "{} only the candidates' agreement can judge, and no other candidate behaves like the chosen one",
+            f.by_agreement.join(", ")
+        ));
+    }
     if f.settled && gaps.is_empty() {
         let mut reason = format!(
             "{stated}; {} of {} candidate(s) agree on every input ({} usable)",
@@ -274,6 +283,36 @@ mod tests {
             ..settled()
         };
         assert_eq!(decide(&one).0, FinalStatus::Passed);
+    }
+
+    /// The chosen candidate is the only one the stated checks leave, but a behaviour sentence
+    /// has no check of its own: one candidate is no agreement.
+    #[test]
+    fn a_lone_candidate_does_not_settle_a_requirement_only_agreement_judges() {
+        let f = Facts {
+            lead_votes: 1,
+            total_votes: 4,
+            behaviours: 3,
+            by_agreement: vec!["R2".into()],
+            ..settled()
+        };
+        let (status, reason) = decide(&f);
+        assert_eq!(status, FinalStatus::Uncertain, "{reason}");
+        assert!(
+            reason.contains("R2 only the candidates' agreement"),
+            "{reason}"
+        );
+        // Two agreeing candidates, or a settled question, do settle it.
+        let two = Facts {
+            lead_votes: 2,
+            ..f.clone()
+        };
+        assert_eq!(decide(&two).0, FinalStatus::Passed);
+        let asked = Facts {
+            question_settled: true,
+            ..f
+        };
+        assert_eq!(decide(&asked).0, FinalStatus::Passed);
     }
 
     #[test]

@@ -5,6 +5,10 @@
 
 use super::*;
 
+/// A case that needs calls: its words, the expected outcome (none when the task states
+/// none) and the source its calls get.
+type StatedCaseRow = (StatedCase, Option<String>, &'static str);
+
 impl Coordinator<'_, '_> {
     /// The InputWriter writes calls that exercise the requirements (no expected values).
     pub(super) fn write_inputs(&mut self, step: &mut StepRecord) -> Result<(), AgentError> {
@@ -95,22 +99,50 @@ impl Coordinator<'_, '_> {
         example: &str,
         step: &mut StepRecord,
     ) -> Result<(), AgentError> {
-        // Each stated case with its expected outcome (`!ValueError` or a value) and source; a
-        // requirement that states no outcome and that no written call names gets calls too,
-        // with no expected outcome, so it is exercised.
-        let named = |id: &str| self.input_reqs.iter().any(|t| t.as_deref() == Some(id));
+        // The stated checks (an exception or a value the task states) in one prompt; then the
+        // requirements with no stated outcome, first from written calls that meet their
+        // words, and in a prompt of their own for the rest (mixed into one prompt, a small
+        // model writes worse calls for the checks).
+        let (checks, open): (Vec<StatedCaseRow>, Vec<StatedCaseRow>) = self
+            .stated_cases(code)
+            .into_iter()
+            .partition(|(_, expected, _)| expected.is_some());
+        self.ask_cases(code, example, &checks, step)?;
+        self.adopt_written(&checks, step);
+        self.adopt_written(&open, step);
+        let open: Vec<StatedCaseRow> = open
+            .into_iter()
+            .filter(|(c, _, _)| !self.names_requirement(&c.id))
+            .collect();
+        self.ask_cases(code, example, &open, step)
+    }
+
+    /// Whether an input is tied to requirement `id`.
+    fn names_requirement(&self, id: &str) -> bool {
+        self.input_reqs.iter().any(|t| t.as_deref() == Some(id))
+    }
+
+    /// Each requirement that needs calls of its own, with its expected outcome (`!ValueError`
+    /// or a value; none for a requirement that states no outcome) and the calls' source. A
+    /// requirement with no stated outcome needs none when a written call names it or it
+    /// describes a defined function as a whole; a sentence a stated example was read from
+    /// needs none.
+    fn stated_cases(&self, code: &str) -> Vec<StatedCaseRow> {
         let defined = crate::syntax::defined_names(code);
-        let stated: Vec<(StatedCase, Option<String>, &'static str)> = self
-            .requirements
+        self.requirements
             .iter()
             .filter_map(|r| {
                 let (expected, source) = match (r.kind, &r.raises, &r.returns) {
                     (Kind::Example, _, _) => return None,
+                    // The sentence a stated example was read from: the example exercises it.
+                    _ if self.example_stating(r).is_some() => return None,
                     (Kind::Error, Some(e), _) => (Some(format!("!{e}")), ERROR_CASE),
                     (Kind::Edge | Kind::Behaviour, None, Some(v)) => {
                         (Some(v.clone()), STATED_VALUE)
                     }
-                    _ if named(&r.id) || requirements::describes(r, &defined) => return None,
+                    _ if self.names_requirement(&r.id) || requirements::describes(r, &defined) => {
+                        return None
+                    }
                     _ => (None, REQUIREMENT_CALL),
                 };
                 let outcome = match expected.as_deref().map(|e| e.strip_prefix('!').ok_or(e)) {
@@ -125,7 +157,18 @@ impl Coordinator<'_, '_> {
                 };
                 Some((case, expected, source))
             })
-            .collect();
+            .collect()
+    }
+
+    /// Ask the model for calls that meet each of `stated`'s cases (one prompt), and add the
+    /// ones that call a defined function with arguments it takes and fit the case's words.
+    fn ask_cases(
+        &mut self,
+        code: &str,
+        example: &str,
+        stated: &[StatedCaseRow],
+        step: &mut StepRecord,
+    ) -> Result<(), AgentError> {
         let cases: Vec<StatedCase> = stated.iter().map(|(c, _, _)| c.clone()).collect();
         if cases.is_empty() {
             return Ok(());
@@ -187,18 +230,18 @@ impl Coordinator<'_, '_> {
                 }
             }
         }
-        // A requirement with no stated outcome, or a stated error case, that got no call (a
-        // small model often writes code instead) is tied to written calls that meet its words
-        // ("negative": a negative argument), if there are any: they exercise it (an error case
-        // only when the chosen code raises the stated exception there; a call the model did
-        // not write for the case never becomes an expected outcome).
-        for (case, _, source) in &stated {
-            if *source == STATED_VALUE
-                || self
-                    .input_reqs
-                    .iter()
-                    .any(|t| t.as_deref() == Some(case.id.as_str()))
-            {
+        Ok(())
+    }
+
+    /// A stated error case, or a requirement with no stated outcome, that got no call (a small
+    /// model often writes code instead) is tied to written calls that meet its words
+    /// ("negative": a negative argument), if there are any: they exercise it (an error case
+    /// only when the chosen code raises the stated exception there; a call the model did not
+    /// write for the case never becomes an expected outcome).
+    fn adopt_written(&mut self, stated: &[StatedCaseRow], step: &mut StepRecord) {
+        let per = self.crew.config.limits.error_inputs_per_requirement;
+        for (case, _, source) in stated {
+            if *source == STATED_VALUE || self.names_requirement(&case.id) {
                 continue;
             }
             let fitting: Vec<usize> = (0..self.inputs.len())
@@ -217,7 +260,6 @@ impl Coordinator<'_, '_> {
                 ));
             }
         }
-        Ok(())
     }
 
     /// Run every candidate not yet probed on every input.

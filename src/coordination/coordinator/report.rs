@@ -201,6 +201,12 @@ impl Coordinator<'_, '_> {
                 .filter(|&&k| matches!(p.observations[k], Observation::Value(_)))
                 .count()
         });
+        let examples_stated = self.inputs.iter().any(|i| i.source == "example");
+        let defined = self
+            .candidates
+            .first()
+            .map(|c| crate::syntax::defined_names(&c.code))
+            .unwrap_or_default();
         let facts = Facts {
             has_code,
             sandbox: self.runner.is_some(),
@@ -222,6 +228,20 @@ impl Coordinator<'_, '_> {
             suspect: assertions("suspect"),
             evidence_against: assertions("evidence"),
             unexercised: self.unexercised(),
+            // A sentence that describes a defined function as a whole is judged by the stated
+            // examples too, when there are any: they are instances of it.
+            by_agreement: self
+                .requirements
+                .iter()
+                .filter(|r| {
+                    r.kind != Kind::Example
+                        && r.returns.is_none()
+                        && !(r.kind == Kind::Error && r.raises.is_some())
+                        && self.example_stating(r).is_none()
+                        && !(examples_stated && requirements::describes(r, &defined))
+                })
+                .map(|r| r.id.clone())
+                .collect(),
         };
         verdict::decide(&facts)
     }
@@ -237,11 +257,12 @@ impl Coordinator<'_, '_> {
             .and_then(|i| self.candidates[i].profile.as_ref());
         let values = self.requirements.iter().filter_map(|r| {
             let value = r.returns.as_ref()?;
-            let exercised = (0..self.inputs.len()).any(|k| {
-                usable[k]
-                    && self.input_reqs[k].as_deref() == Some(r.id.as_str())
-                    && self.inputs[k].source == STATED_VALUE
-            });
+            let exercised = self.example_stating(r).is_some_and(|k| usable[k])
+                || (0..self.inputs.len()).any(|k| {
+                    usable[k]
+                        && self.input_reqs[k].as_deref() == Some(r.id.as_str())
+                        && self.inputs[k].source == STATED_VALUE
+                });
             (!exercised).then(|| {
                 format!(
                     "{} (\"{}\": return {value}; no call that meets its case was written)",
@@ -265,9 +286,10 @@ impl Coordinator<'_, '_> {
                 return None;
             }
             let whole = requirements::describes(r, &defined);
-            let exercised = (0..self.inputs.len()).any(|k| {
-                usable[k] && (whole || self.input_reqs[k].as_deref() == Some(r.id.as_str()))
-            });
+            let exercised = self.example_stating(r).is_some_and(|k| usable[k])
+                || (0..self.inputs.len()).any(|k| {
+                    usable[k] && (whole || self.input_reqs[k].as_deref() == Some(r.id.as_str()))
+                });
             (!exercised).then(|| {
                 format!(
                     "{} (\"{}\": no usable call that meets it was written)",
@@ -302,6 +324,21 @@ impl Coordinator<'_, '_> {
             .collect()
     }
 
+    /// The stated example read from requirement `r`'s sentence (it holds the example's
+    /// arguments and value), if any: that example exercises it.
+    pub(super) fn example_stating(&self, r: &Requirement) -> Option<usize> {
+        if r.kind == Kind::Example {
+            return None;
+        }
+        (0..self.inputs.len()).find(|&k| {
+            let i = &self.inputs[k];
+            i.source == "example"
+                && i.expected
+                    .as_deref()
+                    .is_some_and(|e| requirements::states_example(&r.quote, &i.code, e))
+        })
+    }
+
     /// Which requirements hold, from the chosen candidate's behaviour on the inputs that
     /// exercise them; each requirement lists those inputs and their outcome (a stated error
     /// case's call `holds` when it raised the stated type, `fails` otherwise; a dropped input
@@ -320,7 +357,12 @@ impl Coordinator<'_, '_> {
         let Some(p) = self.chosen.and_then(|i| self.candidates[i].profile.clone()) else {
             return;
         };
-        for r in &mut self.requirements {
+        let stating: Vec<Option<usize>> = self
+            .requirements
+            .iter()
+            .map(|r| self.example_stating(r))
+            .collect();
+        for (ri, r) in self.requirements.iter_mut().enumerate() {
             if let Some(u) = unexercised
                 .iter()
                 .find(|u| u.starts_with(&format!("{} (", r.id)))
@@ -336,6 +378,22 @@ impl Coordinator<'_, '_> {
                 .filter(|(_, t)| t.as_deref() == Some(r.id.as_str()))
                 .map(|(i, _)| i)
                 .collect();
+            let by_example = (r.kind != Kind::Example && hits.is_empty())
+                .then_some(stating[ri])
+                .flatten();
+            if let Some(k) = by_example {
+                r.status = if p.matches[k] == Some(true) {
+                    "holds"
+                } else {
+                    "fails"
+                }
+                .into();
+                r.evidence = vec![format!(
+                    "{} -> {} (the stated example read from this sentence)",
+                    self.inputs[k].code, p.observations[k]
+                )];
+                continue;
+            }
             if hits.is_empty() {
                 if r.note.is_none() && r.kind != Kind::Example {
                     if requirements::describes(r, &defined) && any_usable {
