@@ -356,6 +356,35 @@ fn a_lone_candidate_the_checks_leave_is_not_agreement() {
     );
 }
 
+/// The call written for a behaviour sentence is the stated example's own call: it runs again
+/// under the sentence's tag, so the sentence is exercised.
+#[test]
+fn a_requirement_call_equal_to_a_stated_example_exercises_it() {
+    let code = python(
+        "def format_hms(seconds: int) -> str:\n    h, r = divmod(seconds, 3600)\n    return f'{h:02}:{r // 60:02}:{r % 60:02}'",
+    );
+    let script = reply("code_generator", &code)
+        + &reply(
+            "test_writer",
+            &python("format_hms(1)\nformat_hms(61)\nformat_hms(3600)"),
+        )
+        + &reply("test_writer", &python("print(format_hms(0))  # R3"))
+        + &reply("code_generator", &code)
+        + APPROVE;
+    let out = run_with(
+        &script,
+        "Write a Python function `format_hms(seconds: int) -> str` that formats seconds as \
+         HH:MM:SS. 0 returns \"00:00:00\". Each part is zero-padded to two digits.",
+        |_| {},
+    );
+    let r = &out.report;
+    assert_eq!(r.status, FinalStatus::Passed, "{}", r.evidence.reason);
+    let req = r.requirements.iter().find(|q| q.id == "R3").unwrap();
+    assert!(req.quote.contains("zero-padded"), "{req:?}");
+    assert_eq!(req.status, "exercised", "{req:?}");
+    assert_eq!(req.evidence, vec!["format_hms(0) -> '00:00:00'"]);
+}
+
 /// No call was written for the stated error case (the one written calls a function that does
 /// not exist): the case is unexercised, so the run is `uncertain` and the report says why.
 #[test]

@@ -211,14 +211,17 @@ impl Coordinator<'_, '_> {
                 expected: exp.clone(),
                 source: (*source).into(),
             };
-            // The InputWriter may have written the same call: it becomes the check (a call
-            // for a requirement with no stated outcome only names its requirement).
+            // The InputWriter may have written the same call: it becomes the check. A call for
+            // a requirement with no stated outcome names its requirement on that input, or
+            // runs again under its own tag when the input belongs to another (a stated example).
             match self.inputs.iter().position(|i| i.code == w.code) {
-                Some(k) if self.inputs[k].is_example() => continue,
-                Some(k) if exp.is_none() => {
-                    if self.input_reqs[k].is_none() {
-                        self.input_reqs[k] = Some(id.clone());
-                    }
+                Some(k) if exp.is_none() && self.input_reqs[k].is_none() => {
+                    self.input_reqs[k] = Some(id.clone());
+                }
+                Some(k) if exp.is_some() && self.inputs[k].is_example() => continue,
+                Some(_) if exp.is_none() => {
+                    self.inputs.push(check);
+                    self.input_reqs.push(Some(id.clone()));
                 }
                 Some(k) => {
                     self.inputs[k] = check;
