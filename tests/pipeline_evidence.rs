@@ -291,20 +291,28 @@ fn a_written_call_that_meets_an_error_case_and_raises_exercises_it() {
     assert_eq!(req.evidence, vec!["to_x(-3) -> raises ValueError"]);
 }
 
+/// Two identical correct `format_hms` candidates, three written calls, then one reply per
+/// later call-writing prompt (`calls`).
+fn format_hms_script(calls: &[&str]) -> String {
+    let code = python(
+        "def format_hms(seconds: int) -> str:\n    h, r = divmod(seconds, 3600)\n    return f'{h:02}:{r // 60:02}:{r % 60:02}'",
+    );
+    let mut script = reply("code_generator", &code)
+        + &reply(
+            "test_writer",
+            &python("format_hms(1)\nformat_hms(61)\nformat_hms(3600)"),
+        );
+    for c in calls {
+        script += &reply("test_writer", &python(c));
+    }
+    script + &reply("code_generator", &code) + APPROVE
+}
+
 /// A sentence a stated example was read from ("0 returns "00:00:00"") is exercised by that
 /// example: no call is asked for it, and it holds with the example.
 #[test]
 fn the_sentence_of_a_stated_example_is_exercised_by_it() {
-    let code = python(
-        "def format_hms(seconds: int) -> str:\n    h, r = divmod(seconds, 3600)\n    return f'{h:02}:{r // 60:02}:{r % 60:02}'",
-    );
-    let script = reply("code_generator", &code)
-        + &reply(
-            "test_writer",
-            &python("format_hms(1)\nformat_hms(61)\nformat_hms(3600)"),
-        )
-        + &reply("code_generator", &code)
-        + APPROVE;
+    let script = format_hms_script(&[]);
     let out = run_with(
         &script,
         "Write a Python function `format_hms(seconds: int) -> str` that formats seconds as \
@@ -360,17 +368,7 @@ fn a_lone_candidate_the_checks_leave_is_not_agreement() {
 /// under the sentence's tag, so the sentence is exercised.
 #[test]
 fn a_requirement_call_equal_to_a_stated_example_exercises_it() {
-    let code = python(
-        "def format_hms(seconds: int) -> str:\n    h, r = divmod(seconds, 3600)\n    return f'{h:02}:{r // 60:02}:{r % 60:02}'",
-    );
-    let script = reply("code_generator", &code)
-        + &reply(
-            "test_writer",
-            &python("format_hms(1)\nformat_hms(61)\nformat_hms(3600)"),
-        )
-        + &reply("test_writer", &python("print(format_hms(0))  # R3"))
-        + &reply("code_generator", &code)
-        + APPROVE;
+    let script = format_hms_script(&["print(format_hms(0))  # R3"]);
     let out = run_with(
         &script,
         "Write a Python function `format_hms(seconds: int) -> str` that formats seconds as \

@@ -102,6 +102,14 @@ pub fn extract(task: &str, examples: &[Example], max: usize) -> Vec<Requirement>
         .collect()
 }
 
+impl Requirement {
+    /// The task states this case's outcome: a value it returns, or the exception an error case
+    /// raises (a check, like a stated example).
+    pub fn states_outcome(&self) -> bool {
+        self.returns.is_some() || (self.kind == Kind::Error && self.raises.is_some())
+    }
+}
+
 /// Whether `r` describes what one of `names` (the functions and classes the solution defines)
 /// does as a whole — a behaviour sentence that names it (`Write area(w, h) returning ...`,
 /// "the class `Stack` keeps ...") — so that every usable call exercises it. An edge or error

@@ -202,11 +202,7 @@ impl Coordinator<'_, '_> {
                 .count()
         });
         let examples_stated = self.inputs.iter().any(|i| i.source == "example");
-        let defined = self
-            .candidates
-            .first()
-            .map(|c| crate::syntax::defined_names(&c.code))
-            .unwrap_or_default();
+        let defined = self.defined_names();
         let facts = Facts {
             has_code,
             sandbox: self.runner.is_some(),
@@ -235,8 +231,7 @@ impl Coordinator<'_, '_> {
                 .iter()
                 .filter(|r| {
                     r.kind != Kind::Example
-                        && r.returns.is_none()
-                        && !(r.kind == Kind::Error && r.raises.is_some())
+                        && !r.states_outcome()
                         && self.example_stating(r).is_none()
                         && !(examples_stated && requirements::describes(r, &defined))
                 })
@@ -274,15 +269,9 @@ impl Coordinator<'_, '_> {
         // A requirement that states no outcome to check is exercised by a usable input that
         // names it (any usable input, when it describes a defined function as a whole); with
         // none, nothing ran its case.
-        let defined = self
-            .candidates
-            .first()
-            .map(|c| crate::syntax::defined_names(&c.code))
-            .unwrap_or_default();
+        let defined = self.defined_names();
         let behaviours = self.requirements.iter().filter_map(|r| {
-            let states_outcome =
-                r.returns.is_some() || (r.kind == Kind::Error && r.raises.is_some());
-            if r.kind == Kind::Example || states_outcome {
+            if r.kind == Kind::Example || r.states_outcome() {
                 return None;
             }
             let whole = requirements::describes(r, &defined);
@@ -324,6 +313,15 @@ impl Coordinator<'_, '_> {
             .collect()
     }
 
+    /// The functions and classes the first candidate defines (what a sentence may describe as
+    /// a whole).
+    fn defined_names(&self) -> Vec<String> {
+        self.candidates
+            .first()
+            .map(|c| crate::syntax::defined_names(&c.code))
+            .unwrap_or_default()
+    }
+
     /// The stated example read from requirement `r`'s sentence (it holds the example's
     /// arguments and value), if any: that example exercises it.
     pub(super) fn example_stating(&self, r: &Requirement) -> Option<usize> {
@@ -349,11 +347,7 @@ impl Coordinator<'_, '_> {
             .collect();
         let unexercised = self.unexercised();
         let any_usable = self.usable_inputs().iter().any(|u| *u);
-        let defined = self
-            .candidates
-            .first()
-            .map(|c| crate::syntax::defined_names(&c.code))
-            .unwrap_or_default();
+        let defined = self.defined_names();
         let Some(p) = self.chosen.and_then(|i| self.candidates[i].profile.clone()) else {
             return;
         };
